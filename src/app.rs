@@ -1,0 +1,144 @@
+//! Wiring: shared state, routes, middleware and the HTTP(S) server, built on any listener
+//! so tests bind port 0 and drive the real thing black-box.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+
+use crate::bff::{self, Http};
+use crate::config::{Config, ConfigError};
+use crate::error::bad_request;
+use crate::oidc::{discovery, http, Provider};
+use crate::session::{CookieJar, ExpiringSet, Sealer};
+
+/// State shared by every worker.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub provider: Arc<Provider>,
+    pub sealer: Sealer,
+    pub cookies: CookieJar,
+    /// Hashes of spent login `state`s, kept until they would have expired.
+    pub spent_states: ExpiringSet,
+    /// Ids of ended sessions, kept until their cookies would have expired.
+    pub ended_sessions: ExpiringSet,
+}
+
+/// Largest `/bff` request body.
+const MAX_BFF_BODY: usize = 16 * 1024;
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    pub state: web::Data<AppState>,
+}
+
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'";
+
+impl Application {
+    /// Builds the server on `listener`; discovery starts in the background.
+    pub fn build(config: Config, listener: TcpListener) -> Result<Application, ConfigError> {
+        let config = Arc::new(config);
+        if !config.spa_dir.is_dir() {
+            return Err(ConfigError::new(
+                "spa_dir",
+                format!("{} is not a directory", config.spa_dir.display()),
+            ));
+        }
+        let tls_client =
+            http::tls_client_config(&config).map_err(|e| ConfigError::new("ca_file", e))?;
+        let provider = Arc::new(Provider::new());
+        let state = web::Data::new(AppState {
+            sealer: Sealer::new(&config.cookie_keys),
+            cookies: CookieJar::new(&config),
+            provider: provider.clone(),
+            config: config.clone(),
+            spent_states: ExpiringSet::new(),
+            ended_sessions: ExpiringSet::new(),
+        });
+
+        {
+            let tls = tls_client.clone();
+            let config = config.clone();
+            actix_rt::spawn(async move {
+                let client = http::build_client(tls, config.http_timeout);
+                discovery::discover_until_ready(provider, client, config).await;
+            });
+        }
+
+        let port = listener
+            .local_addr()
+            .map_err(|e| ConfigError::new("listen", e.to_string()))?
+            .port();
+        let app_state = state.clone();
+        let factory_config = config.clone();
+        let mut server = HttpServer::new(move || {
+            let config = factory_config.clone();
+            let http = web::Data::new(Http(http::build_client(
+                tls_client.clone(),
+                config.http_timeout,
+            )));
+            let mut headers = DefaultHeaders::new()
+                .add(("Content-Security-Policy", CSP))
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("Referrer-Policy", "no-referrer"))
+                .add(("X-Frame-Options", "DENY"));
+            if config.https
+                && !crate::config::is_loopback_host(config.base_url.host_str().unwrap_or(""))
+            {
+                headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
+            }
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(http)
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(MAX_BFF_BODY)
+                        .error_handler(|e, _| bad_request(e)),
+                )
+                .app_data(web::PayloadConfig::new(MAX_BFF_BODY))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(e)))
+                .wrap(from_fn(bff::csrf::guard))
+                .wrap(headers)
+                .configure(bff::configure)
+                .route(&config.callback_path, web::get().to(bff::callback::get))
+                .route("/healthz", web::get().to(bff::health::ready))
+                .route("/healthz/live", web::get().to(bff::health::live))
+                .service(
+                    actix_files::Files::new("/", &config.spa_dir)
+                        .index_file("index.html")
+                        .default_handler(web::to(bff::not_found)),
+                )
+        });
+        if config.workers > 0 {
+            server = server.workers(config.workers);
+        }
+        let server = if config.https {
+            let tls = crate::tls::server_config(config.tls.as_ref())?;
+            server.listen_rustls_0_23(listener, tls)
+        } else {
+            server.listen(listener)
+        }
+        .map_err(|e| ConfigError::new("listen", e.to_string()))?
+        .run();
+        Ok(Application {
+            server,
+            port,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,176 @@
+//! `GET <redirect_uri path>`: the OP sends the browser back here. Checks `state` (one use),
+//! `iss` (RFC 9207), exchanges the code, validates the ID token, and starts a new session.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{save, Http};
+use crate::app::AppState;
+use crate::error::LoginError;
+use crate::oidc::id_token::{self, Expectations};
+use crate::oidc::token::{self, TokenResponse};
+use crate::session::{now, random_id, LoginState, PendingLogin, Session};
+
+#[derive(Deserialize, Default)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    iss: Option<String>,
+}
+
+/// Oldest ID token `iat` accepted at the callback.
+const MAX_IAT_AGE: u64 = 600;
+
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    http: web::Data<Http>,
+) -> HttpResponse {
+    let query = web::Query::<CallbackQuery>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let now = now();
+    let timeout = state.config.login_timeout.as_secs();
+    let mut logins: LoginState = state
+        .cookies
+        .open_login(&req, &state.sealer, now)
+        .unwrap_or_default();
+    let pending = query
+        .state
+        .as_deref()
+        .and_then(|s| logins.take(s, now, timeout));
+    // The consumed entry leaves the login cookie whatever happens next.
+    let login_cookie = if logins.pending.is_empty() {
+        state.cookies.clear_login()
+    } else {
+        state
+            .cookies
+            .write_login(&state.sealer, &logins, now + timeout, now)
+    };
+
+    match finish(&req, &state, &http, query, pending, now).await {
+        Ok((return_url, cookies)) => {
+            let mut res = HttpResponse::Found();
+            res.insert_header(("Location", return_url))
+                .insert_header(("Cache-Control", "no-store"));
+            for c in cookies {
+                res.cookie(c);
+            }
+            res.cookie(login_cookie).finish()
+        }
+        Err(e) => e.redirect().cookie(login_cookie).finish(),
+    }
+}
+
+async fn finish(
+    req: &HttpRequest,
+    state: &AppState,
+    http: &Http,
+    query: CallbackQuery,
+    pending: Option<PendingLogin>,
+    now: u64,
+) -> Result<(String, Vec<actix_web::cookie::Cookie<'static>>), LoginError> {
+    let config = &state.config;
+    let pending = pending.ok_or(LoginError::InvalidState)?;
+    // Single use, even when the whole callback is replayed with the original login cookie.
+    let spent_key = hex_sha256(&pending.state);
+    let login_expiry = pending.created_at + config.login_timeout.as_secs();
+    if !state.spent_states.insert(&spent_key, login_expiry, now) {
+        return Err(LoginError::StateReplayed);
+    }
+    if let Some(error) = query.error {
+        return Err(LoginError::Provider(error));
+    }
+    let meta = state
+        .provider
+        .metadata()
+        .map_err(|_| LoginError::NotReady)?;
+    match &query.iss {
+        Some(iss) if iss != &config.issuer => return Err(LoginError::IssMismatch),
+        None if meta.authorization_response_iss_parameter_supported => {
+            return Err(LoginError::IssMismatch)
+        }
+        _ => {}
+    }
+    let code = query
+        .code
+        .filter(|c| !c.is_empty() && c.len() <= 4096)
+        .ok_or(LoginError::MissingCode)?;
+
+    let tokens: TokenResponse =
+        token::exchange_code(&http.0, &meta, config, &code, &pending.verifier)
+            .await
+            .map_err(LoginError::TokenExchange)?;
+    let id_token = tokens
+        .id_token
+        .as_deref()
+        .ok_or(LoginError::MissingIdToken)?;
+
+    let (_, kid) =
+        id_token::header(id_token, &config.id_token_signing_algs).map_err(LoginError::IdToken)?;
+    let keys = state
+        .provider
+        .jwks
+        .keys_for(
+            &http.0,
+            &meta.jwks_uri,
+            kid.as_deref(),
+            config.jwks_min_refetch_interval,
+        )
+        .await
+        .map_err(LoginError::TokenExchange)?;
+    let expectations = Expectations {
+        issuer: &config.issuer,
+        client_id: &config.client_id,
+        nonce: &pending.nonce,
+        now,
+        skew: config.clock_skew.as_secs(),
+        algs: &config.id_token_signing_algs,
+        client_secret: config.client_secret.as_deref(),
+        max_age: pending.max_age,
+        max_iat_age: MAX_IAT_AGE,
+    };
+    let claims = id_token::verify(id_token, &keys, &expectations).map_err(LoginError::IdToken)?;
+
+    let sub = claims
+        .get("sub")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let sid = claims
+        .get("sid")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let session = Session {
+        id: random_id(16),
+        sub,
+        sid,
+        claims,
+        id_token: id_token.to_string(),
+        access_token: Some(tokens.access_token.clone()),
+        refresh_token: tokens.refresh_token.clone(),
+        access_token_expires_at: tokens.expires_in.map(|e| now + e),
+        scope: tokens.scope.clone().or_else(|| Some(config.scope.clone())),
+        created_at: now,
+        expires_at: now + config.session_lifetime.as_secs(),
+        last_seen: now,
+    };
+    let cookies = save(req, state, &session).map_err(|e| match e {
+        crate::error::BffError::Session(s) => LoginError::Session(s),
+        _ => LoginError::Session(crate::session::SessionError::TooLarge),
+    })?;
+    tracing::info!(
+        has_refresh_token = session.refresh_token.is_some(),
+        "login succeeded"
+    );
+    Ok((pending.return_url, cookies))
+}
+
+fn hex_sha256(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

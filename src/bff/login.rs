@@ -1,0 +1,90 @@
+//! `GET /bff/login` (302 to the OP) and `POST /bff/login` (`{authorizationUrl}`): start
+//! the code flow and remember the tab's state, nonce and verifier in the login cookie.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::error::BffError;
+use crate::oidc::authorize::{authorization_url, safe_return_url, LoginOptions, Secrets};
+use crate::session::{now, LoginState, PendingLogin};
+
+/// Builds the authorization URL and the updated login cookie.
+fn start(
+    req: &HttpRequest,
+    state: &AppState,
+    mut options: LoginOptions,
+) -> Result<(String, actix_web::cookie::Cookie<'static>), BffError> {
+    // Via the query string `claims` arrives as text.
+    if let Some(Value::String(text)) = &options.claims {
+        options.claims = Some(
+            serde_json::from_str(text)
+                .map_err(|_| BffError::BadRequest("claims is not JSON".into()))?,
+        );
+    }
+    options.validate()?;
+    let meta = state.provider.metadata()?;
+    let secrets = Secrets::generate();
+    let url = authorization_url(
+        &meta.authorization_endpoint,
+        &state.config,
+        &secrets,
+        &options,
+    )?;
+
+    let now = now();
+    let timeout = state.config.login_timeout.as_secs();
+    let mut logins: LoginState = state
+        .cookies
+        .open_login(req, &state.sealer, now)
+        .unwrap_or_default();
+    logins.push(
+        PendingLogin {
+            state: secrets.state,
+            nonce: secrets.nonce,
+            verifier: secrets.verifier,
+            return_url: safe_return_url(options.return_url.as_deref()),
+            created_at: now,
+            max_age: options.max_age,
+        },
+        now,
+        timeout,
+    );
+    let cookie = state
+        .cookies
+        .write_login(&state.sealer, &logins, now + timeout, now);
+    tracing::info!(pending = logins.pending.len(), "login started");
+    Ok((url.to_string(), cookie))
+}
+
+pub async fn start_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Result<web::Query<LoginOptions>, actix_web::Error>,
+) -> Result<HttpResponse, BffError> {
+    let options = query
+        .map_err(|e| BffError::BadRequest(e.to_string()))?
+        .into_inner();
+    let (url, cookie) = start(&req, &state, options)?;
+    Ok(HttpResponse::Found()
+        .insert_header(("Location", url))
+        .cookie(cookie)
+        .finish())
+}
+
+pub async fn start_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, BffError> {
+    let options: LoginOptions = if body.iter().all(u8::is_ascii_whitespace) {
+        LoginOptions::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| BffError::BadRequest(format!("body is not valid JSON: {e}")))?
+    };
+    let (url, cookie) = start(&req, &state, options)?;
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .json(json!({ "authorizationUrl": url })))
+}

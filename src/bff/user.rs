@@ -1,0 +1,19 @@
+//! `GET /bff/user`: the signed-in user's ID-token claims and a session summary.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::{current_session, slide};
+use crate::app::AppState;
+use crate::error::BffError;
+
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BffError> {
+    let mut session = current_session(&req, &state)?;
+    let cookies = slide(&req, &state, &mut session)?;
+    let idle = state.config.session_idle_timeout.as_secs();
+    let mut res = HttpResponse::Ok();
+    for c in cookies.into_iter().flatten() {
+        res.cookie(c);
+    }
+    Ok(res.json(json!({ "claims": session.claims, "session": session.summary(idle) })))
+}

@@ -1,0 +1,826 @@
+//! Settings: `settings.json` (the tutorial's keys plus ours), `BFF_<KEY>` overrides,
+//! and the validation that turns them into a `Config` or one line naming the bad key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use url::Url;
+
+/// A configuration problem: always names the key.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration error: `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// How a key's environment override is parsed.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Bool,
+    Num,
+    List,
+    Json,
+}
+
+/// Every key we know, with how `BFF_<KEY>` is parsed.
+const KEYS: &[(&str, Kind)] = &[
+    ("issuer", Kind::Str),
+    ("client_id", Kind::Str),
+    ("client_secret", Kind::Str),
+    ("scope", Kind::Str),
+    ("api_endpoint", Kind::Str),
+    ("verify_ssl_server", Kind::Bool),
+    ("debug", Kind::Bool),
+    ("send_parameters_via", Kind::Str),
+    ("redirect_uri", Kind::Str),
+    ("base_url", Kind::Str),
+    ("post_logout_redirect_uri", Kind::Str),
+    ("subscription_key", Kind::Str),
+    ("listen", Kind::Str),
+    ("tls_cert", Kind::Str),
+    ("tls_key", Kind::Str),
+    ("ca_file", Kind::Str),
+    ("cookie_keys", Kind::List),
+    ("routes", Kind::Json),
+    ("session_store", Kind::Str),
+    ("allowed_origins", Kind::List),
+    ("insecure_http", Kind::Bool),
+    ("cookie_same_site", Kind::Str),
+    ("session_lifetime", Kind::Num),
+    ("session_idle_timeout", Kind::Num),
+    ("login_timeout", Kind::Num),
+    ("refresh_skew", Kind::Num),
+    ("clock_skew", Kind::Num),
+    ("http_timeout", Kind::Num),
+    ("token_endpoint_auth_method", Kind::Str),
+    ("id_token_signing_algs", Kind::List),
+    ("jwks_min_refetch_interval", Kind::Num),
+    ("max_cookie_chunks", Kind::Num),
+    ("spa_dir", Kind::Str),
+    ("workers", Kind::Num),
+    ("log_format", Kind::Str),
+];
+
+/// The file as written (every key optional here; `Config::validate` decides).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Raw {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+    api_endpoint: Option<String>,
+    verify_ssl_server: Option<bool>,
+    debug: Option<bool>,
+    send_parameters_via: Option<String>,
+    redirect_uri: Option<String>,
+    base_url: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    subscription_key: Option<String>,
+    listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    cookie_keys: Option<Vec<String>>,
+    routes: Option<Value>,
+    session_store: Option<String>,
+    allowed_origins: Option<Vec<String>>,
+    insecure_http: Option<bool>,
+    cookie_same_site: Option<String>,
+    session_lifetime: Option<u64>,
+    session_idle_timeout: Option<u64>,
+    login_timeout: Option<u64>,
+    refresh_skew: Option<u64>,
+    clock_skew: Option<u64>,
+    http_timeout: Option<u64>,
+    token_endpoint_auth_method: Option<String>,
+    id_token_signing_algs: Option<Vec<String>>,
+    jwks_min_refetch_interval: Option<u64>,
+    max_cookie_chunks: Option<usize>,
+    spa_dir: Option<PathBuf>,
+    workers: Option<usize>,
+    log_format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamsVia {
+    Query,
+    RequestObject,
+    Par,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    Basic,
+    Post,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Strict,
+    Lax,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub scope: String,
+    pub api_endpoint: Option<Url>,
+    pub verify_ssl_server: bool,
+    pub debug: bool,
+    pub send_parameters_via: ParamsVia,
+    pub redirect_uri: Url,
+    /// Path of `redirect_uri`: where the callback is served.
+    pub callback_path: String,
+    pub base_url: Url,
+    /// `scheme://host[:port]` of `base_url`, as browsers send it in `Origin`.
+    pub origin: String,
+    pub allowed_origins: Vec<String>,
+    pub post_logout_redirect_uri: Url,
+    pub subscription_key: Option<String>,
+    pub listen: String,
+    pub tls: Option<TlsFiles>,
+    pub ca_file: Option<PathBuf>,
+    pub cookie_keys: Vec<[u8; 32]>,
+    /// True when no key was configured and one was generated for this process.
+    pub ephemeral_cookie_key: bool,
+    pub https: bool,
+    pub secure_cookies: bool,
+    pub same_site: SameSite,
+    pub session_lifetime: Duration,
+    pub session_idle_timeout: Duration,
+    pub login_timeout: Duration,
+    pub refresh_skew: Duration,
+    pub clock_skew: Duration,
+    pub http_timeout: Duration,
+    pub token_endpoint_auth_method: Option<ClientAuth>,
+    pub id_token_signing_algs: Vec<jsonwebtoken::Algorithm>,
+    pub jwks_min_refetch_interval: Duration,
+    pub max_cookie_chunks: usize,
+    pub spa_dir: PathBuf,
+    pub workers: usize,
+    pub json_logs: bool,
+    /// Keys present in the file that we do not know (warned about, not fatal).
+    pub unknown_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+const DEFAULT_ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+impl Config {
+    /// Reads the file (missing file is an error naming `--config`), applies the
+    /// environment, validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))
+        })?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            ConfigError::new(
+                "--config",
+                format!("{} is not valid JSON: {e}", path.display()),
+            )
+        })?;
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::from_value(value, &env)
+    }
+
+    /// Builds from an already-parsed JSON object and an environment.
+    pub fn from_value(value: Value, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let Value::Object(mut map) = value else {
+            return Err(ConfigError::new(
+                "--config",
+                "the settings must be a JSON object",
+            ));
+        };
+        apply_env(&mut map, env)?;
+        let unknown_keys: Vec<String> = map
+            .keys()
+            .filter(|k| !KEYS.iter().any(|(known, _)| known == k))
+            .cloned()
+            .collect();
+        // Type errors name their key: deserialize key by key.
+        let mut known = Map::new();
+        for (key, _) in KEYS {
+            if let Some(v) = map.remove(*key) {
+                if !v.is_null() {
+                    let mut one = Map::new();
+                    one.insert((*key).to_string(), v);
+                    serde_json::from_value::<Raw>(Value::Object(one.clone()))
+                        .map_err(|e| ConfigError::new(key, type_message(&e.to_string())))?;
+                    known.extend(one);
+                }
+            }
+        }
+        let raw: Raw = serde_json::from_value(Value::Object(known))
+            .map_err(|e| ConfigError::new("--config", e.to_string()))?;
+        validate(raw, unknown_keys)
+    }
+}
+
+fn type_message(serde_msg: &str) -> String {
+    // serde says e.g. "invalid type: string \"x\", expected a boolean"; keep the gist.
+    serde_msg
+        .split(" at line")
+        .next()
+        .unwrap_or(serde_msg)
+        .to_string()
+}
+
+fn apply_env(
+    map: &mut Map<String, Value>,
+    env: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (key, kind) in KEYS {
+        let var = format!("BFF_{}", key.to_ascii_uppercase());
+        let Some(text) = env.get(&var) else { continue };
+        let value = match kind {
+            Kind::Str => Value::String(text.clone()),
+            Kind::Bool => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Value::Bool(true),
+                "false" | "0" | "no" => Value::Bool(false),
+                _ => {
+                    return Err(ConfigError::new(
+                        key,
+                        format!("{var} must be true or false"),
+                    ))
+                }
+            },
+            Kind::Num => Value::Number(
+                text.trim()
+                    .parse::<u64>()
+                    .map_err(|_| ConfigError::new(key, format!("{var} must be a whole number")))?
+                    .into(),
+            ),
+            Kind::List => Value::Array(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_string()))
+                    .collect(),
+            ),
+            Kind::Json => serde_json::from_str(text)
+                .map_err(|e| ConfigError::new(key, format!("{var} is not valid JSON: {e}")))?,
+        };
+        map.insert((*key).to_string(), value);
+    }
+    Ok(())
+}
+
+fn parse_url(key: &str, text: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(text).map_err(|e| ConfigError::new(key, format!("not a URL ({e})")))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(ConfigError::new(key, "must be an http or https URL"));
+    }
+    if url.host_str().is_none() {
+        return Err(ConfigError::new(key, "must have a host"));
+    }
+    if url.fragment().is_some() {
+        return Err(ConfigError::new(key, "must not have a fragment"));
+    }
+    Ok(url)
+}
+
+/// Loopback names for which plain http and `Secure` cookies still go together.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+pub fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+fn required(key: &str, value: Option<String>) -> Result<String, ConfigError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(ConfigError::new(key, "is required")),
+    }
+}
+
+fn secs(key: &str, value: Option<u64>, default: u64, min: u64) -> Result<Duration, ConfigError> {
+    let v = value.unwrap_or(default);
+    if v < min {
+        return Err(ConfigError::new(
+            key,
+            format!("must be at least {min} seconds"),
+        ));
+    }
+    Ok(Duration::from_secs(v))
+}
+
+fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> {
+    let issuer_text = required("issuer", raw.issuer)?;
+    let issuer_url = parse_url("issuer", &issuer_text)?;
+    if issuer_url.query().is_some() {
+        return Err(ConfigError::new("issuer", "must not have a query"));
+    }
+    if issuer_url.scheme() == "http" && !is_loopback_host(issuer_url.host_str().unwrap_or("")) {
+        return Err(ConfigError::new(
+            "issuer",
+            "must be https (http only on loopback)",
+        ));
+    }
+    let client_id = required("client_id", raw.client_id)?;
+    let client_secret = raw.client_secret.filter(|s| !s.is_empty());
+
+    let scope = raw.scope.unwrap_or_else(|| "openid".to_string());
+    if !scope.split_whitespace().any(|s| s == "openid") {
+        return Err(ConfigError::new("scope", "must include `openid`"));
+    }
+
+    let base_url = parse_url(
+        "base_url",
+        raw.base_url.as_deref().unwrap_or("https://localhost:5443"),
+    )?;
+    if base_url.path() != "/" || base_url.query().is_some() {
+        return Err(ConfigError::new(
+            "base_url",
+            "must be an origin only (scheme, host, port; no path or query)",
+        ));
+    }
+    let https = base_url.scheme() == "https";
+    let base_host = base_url.host_str().unwrap_or("").to_string();
+    let insecure_http = raw.insecure_http.unwrap_or(false);
+    if !https && !is_loopback_host(&base_host) && !insecure_http {
+        return Err(ConfigError::new(
+            "base_url",
+            "plain http on a non-localhost host: use https, or set insecure_http: true behind a TLS-terminating proxy",
+        ));
+    }
+    let secure_cookies = https || is_loopback_host(&base_host);
+    let origin = origin_of(&base_url);
+
+    let redirect_uri = match raw.redirect_uri {
+        Some(text) => parse_url("redirect_uri", &text)?,
+        None => base_url
+            .join("/callback")
+            .map_err(|e| ConfigError::new("redirect_uri", e.to_string()))?,
+    };
+    if origin_of(&redirect_uri) != origin {
+        return Err(ConfigError::new(
+            "redirect_uri",
+            "must be on base_url's origin",
+        ));
+    }
+    let callback_path = redirect_uri.path().to_string();
+    if callback_path.starts_with("/bff/")
+        || callback_path.starts_with("/api/")
+        || callback_path == "/"
+    {
+        return Err(ConfigError::new(
+            "redirect_uri",
+            "its path must not be /, or under /bff/ or /api/",
+        ));
+    }
+
+    let post_logout_redirect_uri = match raw.post_logout_redirect_uri {
+        Some(text) => parse_url("post_logout_redirect_uri", &text)?,
+        None => base_url.clone(),
+    };
+
+    let api_endpoint = raw
+        .api_endpoint
+        .map(|t| parse_url("api_endpoint", &t))
+        .transpose()?;
+
+    let send_parameters_via = match raw.send_parameters_via.as_deref().unwrap_or("query") {
+        "query" => ParamsVia::Query,
+        "request_object" => ParamsVia::RequestObject,
+        "par" => ParamsVia::Par,
+        other => {
+            return Err(ConfigError::new(
+                "send_parameters_via",
+                format!("`{other}` is not one of query, request_object, par"),
+            ))
+        }
+    };
+    if send_parameters_via != ParamsVia::Query {
+        return Err(ConfigError::new(
+            "send_parameters_via",
+            "only `query` is supported by this version",
+        ));
+    }
+
+    let tls = match (raw.tls_cert, raw.tls_key) {
+        (Some(cert), Some(key)) => {
+            for (k, p) in [("tls_cert", &cert), ("tls_key", &key)] {
+                if !p.is_file() {
+                    return Err(ConfigError::new(
+                        k,
+                        format!("file {} does not exist", p.display()),
+                    ));
+                }
+            }
+            Some(TlsFiles { cert, key })
+        }
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "tls_key",
+                "is required when tls_cert is set",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "tls_cert",
+                "is required when tls_key is set",
+            ))
+        }
+    };
+    if tls.is_some() && !https {
+        return Err(ConfigError::new("tls_cert", "is set but base_url is http"));
+    }
+    if let Some(ca) = &raw.ca_file {
+        if !ca.is_file() {
+            return Err(ConfigError::new(
+                "ca_file",
+                format!("file {} does not exist", ca.display()),
+            ));
+        }
+    }
+
+    let (cookie_keys, ephemeral_cookie_key) = match raw.cookie_keys {
+        Some(list) if !list.is_empty() => {
+            let mut keys = Vec::with_capacity(list.len());
+            for (i, text) in list.iter().enumerate() {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .map_err(|_| {
+                        ConfigError::new("cookie_keys", format!("entry {i} is not standard base64"))
+                    })?;
+                let key: [u8; 32] = bytes.try_into().map_err(|_| {
+                    ConfigError::new(
+                        "cookie_keys",
+                        format!("entry {i} must decode to exactly 32 bytes"),
+                    )
+                })?;
+                keys.push(key);
+            }
+            (keys, false)
+        }
+        Some(_) => return Err(ConfigError::new("cookie_keys", "must not be an empty list")),
+        None => (vec![rand::random::<[u8; 32]>()], true),
+    };
+
+    if raw.routes.is_some() {
+        return Err(ConfigError::new(
+            "routes",
+            "is not supported by this version yet",
+        ));
+    }
+    match raw.session_store.as_deref() {
+        None | Some("cookie") => {}
+        Some(s) if s.starts_with("redis://") || s.starts_with("rediss://") => {
+            return Err(ConfigError::new(
+                "session_store",
+                "redis is not supported by this version yet",
+            ))
+        }
+        Some(other) => {
+            return Err(ConfigError::new(
+                "session_store",
+                format!("`{other}` is not `cookie` or a redis:// URL"),
+            ))
+        }
+    }
+
+    let mut allowed_origins = Vec::new();
+    for o in raw.allowed_origins.unwrap_or_default() {
+        let url = parse_url("allowed_origins", &o)?;
+        allowed_origins.push(origin_of(&url));
+    }
+
+    let same_site = match raw
+        .cookie_same_site
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("strict") => SameSite::Strict,
+        Some("lax") => SameSite::Lax,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "cookie_same_site",
+                format!("`{other}` is not strict or lax"),
+            ))
+        }
+    };
+
+    let token_endpoint_auth_method = match raw.token_endpoint_auth_method.as_deref() {
+        None => None,
+        Some("client_secret_basic") => Some(ClientAuth::Basic),
+        Some("client_secret_post") => Some(ClientAuth::Post),
+        Some(other) => {
+            return Err(ConfigError::new(
+                "token_endpoint_auth_method",
+                format!("`{other}` is not client_secret_basic or client_secret_post"),
+            ))
+        }
+    };
+    if client_secret.is_none() {
+        return Err(ConfigError::new("client_secret", "is required"));
+    }
+
+    let mut id_token_signing_algs = Vec::new();
+    let alg_names: Vec<String> = raw
+        .id_token_signing_algs
+        .unwrap_or_else(|| DEFAULT_ALGS.iter().map(|s| s.to_string()).collect());
+    for name in alg_names {
+        let alg: jsonwebtoken::Algorithm = name.parse().map_err(|_| {
+            ConfigError::new(
+                "id_token_signing_algs",
+                format!("`{name}` is not a supported algorithm"),
+            )
+        })?;
+        id_token_signing_algs.push(alg);
+    }
+    if id_token_signing_algs.is_empty() {
+        return Err(ConfigError::new(
+            "id_token_signing_algs",
+            "must not be empty",
+        ));
+    }
+
+    let session_lifetime = secs("session_lifetime", raw.session_lifetime, 8 * 3600, 60)?;
+    let session_idle_timeout = secs("session_idle_timeout", raw.session_idle_timeout, 3600, 60)?;
+    let login_timeout = secs("login_timeout", raw.login_timeout, 600, 30)?;
+    let refresh_skew = secs("refresh_skew", raw.refresh_skew, 30, 0)?;
+    let clock_skew = secs("clock_skew", raw.clock_skew, 60, 0)?;
+    let http_timeout = secs("http_timeout", raw.http_timeout, 10, 1)?;
+    let jwks_min_refetch_interval = secs(
+        "jwks_min_refetch_interval",
+        raw.jwks_min_refetch_interval,
+        30,
+        0,
+    )?;
+
+    let max_cookie_chunks = raw.max_cookie_chunks.unwrap_or(8);
+    if !(1..=32).contains(&max_cookie_chunks) {
+        return Err(ConfigError::new(
+            "max_cookie_chunks",
+            "must be between 1 and 32",
+        ));
+    }
+
+    let listen = match raw.listen {
+        Some(l) => {
+            l.parse::<std::net::SocketAddr>()
+                .map_err(|_| ConfigError::new("listen", format!("`{l}` is not address:port")))?;
+            l
+        }
+        None => {
+            let port = base_url.port_or_known_default().unwrap_or(443);
+            if is_loopback_host(&base_host) {
+                format!("127.0.0.1:{port}")
+            } else {
+                format!("0.0.0.0:{port}")
+            }
+        }
+    };
+
+    let workers = raw.workers.unwrap_or(0);
+    let json_logs = match raw.log_format.as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "log_format",
+                format!("`{other}` is not text or json"),
+            ))
+        }
+    };
+
+    Ok(Config {
+        issuer: issuer_text,
+        client_id,
+        client_secret,
+        scope,
+        api_endpoint,
+        verify_ssl_server: raw.verify_ssl_server.unwrap_or(true),
+        debug: raw.debug.unwrap_or(false),
+        send_parameters_via,
+        redirect_uri,
+        callback_path,
+        base_url,
+        origin,
+        allowed_origins,
+        post_logout_redirect_uri,
+        subscription_key: raw.subscription_key,
+        listen,
+        tls,
+        ca_file: raw.ca_file,
+        cookie_keys,
+        ephemeral_cookie_key,
+        https,
+        secure_cookies,
+        same_site,
+        session_lifetime,
+        session_idle_timeout,
+        login_timeout,
+        refresh_skew,
+        clock_skew,
+        http_timeout,
+        token_endpoint_auth_method,
+        id_token_signing_algs,
+        jwks_min_refetch_interval,
+        max_cookie_chunks,
+        spa_dir: raw.spa_dir.unwrap_or_else(|| PathBuf::from("spa")),
+        workers,
+        json_logs,
+        unknown_keys,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({
+            "issuer": "https://op.example",
+            "client_id": "c",
+            "client_secret": "s",
+            "base_url": "https://localhost:5443"
+        })
+    }
+
+    fn err(mut v: Value, patch: Value, env: &[(&str, &str)]) -> ConfigError {
+        if let (Value::Object(m), Value::Object(p)) = (&mut v, patch) {
+            m.extend(p);
+        }
+        let env = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        Config::from_value(v, &env).expect_err("should fail")
+    }
+
+    #[test]
+    fn defaults_are_sane() {
+        let c = Config::from_value(base(), &BTreeMap::new()).unwrap();
+        assert_eq!(c.redirect_uri.as_str(), "https://localhost:5443/callback");
+        assert_eq!(c.callback_path, "/callback");
+        assert_eq!(c.listen, "127.0.0.1:5443");
+        assert!(c.secure_cookies && c.https && c.verify_ssl_server);
+        assert!(c.ephemeral_cookie_key);
+        assert_eq!(c.origin, "https://localhost:5443");
+    }
+
+    #[test]
+    fn each_bad_key_is_named() {
+        assert_eq!(err(json!({}), json!({}), &[]).key, "issuer");
+        assert_eq!(
+            err(base(), json!({"issuer": "not a url"}), &[]).key,
+            "issuer"
+        );
+        assert_eq!(
+            err(base(), json!({"issuer": "http://op.example"}), &[]).key,
+            "issuer"
+        );
+        assert_eq!(err(base(), json!({"scope": "profile"}), &[]).key, "scope");
+        assert_eq!(
+            err(base(), json!({"verify_ssl_server": "yes"}), &[]).key,
+            "verify_ssl_server"
+        );
+        assert_eq!(
+            err(
+                base(),
+                json!({"send_parameters_via": "carrier pigeon"}),
+                &[]
+            )
+            .key,
+            "send_parameters_via"
+        );
+        assert_eq!(
+            err(base(), json!({"cookie_keys": ["short"]}), &[]).key,
+            "cookie_keys"
+        );
+        assert_eq!(
+            err(base(), json!({"cookie_keys": ["AAAA"]}), &[]).key,
+            "cookie_keys"
+        );
+        assert_eq!(
+            err(base(), json!({"base_url": "http://bff.example"}), &[]).key,
+            "base_url"
+        );
+        assert_eq!(
+            err(
+                base(),
+                json!({"redirect_uri": "https://evil.example/cb"}),
+                &[]
+            )
+            .key,
+            "redirect_uri"
+        );
+        assert_eq!(
+            err(base(), json!({"tls_cert": "/nonexistent.pem"}), &[]).key,
+            "tls_key"
+        );
+        assert_eq!(
+            err(base(), json!({"ca_file": "/nonexistent.pem"}), &[]).key,
+            "ca_file"
+        );
+        assert_eq!(err(base(), json!({"listen": "nowhere"}), &[]).key, "listen");
+        assert_eq!(
+            err(base(), json!({"session_store": "memcached://x"}), &[]).key,
+            "session_store"
+        );
+        assert_eq!(
+            err(base(), json!({"client_secret": null}), &[]).key,
+            "client_secret"
+        );
+        assert_eq!(
+            err(base(), json!({"id_token_signing_algs": ["none"]}), &[]).key,
+            "id_token_signing_algs"
+        );
+        assert_eq!(
+            err(base(), json!({}), &[("BFF_DEBUG", "maybe")]).key,
+            "debug"
+        );
+        assert_eq!(
+            err(base(), json!({}), &[("BFF_SESSION_LIFETIME", "-1")]).key,
+            "session_lifetime"
+        );
+    }
+
+    #[test]
+    fn message_is_one_line_naming_the_key() {
+        let e = err(base(), json!({"cookie_keys": ["AAAA"]}), &[]);
+        let line = e.to_string();
+        assert!(
+            line.contains("`cookie_keys`") && !line.contains('\n'),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let key2 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let env: BTreeMap<String, String> = [
+            ("BFF_CLIENT_SECRET", "from-env"),
+            ("BFF_COOKIE_KEYS", &format!("{key},{key2}")),
+            ("BFF_DEBUG", "true"),
+            ("BFF_SESSION_IDLE_TIMEOUT", "120"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let c = Config::from_value(base(), &env).unwrap();
+        assert_eq!(c.client_secret.as_deref(), Some("from-env"));
+        assert_eq!(c.cookie_keys, vec![[7u8; 32], [9u8; 32]]);
+        assert!(c.debug && !c.ephemeral_cookie_key);
+        assert_eq!(c.session_idle_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn plain_http_rules() {
+        let mut v = base();
+        v["base_url"] = json!("http://localhost:8080");
+        let c = Config::from_value(v.clone(), &BTreeMap::new()).unwrap();
+        assert!(!c.https && c.secure_cookies);
+        v["base_url"] = json!("http://bff.internal");
+        v["insecure_http"] = json!(true);
+        let c = Config::from_value(v, &BTreeMap::new()).unwrap();
+        assert!(!c.secure_cookies);
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_not_fatal() {
+        let mut v = base();
+        v["client_sercet"] = json!("typo");
+        let c = Config::from_value(v, &BTreeMap::new()).unwrap();
+        assert_eq!(c.unknown_keys, vec!["client_sercet".to_string()]);
+    }
+}

@@ -1,0 +1,15 @@
+//! oidc-bff: a Backend-for-Frontend that runs OpenID Connect for a single-page app and
+//! keeps every token server-side, in sealed HTTP-only cookies.
+
+pub mod app;
+pub mod bff;
+pub mod config;
+pub mod error;
+pub mod oidc;
+pub mod session;
+pub mod tls;
+
+/// Installs the ring crypto provider for rustls (idempotent).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

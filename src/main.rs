@@ -1,0 +1,93 @@
+//! The `oidc-bff` binary: parses flags, loads and validates settings (exit 2 with one
+//! line naming the key), sets up logging, and serves until stopped.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use oidc_bff::app::Application;
+use oidc_bff::config::Config;
+
+/// Backend-for-Frontend for OpenID Connect: the SPA never holds a token.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Path of the settings file (JSON). Every key can be overridden by BFF_<KEY>.
+    #[arg(long, default_value = "./settings.json", value_name = "PATH")]
+    config: PathBuf,
+    /// Validate the settings and exit.
+    #[arg(long)]
+    check: bool,
+}
+
+fn init_logging(config: &Config) {
+    let default = if config.debug {
+        "oidc_bff=debug,info"
+    } else {
+        "info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if config.json_logs {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("oidc-bff: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check {
+        println!("oidc-bff: configuration OK");
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&config);
+    oidc_bff::install_crypto_provider();
+    for key in &config.unknown_keys {
+        tracing::warn!(key = %key, "unknown settings key ignored");
+    }
+    if !config.verify_ssl_server {
+        tracing::warn!("verify_ssl_server is false: TLS certificates of the OP and upstreams are NOT verified. Use ca_file instead.");
+    }
+    if config.ephemeral_cookie_key {
+        tracing::warn!(
+            "no cookie_keys configured: using a random key; sessions end when this process stops"
+        );
+    }
+    let listener = match TcpListener::bind(&config.listen) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "oidc-bff: configuration error: `listen`: cannot bind {}: {e}",
+                config.listen
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let base_url = config.base_url.to_string();
+    let result = actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config, listener)?;
+        tracing::info!(base_url = %base_url, port = app.port(), "oidc-bff listening");
+        app.run_until_stopped()
+            .await
+            .map_err(|e| oidc_bff::config::ConfigError::new("listen", e.to_string()))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oidc-bff: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

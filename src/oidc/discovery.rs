@@ -1,0 +1,151 @@
+//! OpenID Provider metadata: fetched from `/.well-known/openid-configuration` at start
+//! with retry and backoff, checked (exact `issuer`), and shared with the JWKS cache.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::jwks::JwksCache;
+use super::{http, OidcError};
+use crate::config::{is_loopback_host, Config};
+
+/// The parts of the OP's metadata the BFF uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Metadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    #[serde(default)]
+    pub introspection_endpoint: Option<String>,
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    #[serde(default)]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+}
+
+impl Metadata {
+    /// Checks the document against the configured issuer (OIDC Discovery 4.3).
+    pub fn check(&self, config: &Config) -> Result<(), OidcError> {
+        if self.issuer != config.issuer {
+            return Err(OidcError::Discovery(format!(
+                "metadata issuer `{}` differs from the configured `{}`",
+                self.issuer, config.issuer
+            )));
+        }
+        for (name, url) in [
+            ("authorization_endpoint", Some(&self.authorization_endpoint)),
+            ("token_endpoint", Some(&self.token_endpoint)),
+            ("jwks_uri", Some(&self.jwks_uri)),
+            ("userinfo_endpoint", self.userinfo_endpoint.as_ref()),
+            ("end_session_endpoint", self.end_session_endpoint.as_ref()),
+            ("revocation_endpoint", self.revocation_endpoint.as_ref()),
+            (
+                "introspection_endpoint",
+                self.introspection_endpoint.as_ref(),
+            ),
+        ] {
+            let Some(url) = url else { continue };
+            let parsed = url::Url::parse(url)
+                .map_err(|_| OidcError::Discovery(format!("{name} is not a URL")))?;
+            let host = parsed.host_str().unwrap_or("");
+            let ok =
+                parsed.scheme() == "https" || (parsed.scheme() == "http" && is_loopback_host(host));
+            if !ok {
+                return Err(OidcError::Discovery(format!("{name} must be https")));
+            }
+        }
+        if let Some(methods) = &self.code_challenge_methods_supported {
+            if !methods.iter().any(|m| m == "S256") {
+                return Err(OidcError::Discovery(
+                    "the OP does not support PKCE S256".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The OP as the BFF knows it: metadata once discovered, and its signing keys.
+#[derive(Default)]
+pub struct Provider {
+    metadata: RwLock<Option<Arc<Metadata>>>,
+    pub jwks: JwksCache,
+}
+
+impl Provider {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn metadata(&self) -> Result<Arc<Metadata>, OidcError> {
+        match self.metadata.read() {
+            Ok(guard) => guard.clone().ok_or(OidcError::NotReady),
+            Err(_) => Err(OidcError::NotReady),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.metadata().is_ok()
+    }
+
+    pub fn set_metadata(&self, meta: Metadata) {
+        if let Ok(mut guard) = self.metadata.write() {
+            *guard = Some(Arc::new(meta));
+        }
+    }
+}
+
+/// The discovery URL for an issuer (OIDC Discovery 4.1).
+pub fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
+/// Fetches and checks the metadata once.
+pub async fn discover(client: &awc::Client, config: &Config) -> Result<Metadata, OidcError> {
+    let meta: Metadata = http::get_json(client, &discovery_url(&config.issuer)).await?;
+    meta.check(config)?;
+    Ok(meta)
+}
+
+/// Retries discovery with exponential backoff (0.5 s doubling to 30 s) until it succeeds.
+/// Runs on the actix runtime (awc is not `Send`).
+pub async fn discover_until_ready(
+    provider: Arc<Provider>,
+    client: awc::Client,
+    config: Arc<Config>,
+) {
+    let mut delay = Duration::from_millis(500);
+    let mut attempt = 1u32;
+    loop {
+        match discover(&client, &config).await {
+            Ok(meta) => {
+                tracing::info!(issuer = %meta.issuer, attempt, "discovery succeeded");
+                provider.set_metadata(meta);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "discovery failed; retrying");
+            }
+        }
+        actix_rt::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+        attempt += 1;
+    }
+}

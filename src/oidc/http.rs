@@ -1,0 +1,200 @@
+//! The outgoing HTTP client: rustls with the system roots plus `ca_file` (or, loudly,
+//! no verification), no redirects, timeouts, bounded bodies, OAuth error parsing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use awc::error::{JsonPayloadError, SendRequestError};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::OidcError;
+use crate::config::Config;
+
+/// Largest JSON answer accepted from the OP.
+pub const MAX_JSON: usize = 1 << 20;
+
+/// Builds the TLS client configuration for the OP and upstreams.
+pub fn tls_client_config(config: &Config) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let mut tls = if config.verify_ssl_server {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            let _ = roots.add(cert);
+        }
+        if let Some(path) = &config.ca_file {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("ca_file: {e}"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("ca_file: {e}"))?;
+            if certs.is_empty() {
+                return Err("ca_file: no certificate in file".into());
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| format!("ca_file: {e}"))?;
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_no_client_auth()
+    };
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(tls))
+}
+
+/// `verify_ssl_server: false`: accepts any certificate (signatures still checked).
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// An awc client (one per worker thread: awc clients are not `Send`).
+pub fn build_client(tls: Arc<ClientConfig>, timeout: Duration) -> awc::Client {
+    let connector = awc::Connector::new()
+        .rustls_0_23(tls)
+        .timeout(timeout)
+        .limit(256);
+    awc::Client::builder()
+        .connector(connector)
+        .timeout(timeout)
+        .disable_redirects()
+        .add_default_header((
+            "User-Agent",
+            concat!("oidc-bff/", env!("CARGO_PKG_VERSION")),
+        ))
+        .finish()
+}
+
+fn send_error(e: SendRequestError) -> OidcError {
+    match e {
+        SendRequestError::Timeout => OidcError::Timeout,
+        other => OidcError::Network(other.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct OAuthError {
+    error: Option<String>,
+}
+
+/// Reads a JSON answer; non-2xx answers become `OidcError::Status` with the OAuth `error`.
+pub async fn read_json<T, S>(mut res: awc::ClientResponse<S>) -> Result<T, OidcError>
+where
+    T: DeserializeOwned,
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let status = res.status();
+    if !status.is_success() {
+        let body = res.body().limit(64 * 1024).await.unwrap_or_default();
+        let error = serde_json::from_slice::<OAuthError>(&body)
+            .ok()
+            .and_then(|e| e.error)
+            .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()));
+        return Err(OidcError::Status {
+            status: status.as_u16(),
+            error,
+        });
+    }
+    res.json::<T>().limit(MAX_JSON).await.map_err(|e| match e {
+        JsonPayloadError::Deserialize(d) => OidcError::InvalidResponse(d.to_string()),
+        other => OidcError::InvalidResponse(other.to_string()),
+    })
+}
+
+/// GET a JSON document.
+pub async fn get_json<T: DeserializeOwned>(
+    client: &awc::Client,
+    url: &str,
+) -> Result<T, OidcError> {
+    let res = client
+        .get(url)
+        .insert_header(("Accept", "application/json"))
+        .send()
+        .await
+        .map_err(send_error)?;
+    read_json(res).await
+}
+
+/// Sends a prepared request with a form body.
+pub async fn send_form<T: DeserializeOwned>(
+    req: awc::ClientRequest,
+    form: &[(&str, &str)],
+) -> Result<T, OidcError> {
+    let res = req
+        .insert_header(("Accept", "application/json"))
+        .send_form(&form)
+        .await
+        .map_err(send_error)?;
+    read_json(res).await
+}
+
+/// Sends a prepared request with a form body and expects no particular answer body.
+pub async fn send_form_no_content(
+    req: awc::ClientRequest,
+    form: &[(&str, &str)],
+) -> Result<(), OidcError> {
+    let mut res = req.send_form(&form).await.map_err(send_error)?;
+    let status = res.status();
+    let body = res.body().limit(64 * 1024).await.unwrap_or_default();
+    if status.is_success() {
+        return Ok(());
+    }
+    let error = serde_json::from_slice::<OAuthError>(&body)
+        .ok()
+        .and_then(|e| e.error);
+    Err(OidcError::Status {
+        status: status.as_u16(),
+        error,
+    })
+}

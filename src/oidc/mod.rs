@@ -1,0 +1,35 @@
+//! Talking to the OpenID Provider: discovery, JWKS, the authorization request, the token
+//! client and ID-token checks. Protocol logic is plain functions; I/O is in `http`.
+
+pub mod authorize;
+pub mod discovery;
+pub mod http;
+pub mod id_token;
+pub mod jwks;
+pub mod token;
+
+pub use discovery::{Metadata, Provider};
+pub use id_token::IdTokenError;
+
+/// Errors of the OIDC layer. Messages never contain a token, code or secret.
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("the OpenID Provider's metadata is not loaded yet")]
+    NotReady,
+    #[error("could not reach the OpenID Provider: {0}")]
+    Network(String),
+    #[error("the OpenID Provider did not answer in time")]
+    Timeout,
+    #[error("the OpenID Provider answered {status} {}", error.as_deref().unwrap_or(""))]
+    Status { status: u16, error: Option<String> },
+    #[error("the OpenID Provider's answer is not valid: {0}")]
+    InvalidResponse(String),
+    #[error("discovery failed: {0}")]
+    Discovery(String),
+    #[error("ID token rejected: {0}")]
+    IdToken(#[from] IdTokenError),
+    #[error("the OpenID Provider does not offer {0}")]
+    Unsupported(&'static str),
+    #[error("invalid parameter `{0}`")]
+    InvalidParameter(&'static str),
+}

@@ -1,0 +1,184 @@
+//! Cookie names and attributes (`__Host-` on https, HttpOnly, Secure, SameSite), and
+//! reading/writing the sealed session and login-state cookies with chunking.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite as CookieSameSite};
+use actix_web::HttpRequest;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::chunk::{self, CHUNK_SIZE};
+use super::{Sealer, SessionError};
+use crate::config::{Config, SameSite};
+
+/// Builds and reads the BFF's cookies for one configuration.
+pub struct CookieJar {
+    pub session_name: String,
+    pub login_name: String,
+    secure: bool,
+    session_same_site: CookieSameSite,
+    max_chunks: usize,
+}
+
+/// Cookies to add to a response.
+pub type CookieSet = Vec<Cookie<'static>>;
+
+impl CookieJar {
+    pub fn new(config: &Config) -> Self {
+        let prefix = if config.https { "__Host-" } else { "" };
+        Self {
+            session_name: format!("{prefix}bff-session"),
+            login_name: format!("{prefix}bff-login"),
+            secure: config.secure_cookies,
+            session_same_site: match config.same_site {
+                SameSite::Strict => CookieSameSite::Strict,
+                SameSite::Lax => CookieSameSite::Lax,
+            },
+            max_chunks: config.max_cookie_chunks,
+        }
+    }
+
+    fn build(
+        &self,
+        name: String,
+        value: String,
+        max_age: i64,
+        same_site: CookieSameSite,
+    ) -> Cookie<'static> {
+        let mut c = Cookie::new(name, value);
+        c.set_http_only(true);
+        c.set_secure(self.secure);
+        c.set_path("/");
+        c.set_same_site(same_site);
+        c.set_max_age(CookieDuration::seconds(max_age.max(0)));
+        c
+    }
+
+    fn removal(&self, name: String, same_site: CookieSameSite) -> Cookie<'static> {
+        self.build(name, String::new(), 0, same_site)
+    }
+
+    /// Names of the session cookies (plain and chunks) the request carries.
+    fn present_session_names(&self, req: &HttpRequest) -> Vec<String> {
+        let Ok(cookies) = req.cookies() else {
+            return Vec::new();
+        };
+        let chunk_prefix = format!("{}.", self.session_name);
+        cookies
+            .iter()
+            .map(|c| c.name())
+            .filter(|n| *n == self.session_name || n.starts_with(&chunk_prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The joined sealed session value from the request, if any.
+    pub fn read_session_raw(&self, req: &HttpRequest) -> Result<Option<String>, SessionError> {
+        let Ok(cookies) = req.cookies() else {
+            return Err(SessionError::Malformed);
+        };
+        chunk::join(
+            &self.session_name,
+            |n| cookies.iter().find(|c| c.name() == n).map(|c| c.value()),
+            self.max_chunks,
+        )
+    }
+
+    /// Opens the session cookie. `Ok(None)` when the browser has none.
+    pub fn open_session<T: DeserializeOwned>(
+        &self,
+        req: &HttpRequest,
+        sealer: &Sealer,
+        now: u64,
+    ) -> Result<Option<(T, u64)>, SessionError> {
+        match self.read_session_raw(req)? {
+            None => Ok(None),
+            Some(raw) => sealer.open(&self.session_name, &raw, now).map(Some),
+        }
+    }
+
+    /// Cookies that store `value` sealed until `expires_at`, chunked when large, and
+    /// delete any stale plain/chunk cookies the request carried.
+    pub fn write_session<T: Serialize>(
+        &self,
+        req: &HttpRequest,
+        sealer: &Sealer,
+        value: &T,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<CookieSet, SessionError> {
+        let sealed = sealer.seal(&self.session_name, value, expires_at);
+        let parts = chunk::split(&sealed, CHUNK_SIZE);
+        if parts.len() > self.max_chunks {
+            return Err(SessionError::TooLarge);
+        }
+        let max_age = expires_at.saturating_sub(now) as i64;
+        let mut out: CookieSet = Vec::with_capacity(parts.len() + 1);
+        let names: Vec<String> = if parts.len() == 1 {
+            vec![self.session_name.clone()]
+        } else {
+            (0..parts.len())
+                .map(|i| chunk::chunk_name(&self.session_name, i))
+                .collect()
+        };
+        for (name, part) in names.iter().zip(parts) {
+            out.push(self.build(
+                name.clone(),
+                part.to_string(),
+                max_age,
+                self.session_same_site,
+            ));
+        }
+        for stale in self.present_session_names(req) {
+            if !names.contains(&stale) {
+                out.push(self.removal(stale, self.session_same_site));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes every session cookie the request carried (and the plain name regardless).
+    pub fn clear_session(&self, req: &HttpRequest) -> CookieSet {
+        let mut names = self.present_session_names(req);
+        if !names.contains(&self.session_name) {
+            names.push(self.session_name.clone());
+        }
+        names
+            .into_iter()
+            .map(|n| self.removal(n, self.session_same_site))
+            .collect()
+    }
+
+    /// Opens the login-state cookie; anything unreadable counts as absent.
+    pub fn open_login<T: DeserializeOwned>(
+        &self,
+        req: &HttpRequest,
+        sealer: &Sealer,
+        now: u64,
+    ) -> Option<T> {
+        let cookie = req.cookie(&self.login_name)?;
+        sealer
+            .open(&self.login_name, cookie.value(), now)
+            .ok()
+            .map(|(v, _)| v)
+    }
+
+    pub fn write_login<T: Serialize>(
+        &self,
+        sealer: &Sealer,
+        value: &T,
+        expires_at: u64,
+        now: u64,
+    ) -> Cookie<'static> {
+        let sealed = sealer.seal(&self.login_name, value, expires_at);
+        self.build(
+            self.login_name.clone(),
+            sealed,
+            expires_at.saturating_sub(now) as i64,
+            CookieSameSite::Lax,
+        )
+    }
+
+    pub fn clear_login(&self) -> Cookie<'static> {
+        self.removal(self.login_name.clone(), CookieSameSite::Lax)
+    }
+}
