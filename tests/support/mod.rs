@@ -1,0 +1,547 @@
+//! Test support: an in-process fake OpenID Provider (for what no real OP will produce:
+//! bad signatures, wrong `iss`, replays) and a browser-like client with a cookie jar.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "test-secret-value-0123456789";
+
+pub fn key_pem(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/support/keys/{name}.pem", env!("CARGO_MANIFEST_DIR"))).expect("test key")
+}
+
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub enc: EncodingKey,
+}
+
+impl SigningKey {
+    pub fn rsa(file: &str, kid: &str) -> Self {
+        Self {
+            kid: kid.into(),
+            alg: Algorithm::RS256,
+            enc: EncodingKey::from_rsa_pem(&key_pem(file)).expect("rsa key"),
+        }
+    }
+    pub fn ec(file: &str, kid: &str) -> Self {
+        Self {
+            kid: kid.into(),
+            alg: Algorithm::ES256,
+            enc: EncodingKey::from_ec_pem(&key_pem(file)).expect("ec key"),
+        }
+    }
+    pub fn jwk(&self) -> Value {
+        let mut jwk = serde_json::to_value(Jwk::from_encoding_key(&self.enc, self.alg).expect("jwk")).unwrap();
+        jwk["kid"] = json!(self.kid);
+        jwk["use"] = json!("sig");
+        jwk
+    }
+}
+
+/// How the next ID tokens deviate from a correct one.
+#[derive(Clone, Default)]
+pub struct Tweaks {
+    pub alg_none: bool,
+    pub sign_with: Option<SigningKey>,
+    pub hs256_secret: Option<String>,
+    pub iss: Option<String>,
+    pub aud: Option<Value>,
+    pub azp: Option<String>,
+    pub exp_offset: Option<i64>,
+    pub iat_offset: Option<i64>,
+    pub nonce: Option<String>,
+    pub omit_sub: bool,
+    pub omit_nonce: bool,
+    pub no_id_token: bool,
+    pub extra_claims: Map<String, Value>,
+}
+
+#[derive(Clone)]
+pub struct AuthRequest {
+    pub params: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub token: usize,
+    pub jwks: usize,
+    pub revoke: usize,
+    pub authorize: usize,
+}
+
+pub struct OpState {
+    pub issuer: String,
+    pub signing: SigningKey,
+    pub published: Vec<SigningKey>,
+    pub tweaks: Tweaks,
+    pub discovery_overrides: Map<String, Value>,
+    pub send_iss: bool,
+    pub iss_override: Option<String>,
+    pub codes: HashMap<String, AuthRequest>,
+    pub counters: Counters,
+    /// "basic" or "post": how the last token request authenticated.
+    pub last_client_auth: Option<String>,
+    pub revoked: Vec<(String, String)>,
+    pub refresh_token_issued: bool,
+    pub access_token_ttl: u64,
+    pub issued_tokens: Vec<String>,
+}
+
+pub struct FakeOp {
+    pub issuer: String,
+    pub port: u16,
+    pub state: Arc<Mutex<OpState>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn random(n: usize) -> String {
+    let mut v = vec![0u8; n];
+    for b in v.iter_mut() {
+        *b = rand::random();
+    }
+    URL_SAFE_NO_PAD.encode(v)
+}
+
+impl FakeOp {
+    pub async fn start() -> FakeOp {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    pub fn start_on(listener: TcpListener) -> FakeOp {
+        let port = listener.local_addr().unwrap().port();
+        let issuer = format!("http://127.0.0.1:{port}");
+        let key = SigningKey::rsa("rsa1", "key-1");
+        let state = Arc::new(Mutex::new(OpState {
+            issuer: issuer.clone(),
+            signing: key.clone(),
+            published: vec![key],
+            tweaks: Tweaks::default(),
+            discovery_overrides: Map::new(),
+            send_iss: true,
+            iss_override: None,
+            codes: HashMap::new(),
+            counters: Counters::default(),
+            last_client_auth: None,
+            revoked: Vec::new(),
+            refresh_token_issued: true,
+            access_token_ttl: 300,
+            issued_tokens: Vec::new(),
+        }));
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/.well-known/openid-configuration", web::get().to(discovery))
+                .route("/jwks", web::get().to(jwks))
+                .route("/authorize", web::get().to(authorize))
+                .route("/token", web::post().to(token))
+                .route("/revoke", web::post().to(revoke))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        FakeOp { issuer, port, state, handle }
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut OpState) -> R) -> R {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    pub fn tweak(&self, t: Tweaks) {
+        self.with(|s| s.tweaks = t);
+    }
+
+    pub fn token_calls(&self) -> usize {
+        self.with(|s| s.counters.token)
+    }
+
+    pub fn jwks_calls(&self) -> usize {
+        self.with(|s| s.counters.jwks)
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+type Shared = web::Data<Arc<Mutex<OpState>>>;
+
+async fn discovery(state: Shared) -> HttpResponse {
+    let s = state.lock().unwrap();
+    let i = &s.issuer;
+    let mut doc = json!({
+        "issuer": i,
+        "authorization_endpoint": format!("{i}/authorize"),
+        "token_endpoint": format!("{i}/token"),
+        "jwks_uri": format!("{i}/jwks"),
+        "userinfo_endpoint": format!("{i}/userinfo"),
+        "end_session_endpoint": format!("{i}/session/end"),
+        "revocation_endpoint": format!("{i}/revoke"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "authorization_response_iss_parameter_supported": true,
+    });
+    for (k, v) in &s.discovery_overrides {
+        if v.is_null() {
+            doc.as_object_mut().unwrap().remove(k);
+        } else {
+            doc[k] = v.clone();
+        }
+    }
+    HttpResponse::Ok().json(doc)
+}
+
+async fn jwks(state: Shared) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.counters.jwks += 1;
+    let keys: Vec<Value> = s.published.iter().map(SigningKey::jwk).collect();
+    HttpResponse::Ok().json(json!({ "keys": keys }))
+}
+
+async fn authorize(state: Shared, q: web::Query<BTreeMap<String, String>>) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.counters.authorize += 1;
+    let params = q.into_inner();
+    let code = random(24);
+    let redirect = params.get("redirect_uri").cloned().unwrap_or_default();
+    let st = params.get("state").cloned().unwrap_or_default();
+    s.codes.insert(code.clone(), AuthRequest { params });
+    let mut url = url::Url::parse(&redirect).unwrap();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("code", &code).append_pair("state", &st);
+        if s.send_iss {
+            let iss = s.iss_override.clone().unwrap_or_else(|| s.issuer.clone());
+            q.append_pair("iss", &iss);
+        }
+    }
+    HttpResponse::Found().insert_header(("Location", url.to_string())).finish()
+}
+
+fn oauth_error(code: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({ "error": code }))
+}
+
+/// Checks client_secret_basic or client_secret_post; returns which was used.
+fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<String> {
+    if let Some(h) = req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
+        let b64 = h.strip_prefix("Basic ")?;
+        let decoded = String::from_utf8(STANDARD.decode(b64).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        let dec = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.to_string());
+        return (dec(id)? == CLIENT_ID && dec(secret)? == CLIENT_SECRET).then(|| "basic".into());
+    }
+    (form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+        && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET))
+    .then(|| "post".into())
+}
+
+pub fn sign_id_token(s: &OpState, nonce: &str) -> String {
+    let t = &s.tweaks;
+    let now = now();
+    let mut claims = json!({
+        "iss": t.iss.clone().unwrap_or_else(|| s.issuer.clone()),
+        "sub": "user-123",
+        "aud": t.aud.clone().unwrap_or_else(|| json!(CLIENT_ID)),
+        "exp": now + t.exp_offset.unwrap_or(300),
+        "iat": now + t.iat_offset.unwrap_or(0),
+        "auth_time": now,
+        "nonce": t.nonce.clone().unwrap_or_else(|| nonce.to_string()),
+        "sid": "op-session-1",
+        "name": "Test User",
+        "email": "test@example.com",
+    });
+    if let Some(azp) = &t.azp {
+        claims["azp"] = json!(azp);
+    }
+    if t.omit_sub {
+        claims.as_object_mut().unwrap().remove("sub");
+    }
+    if t.omit_nonce {
+        claims.as_object_mut().unwrap().remove("nonce");
+    }
+    for (k, v) in &t.extra_claims {
+        claims[k] = v.clone();
+    }
+    if t.alg_none {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let p = URL_SAFE_NO_PAD.encode(claims.to_string());
+        return format!("{h}.{p}.");
+    }
+    if let Some(secret) = &t.hs256_secret {
+        return jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap();
+    }
+    let key = t.sign_with.clone().unwrap_or_else(|| s.signing.clone());
+    let mut header = Header::new(key.alg);
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, &claims, &key.enc).unwrap()
+}
+
+async fn token(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.counters.token += 1;
+    let form = form.into_inner();
+    let Some(method) = client_auth(&req, &form) else {
+        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+    };
+    s.last_client_auth = Some(method);
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {}
+        _ => return oauth_error("unsupported_grant_type"),
+    }
+    let Some(code) = form.get("code") else { return oauth_error("invalid_request") };
+    let Some(auth) = s.codes.remove(code) else { return oauth_error("invalid_grant") };
+    if form.get("redirect_uri") != auth.params.get("redirect_uri") {
+        return oauth_error("invalid_grant");
+    }
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    if Some(&challenge) != auth.params.get("code_challenge") || auth.params.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return oauth_error("invalid_grant");
+    }
+    let nonce = auth.params.get("nonce").cloned().unwrap_or_default();
+    let access = format!("at-{}", random(24));
+    let refresh = format!("rt-{}", random(24));
+    let mut body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": s.access_token_ttl,
+        "scope": auth.params.get("scope"),
+    });
+    s.issued_tokens.push(access);
+    if s.refresh_token_issued {
+        body["refresh_token"] = json!(refresh);
+        s.issued_tokens.push(refresh);
+    }
+    if !s.tweaks.no_id_token {
+        let id = sign_id_token(&s, &nonce);
+        s.issued_tokens.push(id.clone());
+        body["id_token"] = json!(id);
+    }
+    HttpResponse::Ok().json(body)
+}
+
+async fn revoke(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    let form = form.into_inner();
+    if client_auth(&req, &form).is_none() {
+        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+    }
+    s.counters.revoke += 1;
+    s.revoked.push((
+        form.get("token").cloned().unwrap_or_default(),
+        form.get("token_type_hint").cloned().unwrap_or_default(),
+    ));
+    HttpResponse::Ok().finish()
+}
+
+// ---------------------------------------------------------------------------
+// The BFF under test, and a browser-like client.
+
+pub struct TestBff {
+    pub base: String,
+    pub port: u16,
+    pub handle: actix_web::dev::ServerHandle,
+}
+
+pub fn cookie_key(byte: u8) -> String {
+    STANDARD.encode([byte; 32])
+}
+
+/// Settings for a BFF on `port` talking to `issuer`, with `patch` merged in.
+pub fn settings(issuer: &str, port: u16, patch: Value) -> Value {
+    let mut v = json!({
+        "issuer": issuer,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "scope": "openid profile email offline_access",
+        "base_url": format!("http://127.0.0.1:{port}"),
+        "cookie_keys": [cookie_key(1)],
+        "spa_dir": format!("{}/spa", env!("CARGO_MANIFEST_DIR")),
+        "workers": 1,
+        "jwks_min_refetch_interval": 0,
+    });
+    if let Value::Object(p) = patch {
+        for (k, val) in p {
+            v[k] = val;
+        }
+    }
+    v
+}
+
+pub async fn spawn_bff(issuer: &str, patch: Value) -> TestBff {
+    spawn_bff_on(TcpListener::bind("127.0.0.1:0").unwrap(), issuer, patch).await
+}
+
+pub async fn spawn_bff_on(listener: TcpListener, issuer: &str, patch: Value) -> TestBff {
+    oidc_bff::install_crypto_provider();
+    let port = listener.local_addr().unwrap().port();
+    let config = oidc_bff::config::Config::from_value(settings(issuer, port, patch), &BTreeMap::new()).expect("valid test config");
+    let app = oidc_bff::app::Application::build(config, listener).expect("build");
+    let handle = app.handle();
+    actix_rt::spawn(app.run_until_stopped());
+    let bff = TestBff { base: format!("http://127.0.0.1:{port}"), port, handle };
+    bff.wait_ready().await;
+    bff
+}
+
+impl TestBff {
+    pub async fn wait_ready(&self) {
+        let client = awc::Client::default();
+        for _ in 0..100 {
+            if let Ok(res) = client.get(format!("{}/healthz", self.base)).send().await {
+                if res.status() == 200 {
+                    return;
+                }
+            }
+            actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("BFF never became ready");
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// A response as the test sees it.
+pub struct Resp {
+    pub status: u16,
+    pub headers: actix_web::http::header::HeaderMap,
+    pub set_cookies: Vec<String>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    }
+    pub fn location(&self) -> String {
+        self.header("location").unwrap_or_default()
+    }
+}
+
+/// A browser: a cookie jar, no redirect following.
+pub struct Browser {
+    pub base: String,
+    pub jar: BTreeMap<String, String>,
+    client: awc::Client,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            jar: BTreeMap::new(),
+            client: awc::Client::builder().disable_redirects().finish(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn absorb(&mut self, set_cookies: &[String]) {
+        for sc in set_cookies {
+            let c = actix_web::cookie::Cookie::parse(sc.clone()).unwrap();
+            let expired = c.max_age().is_some_and(|m| m.whole_seconds() <= 0) || c.value().is_empty();
+            if expired {
+                self.jar.remove(c.name());
+            } else {
+                self.jar.insert(c.name().to_string(), c.value().to_string());
+            }
+        }
+    }
+
+    pub async fn request(&mut self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+        let url = if url.starts_with("http") { url.to_string() } else { format!("{}{}", self.base, url) };
+        let mut req = self.client.request(method.parse().unwrap(), &url);
+        // Only send our cookies to our host.
+        if url.starts_with(&self.base) && !self.jar.is_empty() {
+            req = req.insert_header(("Cookie", self.cookie_header()));
+        }
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut res = match body {
+            Some(b) => req.insert_header(("Content-Type", "application/json")).send_body(b.to_string()).await,
+            None => req.send().await,
+        }
+        .expect("request");
+        let set_cookies: Vec<String> = res
+            .headers()
+            .get_all("set-cookie")
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        let body = res.body().limit(256 * 1024 * 1024).await.unwrap().to_vec();
+        if url.starts_with(&self.base) {
+            self.absorb(&set_cookies);
+        }
+        Resp { status: res.status().as_u16(), headers: res.headers().clone(), set_cookies, body }
+    }
+
+    pub async fn get(&mut self, url: &str) -> Resp {
+        self.request("GET", url, &[], None).await
+    }
+
+    pub async fn post(&mut self, url: &str, body: Option<&str>) -> Resp {
+        self.request("POST", url, &[("X-CSRF", "1")], body).await
+    }
+
+    /// `GET /bff/login` → the OP's `/authorize` → back to the callback URL (not followed).
+    pub async fn authorize(&mut self, return_url: &str) -> String {
+        let res = self.get(&format!("/bff/login?returnUrl={}", urlencode(return_url))).await;
+        assert_eq!(res.status, 302, "login redirects");
+        let op = self.get(&res.location()).await;
+        assert_eq!(op.status, 302, "fake OP redirects back");
+        op.location()
+    }
+
+    /// A full sign-in; returns the callback's response.
+    pub async fn login(&mut self) -> Resp {
+        let callback = self.authorize("/").await;
+        self.get(&callback).await
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string())
+}
+
+/// A fake OP and a BFF wired to it.
+pub async fn pair(patch: Value) -> (FakeOp, TestBff) {
+    let op = FakeOp::start().await;
+    let bff = spawn_bff(&op.issuer, patch).await;
+    (op, bff)
+}
