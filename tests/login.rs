@@ -36,7 +36,10 @@ async fn full_sign_in_sets_a_session_and_user_sees_claims() {
     for t in op.with(|s| s.issued_tokens.clone()) {
         assert!(!text.contains(&t), "token leaked into /bff/user");
     }
-    assert_eq!(op.with(|s| s.last_client_auth.clone()).as_deref(), Some("basic"));
+    assert_eq!(
+        op.with(|s| s.last_client_auth.clone()).as_deref(),
+        Some("basic")
+    );
 }
 
 #[actix_web::test]
@@ -54,19 +57,30 @@ async fn authorization_request_carries_pkce_state_nonce_and_options() {
     assert_eq!(p("client_id").as_deref(), Some(CLIENT_ID));
     assert_eq!(p("code_challenge_method").as_deref(), Some("S256"));
     assert_eq!(p("code_challenge").unwrap().len(), 43);
-    assert!(p("state").unwrap().len() >= 22 && p("nonce").unwrap().len() >= 22, "128 bits at least");
+    assert!(
+        p("state").unwrap().len() >= 22 && p("nonce").unwrap().len() >= 22,
+        "128 bits at least"
+    );
     assert_ne!(p("state"), p("nonce"));
     assert_eq!(p("prompt").as_deref(), Some("login"));
     assert_eq!(p("acr_values").as_deref(), Some("urn:mfa"));
     assert_eq!(p("ui_locales").as_deref(), Some("sv en"));
     assert_eq!(p("max_age").as_deref(), Some("300"));
     assert_eq!(p("login_hint").as_deref(), Some("alice"));
-    assert_eq!(p("claims").as_deref(), Some(r#"{"id_token":{"email":null}}"#));
+    assert_eq!(
+        p("claims").as_deref(),
+        Some(r#"{"id_token":{"email":null}}"#)
+    );
     assert_eq!(p("redirect_uri"), Some(format!("{}/callback", bff.base)));
     assert!(res.header("cache-control").unwrap().contains("no-store"));
 
     // Bad options are 400 JSON and start nothing.
-    for bad in [r#"{"prompt":"sudo"}"#, r#"{"maxAge":"soon"}"#, "{not json", r#"{"claims":[1]}"#] {
+    for bad in [
+        r#"{"prompt":"sudo"}"#,
+        r#"{"maxAge":"soon"}"#,
+        "{not json",
+        r#"{"claims":[1]}"#,
+    ] {
         let mut fresh = Browser::new(&bff.base);
         let res = fresh.post("/bff/login", Some(bad)).await;
         assert_eq!(res.status, 400, "{bad}");
@@ -82,10 +96,24 @@ async fn post_login_requires_csrf_header_and_same_origin() {
     let res = b.request("POST", "/bff/login", &[], Some("{}")).await;
     assert_eq!(res.status, 403);
     assert_eq!(res.json()["error"], "csrf");
-    let res = b.request("POST", "/bff/login", &[("X-CSRF", "1"), ("Origin", "https://evil.example")], Some("{}")).await;
+    let res = b
+        .request(
+            "POST",
+            "/bff/login",
+            &[("X-CSRF", "1"), ("Origin", "https://evil.example")],
+            Some("{}"),
+        )
+        .await;
     assert_eq!(res.status, 403);
     let origin = bff.base.clone();
-    let res = b.request("POST", "/bff/login", &[("X-CSRF", "1"), ("Origin", &origin)], Some("{}")).await;
+    let res = b
+        .request(
+            "POST",
+            "/bff/login",
+            &[("X-CSRF", "1"), ("Origin", &origin)],
+            Some("{}"),
+        )
+        .await;
     assert_eq!(res.status, 200);
     let res = b.request("POST", "/bff/logout", &[], None).await;
     assert_eq!(res.status, 403, "logout needs the header too");
@@ -101,13 +129,24 @@ async fn two_tabs_can_log_in_at_once() {
     assert_eq!(res.location(), "/one");
     let res = b.get(&second).await;
     assert_eq!(res.status, 302);
-    assert_eq!(res.location(), "/two", "the second tab's login still completes");
+    assert_eq!(
+        res.location(),
+        "/two",
+        "the second tab's login still completes"
+    );
 }
 
 #[actix_web::test]
 async fn return_url_only_same_origin_paths() {
     let (_op, bff) = pair(json!({})).await;
-    for bad in ["//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "/\t/evil.example", "/%2F%2Fevil.example"] {
+    for bad in [
+        "//evil.example/x",
+        "/\\evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+        "/%2F%2Fevil.example",
+    ] {
         let mut b = Browser::new(&bff.base);
         let callback = b.authorize(bad).await;
         let res = b.get(&callback).await;
@@ -122,14 +161,18 @@ async fn op_error_redirects_with_code_and_no_session() {
     let mut b = Browser::new(&bff.base);
     let callback = b.authorize("/").await;
     let state = query_param(&callback, "state").unwrap();
-    let res = b.get(&format!("/callback?error=access_denied&state={state}")).await;
+    let res = b
+        .get(&format!("/callback?error=access_denied&state={state}"))
+        .await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), "/?login_error=access_denied");
     assert!(!b.jar.contains_key("bff-session"));
     // A hostile error value is not reflected.
     let callback = b.authorize("/").await;
     let state = query_param(&callback, "state").unwrap();
-    let res = b.get(&format!("/callback?error=%3Cscript%3E&state={state}")).await;
+    let res = b
+        .get(&format!("/callback?error=%3Cscript%3E&state={state}"))
+        .await;
     assert_eq!(res.location(), "/?login_error=login_failed");
 }
 
@@ -139,14 +182,23 @@ async fn state_mismatch_and_missing_login_cookie_fail() {
     let mut b = Browser::new(&bff.base);
     let callback = b.authorize("/").await;
     let code = query_param(&callback, "code").unwrap();
-    let res = b.get(&format!("/callback?code={code}&state=not-the-state&iss={}", urlencode(&op.issuer))).await;
+    let res = b
+        .get(&format!(
+            "/callback?code={code}&state=not-the-state&iss={}",
+            urlencode(&op.issuer)
+        ))
+        .await;
     assert_eq!(res.location(), "/?login_error=invalid_state");
     assert!(!b.jar.contains_key("bff-session"));
     // The real callback in a browser without the login cookie.
     let mut other = Browser::new(&bff.base);
     let res = other.get(&callback).await;
     assert_eq!(res.location(), "/?login_error=invalid_state");
-    assert_eq!(op.token_calls(), 0, "no code exchange without a matching state");
+    assert_eq!(
+        op.token_calls(),
+        0,
+        "no code exchange without a matching state"
+    );
 }
 
 #[actix_web::test]
@@ -164,7 +216,11 @@ async fn replayed_callback_never_reaches_the_token_endpoint() {
     let res = attacker.get(&callback).await;
     assert_eq!(res.location(), "/?login_error=state_replayed");
     assert!(!attacker.jar.contains_key("bff-session"));
-    assert_eq!(op.token_calls(), 1, "replay must not reach the token endpoint");
+    assert_eq!(
+        op.token_calls(),
+        1,
+        "replay must not reach the token endpoint"
+    );
 }
 
 #[actix_web::test]
@@ -189,7 +245,10 @@ async fn iss_may_be_absent_when_not_advertised() {
     let op = FakeOp::start().await;
     op.with(|s| {
         s.send_iss = false;
-        s.discovery_overrides.insert("authorization_response_iss_parameter_supported".into(), json!(false));
+        s.discovery_overrides.insert(
+            "authorization_response_iss_parameter_supported".into(),
+            json!(false),
+        );
     });
     let bff = spawn_bff(&op.issuer, json!({})).await;
     let mut b = Browser::new(&bff.base);
@@ -200,17 +259,30 @@ async fn iss_may_be_absent_when_not_advertised() {
 async fn client_secret_post_when_the_op_only_supports_it() {
     let op = FakeOp::start().await;
     op.with(|s| {
-        s.discovery_overrides.insert("token_endpoint_auth_methods_supported".into(), json!(["client_secret_post"]));
+        s.discovery_overrides.insert(
+            "token_endpoint_auth_methods_supported".into(),
+            json!(["client_secret_post"]),
+        );
     });
     let bff = spawn_bff(&op.issuer, json!({})).await;
     let mut b = Browser::new(&bff.base);
     assert_eq!(b.login().await.location(), "/");
-    assert_eq!(op.with(|s| s.last_client_auth.clone()).as_deref(), Some("post"));
+    assert_eq!(
+        op.with(|s| s.last_client_auth.clone()).as_deref(),
+        Some("post")
+    );
     // And the setting overrides the metadata.
-    let bff2 = spawn_bff(&op.issuer, json!({"token_endpoint_auth_method": "client_secret_basic"})).await;
+    let bff2 = spawn_bff(
+        &op.issuer,
+        json!({"token_endpoint_auth_method": "client_secret_basic"}),
+    )
+    .await;
     let mut b = Browser::new(&bff2.base);
     assert_eq!(b.login().await.location(), "/");
-    assert_eq!(op.with(|s| s.last_client_auth.clone()).as_deref(), Some("basic"));
+    assert_eq!(
+        op.with(|s| s.last_client_auth.clone()).as_deref(),
+        Some("basic")
+    );
 }
 
 #[actix_web::test]

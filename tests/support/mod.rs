@@ -18,7 +18,11 @@ pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-secret-value-0123456789";
 
 pub fn key_pem(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/support/keys/{name}.pem", env!("CARGO_MANIFEST_DIR"))).expect("test key")
+    std::fs::read(format!(
+        "{}/tests/support/keys/{name}.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("test key")
 }
 
 #[derive(Clone)]
@@ -44,7 +48,9 @@ impl SigningKey {
         }
     }
     pub fn jwk(&self) -> Value {
-        let mut jwk = serde_json::to_value(Jwk::from_encoding_key(&self.enc, self.alg).expect("jwk")).unwrap();
+        let mut jwk =
+            serde_json::to_value(Jwk::from_encoding_key(&self.enc, self.alg).expect("jwk"))
+                .unwrap();
         jwk["kid"] = json!(self.kid);
         jwk["use"] = json!("sig");
         jwk
@@ -151,7 +157,10 @@ impl FakeOp {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .route("/.well-known/openid-configuration", web::get().to(discovery))
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
                 .route("/jwks", web::get().to(jwks))
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
@@ -163,7 +172,12 @@ impl FakeOp {
         .run();
         let handle = server.handle();
         actix_rt::spawn(server);
-        FakeOp { issuer, port, state, handle }
+        FakeOp {
+            issuer,
+            port,
+            state,
+            handle,
+        }
     }
 
     pub fn with<R>(&self, f: impl FnOnce(&mut OpState) -> R) -> R {
@@ -239,7 +253,9 @@ async fn authorize(state: Shared, q: web::Query<BTreeMap<String, String>>) -> Ht
             q.append_pair("iss", &iss);
         }
     }
-    HttpResponse::Found().insert_header(("Location", url.to_string())).finish()
+    HttpResponse::Found()
+        .insert_header(("Location", url.to_string()))
+        .finish()
 }
 
 fn oauth_error(code: &str) -> HttpResponse {
@@ -248,11 +264,19 @@ fn oauth_error(code: &str) -> HttpResponse {
 
 /// Checks client_secret_basic or client_secret_post; returns which was used.
 fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<String> {
-    if let Some(h) = req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
+    if let Some(h) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
         let b64 = h.strip_prefix("Basic ")?;
         let decoded = String::from_utf8(STANDARD.decode(b64).ok()?).ok()?;
         let (id, secret) = decoded.split_once(':')?;
-        let dec = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.to_string());
+        let dec = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.to_string())
+        };
         return (dec(id)? == CLIENT_ID && dec(secret)? == CLIENT_SECRET).then(|| "basic".into());
     }
     (form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
@@ -293,7 +317,12 @@ pub fn sign_id_token(s: &OpState, nonce: &str) -> String {
         return format!("{h}.{p}.");
     }
     if let Some(secret) = &t.hs256_secret {
-        return jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap();
+        return jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
     }
     let key = t.sign_with.clone().unwrap_or_else(|| s.signing.clone());
     let mut header = Header::new(key.alg);
@@ -301,7 +330,11 @@ pub fn sign_id_token(s: &OpState, nonce: &str) -> String {
     jsonwebtoken::encode(&header, &claims, &key.enc).unwrap()
 }
 
-async fn token(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+async fn token(
+    req: HttpRequest,
+    state: Shared,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
     let mut s = state.lock().unwrap();
     s.counters.token += 1;
     let form = form.into_inner();
@@ -313,14 +346,20 @@ async fn token(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, 
         Some("authorization_code") => {}
         _ => return oauth_error("unsupported_grant_type"),
     }
-    let Some(code) = form.get("code") else { return oauth_error("invalid_request") };
-    let Some(auth) = s.codes.remove(code) else { return oauth_error("invalid_grant") };
+    let Some(code) = form.get("code") else {
+        return oauth_error("invalid_request");
+    };
+    let Some(auth) = s.codes.remove(code) else {
+        return oauth_error("invalid_grant");
+    };
     if form.get("redirect_uri") != auth.params.get("redirect_uri") {
         return oauth_error("invalid_grant");
     }
     let verifier = form.get("code_verifier").cloned().unwrap_or_default();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    if Some(&challenge) != auth.params.get("code_challenge") || auth.params.get("code_challenge_method").map(String::as_str) != Some("S256") {
+    if Some(&challenge) != auth.params.get("code_challenge")
+        || auth.params.get("code_challenge_method").map(String::as_str) != Some("S256")
+    {
         return oauth_error("invalid_grant");
     }
     let nonce = auth.params.get("nonce").cloned().unwrap_or_default();
@@ -345,7 +384,11 @@ async fn token(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, 
     HttpResponse::Ok().json(body)
 }
 
-async fn revoke(req: HttpRequest, state: Shared, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+async fn revoke(
+    req: HttpRequest,
+    state: Shared,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
     let mut s = state.lock().unwrap();
     let form = form.into_inner();
     if client_auth(&req, &form).is_none() {
@@ -400,11 +443,17 @@ pub async fn spawn_bff(issuer: &str, patch: Value) -> TestBff {
 pub async fn spawn_bff_on(listener: TcpListener, issuer: &str, patch: Value) -> TestBff {
     oidc_bff::install_crypto_provider();
     let port = listener.local_addr().unwrap().port();
-    let config = oidc_bff::config::Config::from_value(settings(issuer, port, patch), &BTreeMap::new()).expect("valid test config");
+    let config =
+        oidc_bff::config::Config::from_value(settings(issuer, port, patch), &BTreeMap::new())
+            .expect("valid test config");
     let app = oidc_bff::app::Application::build(config, listener).expect("build");
     let handle = app.handle();
     actix_rt::spawn(app.run_until_stopped());
-    let bff = TestBff { base: format!("http://127.0.0.1:{port}"), port, handle };
+    let bff = TestBff {
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        handle,
+    };
     bff.wait_ready().await;
     bff
 }
@@ -441,7 +490,10 @@ impl Resp {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
     pub fn location(&self) -> String {
         self.header("location").unwrap_or_default()
@@ -465,13 +517,18 @@ impl Browser {
     }
 
     pub fn cookie_header(&self) -> String {
-        self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     fn absorb(&mut self, set_cookies: &[String]) {
         for sc in set_cookies {
             let c = actix_web::cookie::Cookie::parse(sc.clone()).unwrap();
-            let expired = c.max_age().is_some_and(|m| m.whole_seconds() <= 0) || c.value().is_empty();
+            let expired =
+                c.max_age().is_some_and(|m| m.whole_seconds() <= 0) || c.value().is_empty();
             if expired {
                 self.jar.remove(c.name());
             } else {
@@ -480,8 +537,18 @@ impl Browser {
         }
     }
 
-    pub async fn request(&mut self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
-        let url = if url.starts_with("http") { url.to_string() } else { format!("{}{}", self.base, url) };
+    pub async fn request(
+        &mut self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Resp {
+        let url = if url.starts_with("http") {
+            url.to_string()
+        } else {
+            format!("{}{}", self.base, url)
+        };
         let mut req = self.client.request(method.parse().unwrap(), &url);
         // Only send our cookies to our host.
         if url.starts_with(&self.base) && !self.jar.is_empty() {
@@ -491,7 +558,11 @@ impl Browser {
             req = req.insert_header((*k, *v));
         }
         let mut res = match body {
-            Some(b) => req.insert_header(("Content-Type", "application/json")).send_body(b.to_string()).await,
+            Some(b) => {
+                req.insert_header(("Content-Type", "application/json"))
+                    .send_body(b.to_string())
+                    .await
+            }
             None => req.send().await,
         }
         .expect("request");
@@ -504,7 +575,12 @@ impl Browser {
         if url.starts_with(&self.base) {
             self.absorb(&set_cookies);
         }
-        Resp { status: res.status().as_u16(), headers: res.headers().clone(), set_cookies, body }
+        Resp {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            set_cookies,
+            body,
+        }
     }
 
     pub async fn get(&mut self, url: &str) -> Resp {
@@ -517,7 +593,9 @@ impl Browser {
 
     /// `GET /bff/login` → the OP's `/authorize` → back to the callback URL (not followed).
     pub async fn authorize(&mut self, return_url: &str) -> String {
-        let res = self.get(&format!("/bff/login?returnUrl={}", urlencode(return_url))).await;
+        let res = self
+            .get(&format!("/bff/login?returnUrl={}", urlencode(return_url)))
+            .await;
         assert_eq!(res.status, 302, "login redirects");
         let op = self.get(&res.location()).await;
         assert_eq!(op.status, 302, "fake OP redirects back");
@@ -536,7 +614,11 @@ pub fn urlencode(s: &str) -> String {
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string())
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_string())
 }
 
 /// A fake OP and a BFF wired to it.

@@ -1,0 +1,239 @@
+//! Each ID-token rule of OIDC Core 3.1.3.7 has its own failing case, plus key rotation
+//! (unknown `kid` → one JWKS re-fetch) and its rate limit.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+async fn login_with(tweaks: Tweaks) -> String {
+    let (op, bff) = pair(json!({})).await;
+    op.tweak(tweaks);
+    let mut b = Browser::new(&bff.base);
+    let res = b.login().await;
+    if res.location() != "/" {
+        assert!(
+            !b.jar.contains_key("bff-session"),
+            "failed login must not leave a session"
+        );
+        assert_eq!(b.get("/bff/user").await.status, 401);
+    }
+    res.location()
+}
+
+const REJECTED: &str = "/?login_error=invalid_id_token";
+
+#[actix_web::test]
+async fn a_correct_token_is_accepted() {
+    assert_eq!(login_with(Tweaks::default()).await, "/");
+}
+
+#[actix_web::test]
+async fn bad_signature() {
+    let t = Tweaks {
+        sign_with: Some(SigningKey::rsa("rsa_rogue", "key-1")),
+        ..Default::default()
+    };
+    assert_eq!(login_with(t).await, REJECTED);
+}
+
+#[actix_web::test]
+async fn alg_none() {
+    assert_eq!(
+        login_with(Tweaks {
+            alg_none: true,
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+}
+
+#[actix_web::test]
+async fn hs256_signed_with_client_secret_is_not_allow_listed_by_default() {
+    let t = Tweaks {
+        hs256_secret: Some(CLIENT_SECRET.into()),
+        ..Default::default()
+    };
+    assert_eq!(login_with(t).await, REJECTED);
+}
+
+#[actix_web::test]
+async fn wrong_iss() {
+    assert_eq!(
+        login_with(Tweaks {
+            iss: Some("https://evil.example".into()),
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+}
+
+#[actix_web::test]
+async fn wrong_aud() {
+    assert_eq!(
+        login_with(Tweaks {
+            aud: Some(json!("someone-else")),
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+}
+
+#[actix_web::test]
+async fn several_audiences_need_azp() {
+    let aud = Some(json!([CLIENT_ID, "other"]));
+    assert_eq!(
+        login_with(Tweaks {
+            aud: aud.clone(),
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+    let ok = Tweaks {
+        aud: aud.clone(),
+        azp: Some(CLIENT_ID.into()),
+        ..Default::default()
+    };
+    assert_eq!(login_with(ok).await, "/");
+    let wrong = Tweaks {
+        aud,
+        azp: Some("other".into()),
+        ..Default::default()
+    };
+    assert_eq!(login_with(wrong).await, REJECTED);
+}
+
+#[actix_web::test]
+async fn expired() {
+    assert_eq!(
+        login_with(Tweaks {
+            exp_offset: Some(-3600),
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+}
+
+#[actix_web::test]
+async fn iat_in_the_future_or_too_old() {
+    assert_eq!(
+        login_with(Tweaks {
+            iat_offset: Some(3600),
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+    let old = Tweaks {
+        iat_offset: Some(-7200),
+        exp_offset: Some(600),
+        ..Default::default()
+    };
+    assert_eq!(login_with(old).await, REJECTED);
+}
+
+#[actix_web::test]
+async fn nonce_mismatch_or_missing() {
+    assert_eq!(
+        login_with(Tweaks {
+            nonce: Some("other-nonce".into()),
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+    assert_eq!(
+        login_with(Tweaks {
+            omit_nonce: true,
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+}
+
+#[actix_web::test]
+async fn missing_sub() {
+    assert_eq!(
+        login_with(Tweaks {
+            omit_sub: true,
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+}
+
+#[actix_web::test]
+async fn missing_id_token() {
+    assert_eq!(
+        login_with(Tweaks {
+            no_id_token: true,
+            ..Default::default()
+        })
+        .await,
+        REJECTED
+    );
+}
+
+#[actix_web::test]
+async fn es256_keys_work_too() {
+    let (op, bff) = pair(json!({})).await;
+    let ec = SigningKey::ec("ec1", "ec-1");
+    op.with(|s| {
+        s.signing = ec.clone();
+        s.published = vec![ec];
+    });
+    let mut b = Browser::new(&bff.base);
+    assert_eq!(b.login().await.location(), "/");
+}
+
+#[actix_web::test]
+async fn unknown_kid_triggers_one_refetch_then_rotation_works() {
+    let (op, bff) = pair(json!({"jwks_min_refetch_interval": 0})).await;
+    let mut b = Browser::new(&bff.base);
+    assert_eq!(b.login().await.location(), "/");
+    assert_eq!(op.jwks_calls(), 1);
+    // Second login: cached keys, no fetch.
+    assert_eq!(b.login().await.location(), "/");
+    assert_eq!(op.jwks_calls(), 1, "JWKS is cached");
+    // The OP rotates to a new key.
+    let k2 = SigningKey::rsa("rsa2", "key-2");
+    op.with(|s| {
+        s.signing = k2.clone();
+        s.published = vec![k2];
+    });
+    assert_eq!(b.login().await.location(), "/");
+    assert_eq!(op.jwks_calls(), 2, "exactly one re-fetch for the new kid");
+    // A token naming a kid the OP never published: one re-fetch, then rejection.
+    op.tweak(Tweaks {
+        sign_with: Some(SigningKey::rsa("rsa_rogue", "never-published")),
+        ..Default::default()
+    });
+    assert_eq!(b.login().await.location(), REJECTED);
+    assert_eq!(op.jwks_calls(), 3);
+}
+
+#[actix_web::test]
+async fn refetch_is_rate_limited() {
+    let (op, bff) = pair(json!({"jwks_min_refetch_interval": 300})).await;
+    let mut b = Browser::new(&bff.base);
+    assert_eq!(b.login().await.location(), "/");
+    op.tweak(Tweaks {
+        sign_with: Some(SigningKey::rsa("rsa_rogue", "unknown-kid")),
+        ..Default::default()
+    });
+    for _ in 0..3 {
+        assert_eq!(b.login().await.location(), REJECTED);
+    }
+    assert_eq!(
+        op.jwks_calls(),
+        1,
+        "unknown kids within the interval do not hammer the OP"
+    );
+}
