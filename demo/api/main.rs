@@ -1,1 +1,131 @@
-fn main() {}
+//! The demo API behind oidc-bff: an HTTPS JSON API that knows nothing of cookies and
+//! checks each bearer token by RFC 7662 introspection at the demo OP.
+
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use oidc_bff::oidc::http;
+use serde_json::{json, Value};
+
+struct Api {
+    introspection_endpoint: String,
+    client_id: String,
+    client_secret: String,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn invalid_token(description: &str) -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header(("WWW-Authenticate", format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")))
+        .json(json!({"error": "invalid_token", "error_description": description}))
+}
+
+/// Introspects the request's bearer token; `Err` is the 401 to send.
+async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Value, HttpResponse> {
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| invalid_token("no bearer token"))?;
+    let req = client.post(&api.introspection_endpoint).insert_header((
+        "Authorization",
+        oidc_bff::oidc::token::basic_auth_header(&api.client_id, &api.client_secret),
+    ));
+    let answer: Value = http::send_form(req, &[("token", token), ("token_type_hint", "access_token")])
+        .await
+        .map_err(|e| {
+            eprintln!("demo-api: introspection failed: {e}");
+            HttpResponse::BadGateway().json(json!({"error": "introspection_failed"}))
+        })?;
+    if answer.get("active") != Some(&Value::Bool(true)) {
+        return Err(invalid_token("token is not active"));
+    }
+    Ok(answer)
+}
+
+async fn data(req: HttpRequest, api: web::Data<Api>, client: web::Data<awc::Client>) -> HttpResponse {
+    match caller(&req, &api, &client).await {
+        Ok(info) => {
+            let exp = info.get("exp").and_then(Value::as_u64);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            HttpResponse::Ok().json(json!({
+                "message": "Hello from the demo API",
+                "caller": { "sub": info.get("sub"), "client_id": info.get("client_id") },
+                "scopes": info.get("scope").and_then(Value::as_str).map(|s| s.split(' ').collect::<Vec<_>>()),
+                "tokenExpiresAt": exp,
+                "tokenExpiresIn": exp.map(|e| e.saturating_sub(now)),
+                "method": req.method().as_str(),
+                "path": req.path(),
+                "query": req.query_string(),
+            }))
+        }
+        Err(res) => res,
+    }
+}
+
+/// Always answers 401 `invalid_token`, so the BFF's refresh-and-retry path can be seen.
+async fn reject() -> HttpResponse {
+    invalid_token("rejected on demand")
+}
+
+fn main() -> std::io::Result<()> {
+    oidc_bff::install_crypto_provider();
+    let issuer = env("DEMO_API_ISSUER", "https://localhost:8443");
+    let listen = env("DEMO_API_LISTEN", "127.0.0.1:3000");
+    let cert = env("DEMO_API_TLS_CERT", "demo/certs/localhost.pem");
+    let key = env("DEMO_API_TLS_KEY", "demo/certs/localhost-key.pem");
+    let ca = env("DEMO_API_CA_FILE", "demo/certs/ca.pem");
+
+    let settings = json!({
+        "issuer": issuer, "client_id": "demo-api", "client_secret": "unused",
+        "ca_file": ca, "base_url": "https://localhost:3000",
+    });
+    let config = oidc_bff::config::Config::from_value(settings, &Default::default())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let tls = http::tls_client_config(&config).map_err(std::io::Error::other)?;
+    let server_tls = oidc_bff::tls::server_config(Some(&oidc_bff::config::TlsFiles { cert: cert.into(), key: key.into() }))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+
+    actix_web::rt::System::new().block_on(async move {
+        let client = http::build_client(tls.clone(), std::time::Duration::from_secs(10));
+        let meta = loop {
+            match oidc_bff::oidc::discovery::discover(&client, &config).await {
+                Ok(m) => break m,
+                Err(e) => {
+                    eprintln!("demo-api: waiting for the OP ({e})");
+                    actix_rt::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let api = web::Data::new(Api {
+            introspection_endpoint: meta
+                .introspection_endpoint
+                .ok_or_else(|| std::io::Error::other("the OP has no introspection endpoint"))?,
+            client_id: env("DEMO_API_CLIENT_ID", "demo-api"),
+            client_secret: env("DEMO_API_CLIENT_SECRET", "demo-api-secret-not-for-production"),
+            tls,
+        });
+        println!("demo-api ready on https://{listen}");
+        HttpServer::new(move || {
+            let client = http::build_client(api.tls.clone(), std::time::Duration::from_secs(10));
+            App::new()
+                .app_data(api.clone())
+                .app_data(web::Data::new(client))
+                .route("/data", web::to(data))
+                .route("/invalid-token", web::to(reject))
+                .default_service(web::to(data))
+        })
+        .workers(1)
+        .bind_rustls_0_23(&listen, server_tls)?
+        .run()
+        .await
+    })
+}
