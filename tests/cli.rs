@@ -45,7 +45,8 @@ fn help_lists_flags() {
 
 #[test]
 fn bad_settings_exit_2_with_one_line_naming_the_key() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (r#"{"client_id": "c"}"#, &[], "`issuer`"),
         (
             r#"{"issuer": "https://op.example", "client_id": "c", "client_secret": "s", "cookie_keys": ["nope"]}"#,

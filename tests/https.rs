@@ -1,0 +1,98 @@
+//! Serving over HTTPS: a generated self-signed localhost certificate when none is
+//! configured, or the configured PEM files; `__Host-` cookie names on https origins.
+
+mod support;
+
+use std::sync::Arc;
+
+use serde_json::json;
+use support::*;
+
+fn insecure_client() -> awc::Client {
+    oidc_bff::install_crypto_provider();
+    let settings = json!({"issuer": "https://op.example", "client_id": "c", "client_secret": "s", "verify_ssl_server": false});
+    let config = oidc_bff::config::Config::from_value(settings, &Default::default()).unwrap();
+    let tls = oidc_bff::oidc::http::tls_client_config(&config).unwrap();
+    oidc_bff::oidc::http::build_client(tls, std::time::Duration::from_secs(5))
+}
+
+async fn https_bff(op: &FakeOp, extra: serde_json::Value) -> (String, awc::Client) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut patch = json!({"base_url": format!("https://localhost:{port}")});
+    for (k, v) in extra.as_object().unwrap() {
+        patch[k] = v.clone();
+    }
+    spawn_bff_on_unchecked(listener, &op.issuer, patch);
+    let base = format!("https://localhost:{port}");
+    let client = insecure_client();
+    for _ in 0..100 {
+        if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
+            if res.status() == 200 {
+                return (base, client);
+            }
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("https BFF not ready");
+}
+
+fn spawn_bff_on_unchecked(listener: std::net::TcpListener, issuer: &str, patch: serde_json::Value) {
+    let port = listener.local_addr().unwrap().port();
+    let config =
+        oidc_bff::config::Config::from_value(settings(issuer, port, patch), &Default::default())
+            .unwrap();
+    let app = oidc_bff::app::Application::build(config, listener).unwrap();
+    actix_rt::spawn(app.run_until_stopped());
+}
+
+#[actix_web::test]
+async fn self_signed_certificate_and_host_prefixed_cookies() {
+    let op = FakeOp::start().await;
+    let (base, client) = https_bff(&op, json!({})).await;
+    let res = client
+        .get(format!("{base}/bff/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let cookies: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        cookies.iter().any(|c| c.starts_with("__Host-bff-login=")
+            && c.contains("Secure")
+            && c.contains("Path=/")),
+        "{cookies:?}"
+    );
+}
+
+#[actix_web::test]
+async fn configured_certificate_is_served() {
+    let dir = std::env::temp_dir().join(format!("oidc-bff-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cp, kp) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cp, cert.cert.pem()).unwrap();
+    std::fs::write(&kp, cert.signing_key.serialize_pem()).unwrap();
+    let op = FakeOp::start().await;
+    let (base, _) = https_bff(&op, json!({"tls_cert": cp, "tls_key": kp})).await;
+
+    // A client that trusts exactly that certificate connects.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let client = awc::Client::builder()
+        .connector(awc::Connector::new().rustls_0_23(Arc::new(tls)))
+        .finish();
+    let res = client
+        .get(format!("{base}/healthz/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
