@@ -25,9 +25,9 @@ export function formatDuration(seconds) {
   return `${s}s`;
 }
 
-/** Seconds left until `expiresAt` (epoch seconds) at `nowMs` (epoch milliseconds). */
+/** Whole seconds left (rounded up) until `expiresAt` (epoch seconds) at `nowMs` (epoch ms). */
 export function secondsUntil(expiresAt, nowMs = Date.now()) {
-  return Math.floor(Number(expiresAt) - nowMs / 1000);
+  return Math.ceil(Number(expiresAt) - nowMs / 1000);
 }
 
 /**

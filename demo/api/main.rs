@@ -20,7 +20,10 @@ fn env(name: &str, default: &str) -> String {
 
 fn invalid_token(description: &str) -> HttpResponse {
     HttpResponse::Unauthorized()
-        .insert_header(("WWW-Authenticate", format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")))
+        .insert_header((
+            "WWW-Authenticate",
+            format!("Bearer error=\"invalid_token\", error_description=\"{description}\""),
+        ))
         .json(json!({"error": "invalid_token", "error_description": description}))
 }
 
@@ -36,19 +39,26 @@ async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Va
         "Authorization",
         oidc_bff::oidc::token::basic_auth_header(&api.client_id, &api.client_secret),
     ));
-    let answer: Value = http::send_form(req, &[("token", token), ("token_type_hint", "access_token")])
-        .await
-        .map_err(|e| {
-            eprintln!("demo-api: introspection failed: {e}");
-            HttpResponse::BadGateway().json(json!({"error": "introspection_failed"}))
-        })?;
+    let answer: Value = http::send_form(
+        req,
+        &[("token", token), ("token_type_hint", "access_token")],
+    )
+    .await
+    .map_err(|e| {
+        eprintln!("demo-api: introspection failed: {e}");
+        HttpResponse::BadGateway().json(json!({"error": "introspection_failed"}))
+    })?;
     if answer.get("active") != Some(&Value::Bool(true)) {
         return Err(invalid_token("token is not active"));
     }
     Ok(answer)
 }
 
-async fn data(req: HttpRequest, api: web::Data<Api>, client: web::Data<awc::Client>) -> HttpResponse {
+async fn data(
+    req: HttpRequest,
+    api: web::Data<Api>,
+    client: web::Data<awc::Client>,
+) -> HttpResponse {
     match caller(&req, &api, &client).await {
         Ok(info) => {
             let exp = info.get("exp").and_then(Value::as_u64);
@@ -91,8 +101,11 @@ fn main() -> std::io::Result<()> {
     let config = oidc_bff::config::Config::from_value(settings, &Default::default())
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let tls = http::tls_client_config(&config).map_err(std::io::Error::other)?;
-    let server_tls = oidc_bff::tls::server_config(Some(&oidc_bff::config::TlsFiles { cert: cert.into(), key: key.into() }))
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let server_tls = oidc_bff::tls::server_config(Some(&oidc_bff::config::TlsFiles {
+        cert: cert.into(),
+        key: key.into(),
+    }))
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
 
     actix_web::rt::System::new().block_on(async move {
         let client = http::build_client(tls.clone(), std::time::Duration::from_secs(10));
@@ -110,7 +123,10 @@ fn main() -> std::io::Result<()> {
                 .introspection_endpoint
                 .ok_or_else(|| std::io::Error::other("the OP has no introspection endpoint"))?,
             client_id: env("DEMO_API_CLIENT_ID", "demo-api"),
-            client_secret: env("DEMO_API_CLIENT_SECRET", "demo-api-secret-not-for-production"),
+            client_secret: env(
+                "DEMO_API_CLIENT_SECRET",
+                "demo-api-secret-not-for-production",
+            ),
             tls,
         });
         println!("demo-api ready on https://{listen}");
