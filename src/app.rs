@@ -12,6 +12,8 @@ use crate::bff::{self, Http};
 use crate::config::{Config, ConfigError};
 use crate::error::bad_request;
 use crate::oidc::{discovery, http, Provider};
+use crate::proxy::{self, UpstreamClient};
+use crate::refresh::Refresher;
 use crate::session::{CookieJar, ExpiringSet, Sealer};
 
 /// State shared by every worker.
@@ -24,6 +26,7 @@ pub struct AppState {
     pub spent_states: ExpiringSet,
     /// Ids of ended sessions, kept until their cookies would have expired.
     pub ended_sessions: ExpiringSet,
+    pub refresher: Refresher,
 }
 
 /// Largest `/bff` request body.
@@ -57,6 +60,7 @@ impl Application {
             config: config.clone(),
             spent_states: ExpiringSet::new(),
             ended_sessions: ExpiringSet::new(),
+            refresher: Refresher::default(),
         });
 
         {
@@ -80,6 +84,10 @@ impl Application {
                 tls_client.clone(),
                 config.http_timeout,
             )));
+            let upstream = web::Data::new(UpstreamClient::new(
+                tls_client.clone(),
+                config.proxy_connect_timeout,
+            ));
             let mut headers = DefaultHeaders::new()
                 .add(("Content-Security-Policy", CSP))
                 .add(("X-Content-Type-Options", "nosniff"))
@@ -93,6 +101,7 @@ impl Application {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(http)
+                .app_data(upstream)
                 .app_data(
                     web::JsonConfig::default()
                         .limit(MAX_BFF_BODY)
@@ -104,6 +113,8 @@ impl Application {
                 .wrap(headers)
                 .configure(bff::configure)
                 .route(&config.callback_path, web::get().to(bff::callback::get))
+                .route("/api", web::to(proxy::forward))
+                .route("/api/{tail:.*}", web::to(proxy::forward))
                 .route("/healthz", web::get().to(bff::health::ready))
                 .route("/healthz/live", web::get().to(bff::health::live))
                 .service(

@@ -74,6 +74,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("spa_dir", Kind::Str),
     ("workers", Kind::Num),
     ("log_format", Kind::Str),
+    ("proxy_connect_timeout", Kind::Num),
+    ("proxy_timeout", Kind::Num),
 ];
 
 /// The file as written (every key optional here; `Config::validate` decides).
@@ -115,6 +117,8 @@ struct Raw {
     spa_dir: Option<PathBuf>,
     workers: Option<usize>,
     log_format: Option<String>,
+    proxy_connect_timeout: Option<u64>,
+    proxy_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +138,49 @@ pub enum ClientAuth {
 pub enum SameSite {
     Strict,
     Lax,
+}
+
+/// Whether a route needs, may use, or never sends the access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenMode {
+    Required,
+    Optional,
+    None,
+}
+
+/// One `/api` route: requests under `prefix` go to `upstream`.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub prefix: String,
+    pub upstream: Url,
+    pub token: TokenMode,
+    pub strip_prefix: bool,
+    pub headers: Vec<(
+        actix_web::http::header::HeaderName,
+        actix_web::http::header::HeaderValue,
+    )>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    prefix: String,
+    upstream: String,
+    #[serde(default = "default_token_mode")]
+    token: TokenMode,
+    #[serde(default = "default_true")]
+    strip_prefix: bool,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+fn default_token_mode() -> TokenMode {
+    TokenMode::Required
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Validated configuration.
@@ -178,6 +225,10 @@ pub struct Config {
     pub spa_dir: PathBuf,
     pub workers: usize,
     pub json_logs: bool,
+    /// `/api` routes, longest prefix first.
+    pub routes: Vec<Route>,
+    pub proxy_connect_timeout: Duration,
+    pub proxy_timeout: Duration,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
 }
@@ -492,12 +543,11 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         None => (vec![rand::random::<[u8; 32]>()], true),
     };
 
-    if raw.routes.is_some() {
-        return Err(ConfigError::new(
-            "routes",
-            "is not supported by this version yet",
-        ));
-    }
+    let routes = parse_routes(
+        raw.routes,
+        api_endpoint.as_ref(),
+        raw.subscription_key.as_deref(),
+    )?;
     match raw.session_store.as_deref() {
         None | Some("cookie") => {}
         Some(s) if s.starts_with("redis://") || s.starts_with("rediss://") => {
@@ -657,8 +707,91 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         spa_dir: raw.spa_dir.unwrap_or_else(|| PathBuf::from("spa")),
         workers,
         json_logs,
+        routes,
+        proxy_connect_timeout: secs("proxy_connect_timeout", raw.proxy_connect_timeout, 5, 1)?,
+        proxy_timeout: secs("proxy_timeout", raw.proxy_timeout, 30, 1)?,
         unknown_keys,
     })
+}
+
+fn parse_routes(
+    raw: Option<Value>,
+    api_endpoint: Option<&Url>,
+    subscription_key: Option<&str>,
+) -> Result<Vec<Route>, ConfigError> {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    let list: Vec<RawRoute> = match raw {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| ConfigError::new("routes", type_message(&e.to_string())))?,
+        None => match api_endpoint {
+            Some(api) => {
+                let mut headers = BTreeMap::new();
+                if let Some(key) = subscription_key {
+                    // The tutorial's API-gateway key.
+                    headers.insert("Ocp-Apim-Subscription-Key".to_string(), key.to_string());
+                }
+                vec![RawRoute {
+                    prefix: "/api".into(),
+                    upstream: api.to_string(),
+                    token: TokenMode::Required,
+                    strip_prefix: true,
+                    headers,
+                }]
+            }
+            None => Vec::new(),
+        },
+    };
+    let mut routes = Vec::with_capacity(list.len());
+    for (i, r) in list.into_iter().enumerate() {
+        let prefix = r.prefix.trim_end_matches('/').to_string();
+        if !(prefix == "/api" || prefix.starts_with("/api/"))
+            || prefix.contains("..")
+            || prefix.contains('%')
+        {
+            return Err(ConfigError::new(
+                "routes",
+                format!("route {i}: prefix must be /api or start with /api/"),
+            ));
+        }
+        let upstream = parse_url("routes", &r.upstream)?;
+        if upstream.query().is_some() {
+            return Err(ConfigError::new(
+                "routes",
+                format!("route {i}: upstream must not have a query"),
+            ));
+        }
+        let mut headers = Vec::new();
+        for (name, value) in r.headers {
+            let n = HeaderName::try_from(name.as_str()).map_err(|_| {
+                ConfigError::new(
+                    "routes",
+                    format!("route {i}: `{name}` is not a header name"),
+                )
+            })?;
+            let v = HeaderValue::try_from(value.as_str()).map_err(|_| {
+                ConfigError::new(
+                    "routes",
+                    format!("route {i}: header `{name}` has an invalid value"),
+                )
+            })?;
+            headers.push((n, v));
+        }
+        if routes.iter().any(|x: &Route| x.prefix == prefix) {
+            return Err(ConfigError::new(
+                "routes",
+                format!("route {i}: prefix {prefix} appears twice"),
+            ));
+        }
+        routes.push(Route {
+            prefix,
+            upstream,
+            token: r.token,
+            strip_prefix: r.strip_prefix,
+            headers,
+        });
+    }
+    routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+    Ok(routes)
 }
 
 #[cfg(test)]
@@ -802,6 +935,28 @@ mod tests {
         assert_eq!(c.cookie_keys, vec![[7u8; 32], [9u8; 32]]);
         assert!(c.debug && !c.ephemeral_cookie_key);
         assert_eq!(c.session_idle_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn routes_default_and_explicit() {
+        let mut v = base();
+        v["api_endpoint"] = json!("https://api.example/v1");
+        v["subscription_key"] = json!("k");
+        let c = Config::from_value(v.clone(), &BTreeMap::new()).unwrap();
+        assert_eq!(c.routes.len(), 1);
+        assert_eq!(c.routes[0].prefix, "/api");
+        assert_eq!(
+            c.routes[0].headers[0].0.as_str(),
+            "ocp-apim-subscription-key"
+        );
+        v["routes"] = json!([
+            {"prefix": "/api", "upstream": "https://a.example"},
+            {"prefix": "/api/orders/", "upstream": "https://orders.example", "token": "optional", "strip_prefix": false}
+        ]);
+        let c = Config::from_value(v, &BTreeMap::new()).unwrap();
+        assert_eq!(c.routes[0].prefix, "/api/orders", "longest prefix first");
+        assert_eq!(c.routes[0].token, TokenMode::Optional);
+        assert!(!c.routes[0].strip_prefix);
     }
 
     #[test]

@@ -23,6 +23,14 @@ pub enum BffError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("the session has no refresh token")]
+    NoRefreshToken,
+    #[error("the session has no access token")]
+    NoAccessToken,
+    #[error("userinfo `sub` differs from the ID token's")]
+    UserinfoSubMismatch,
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
     #[error(transparent)]
     Oidc(#[from] OidcError),
     #[error("session could not be stored: {0}")]
@@ -39,6 +47,22 @@ impl BffError {
             BffError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             BffError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             BffError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            BffError::NoRefreshToken => (StatusCode::CONFLICT, "no_refresh_token"),
+            BffError::NoAccessToken => (StatusCode::CONFLICT, "no_access_token"),
+            BffError::UserinfoSubMismatch => (StatusCode::BAD_GATEWAY, "userinfo_sub_mismatch"),
+            BffError::Proxy(e) => match e {
+                crate::proxy::ProxyError::BadPath => (StatusCode::BAD_REQUEST, "invalid_path"),
+                crate::proxy::ProxyError::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
+                crate::proxy::ProxyError::Timeout => {
+                    (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+                }
+                crate::proxy::ProxyError::Connect(_) => {
+                    (StatusCode::BAD_GATEWAY, "upstream_unreachable")
+                }
+                crate::proxy::ProxyError::Upstream(_) => {
+                    (StatusCode::BAD_GATEWAY, "upstream_error")
+                }
+            },
             BffError::Session(_) => (StatusCode::INTERNAL_SERVER_ERROR, "session_error"),
             BffError::Oidc(e) => match e {
                 OidcError::NotReady | OidcError::Discovery(_) => {
@@ -53,6 +77,20 @@ impl BffError {
                 OidcError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             },
         }
+    }
+}
+
+impl BffError {
+    /// The JSON error answer, plus cookies (e.g. the cleared session of an ended session).
+    pub fn response_with_cookies(
+        &self,
+        cookies: crate::session::cookies::CookieSet,
+    ) -> HttpResponse {
+        let mut res = self.error_response();
+        for c in cookies {
+            let _ = res.add_cookie(&c);
+        }
+        res
     }
 }
 

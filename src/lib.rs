@@ -6,6 +6,8 @@ pub mod bff;
 pub mod config;
 pub mod error;
 pub mod oidc;
+pub mod proxy;
+pub mod refresh;
 pub mod session;
 pub mod tls;
 

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use super::{save, Http};
 use crate::app::AppState;
 use crate::error::LoginError;
-use crate::oidc::id_token::{self, Expectations};
 use crate::oidc::token::{self, TokenResponse};
+use crate::oidc::OidcError;
 use crate::session::{now, random_id, LoginState, PendingLogin, Session};
 
 #[derive(Deserialize, Default)]
@@ -19,9 +19,6 @@ pub struct CallbackQuery {
     error: Option<String>,
     iss: Option<String>,
 }
-
-/// Oldest ID token `iat` accepted at the callback.
-const MAX_IAT_AGE: u64 = 600;
 
 pub async fn get(
     req: HttpRequest,
@@ -108,31 +105,20 @@ async fn finish(
         .as_deref()
         .ok_or(LoginError::MissingIdToken)?;
 
-    let (_, kid) =
-        id_token::header(id_token, &config.id_token_signing_algs).map_err(LoginError::IdToken)?;
-    let keys = state
+    let claims = state
         .provider
-        .jwks
-        .keys_for(
+        .verify_id_token(
             &http.0,
-            &meta.jwks_uri,
-            kid.as_deref(),
-            config.jwks_min_refetch_interval,
+            config,
+            id_token,
+            Some(&pending.nonce),
+            pending.max_age,
         )
         .await
-        .map_err(LoginError::TokenExchange)?;
-    let expectations = Expectations {
-        issuer: &config.issuer,
-        client_id: &config.client_id,
-        nonce: &pending.nonce,
-        now,
-        skew: config.clock_skew.as_secs(),
-        algs: &config.id_token_signing_algs,
-        client_secret: config.client_secret.as_deref(),
-        max_age: pending.max_age,
-        max_iat_age: MAX_IAT_AGE,
-    };
-    let claims = id_token::verify(id_token, &keys, &expectations).map_err(LoginError::IdToken)?;
+        .map_err(|e| match e {
+            OidcError::IdToken(e) => LoginError::IdToken(e),
+            other => LoginError::TokenExchange(other),
+        })?;
 
     let sub = claims
         .get("sub")

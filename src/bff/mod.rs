@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod health;
 pub mod login;
 pub mod logout;
+pub mod tokens;
 pub mod user;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -27,6 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login", web::post().to(login::start_post))
             .route("/user", web::get().to(user::get))
             .route("/logout", web::post().to(logout::post))
+            .route("/refresh", web::post().to(tokens::refresh))
+            .route("/revoke", web::post().to(tokens::revoke))
+            .route("/introspect", web::post().to(tokens::introspect))
+            .route("/userinfo", web::get().to(tokens::userinfo))
             .default_service(web::to(not_found)),
     );
 }

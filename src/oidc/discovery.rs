@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::id_token::{self, Expectations};
 use super::jwks::JwksCache;
 use super::{http, OidcError};
 use crate::config::{is_loopback_host, Config};
@@ -108,6 +109,46 @@ impl Provider {
         }
     }
 }
+
+impl Provider {
+    /// Verifies an ID token against the OP's keys (fetching or re-fetching the JWKS as
+    /// needed) and the configured expectations.
+    pub async fn verify_id_token(
+        &self,
+        client: &awc::Client,
+        config: &Config,
+        token: &str,
+        nonce: Option<&str>,
+        max_age: Option<u64>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OidcError> {
+        let meta = self.metadata()?;
+        let (_, kid) = id_token::header(token, &config.id_token_signing_algs)?;
+        let keys = self
+            .jwks
+            .keys_for(
+                client,
+                &meta.jwks_uri,
+                kid.as_deref(),
+                config.jwks_min_refetch_interval,
+            )
+            .await?;
+        let expectations = Expectations {
+            issuer: &config.issuer,
+            client_id: &config.client_id,
+            nonce,
+            now: crate::session::now(),
+            skew: config.clock_skew.as_secs(),
+            algs: &config.id_token_signing_algs,
+            client_secret: config.client_secret.as_deref(),
+            max_age,
+            max_iat_age: MAX_IAT_AGE,
+        };
+        Ok(id_token::verify(token, &keys, &expectations)?)
+    }
+}
+
+/// Oldest ID token `iat` accepted.
+const MAX_IAT_AGE: u64 = 600;
 
 /// The discovery URL for an issuer (OIDC Discovery 4.1).
 pub fn discovery_url(issuer: &str) -> String {

@@ -116,7 +116,7 @@ pub fn build_client(tls: Arc<ClientConfig>, timeout: Duration) -> awc::Client {
         .finish()
 }
 
-fn send_error(e: SendRequestError) -> OidcError {
+pub fn send_error(e: SendRequestError) -> OidcError {
     match e {
         SendRequestError::Timeout => OidcError::Timeout,
         other => OidcError::Network(other.to_string()),

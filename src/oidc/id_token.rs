@@ -42,7 +42,8 @@ pub enum IdTokenError {
 pub struct Expectations<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
-    pub nonce: &'a str,
+    /// The login's nonce; `None` for ID tokens from a refresh (OIDC Core 12.2).
+    pub nonce: Option<&'a str>,
     pub now: u64,
     pub skew: u64,
     pub algs: &'a [Algorithm],
@@ -192,9 +193,11 @@ pub fn check_claims(
         Some(iat) if iat <= exp.now + exp.skew && iat + exp.max_iat_age + exp.skew >= exp.now => {}
         _ => return Err(IdTokenError::BadIat),
     }
-    match claims.get("nonce").and_then(Value::as_str) {
-        Some(n) if constant_time_eq(n.as_bytes(), exp.nonce.as_bytes()) => {}
-        _ => return Err(IdTokenError::NonceMismatch),
+    if let Some(expected) = exp.nonce {
+        match claims.get("nonce").and_then(Value::as_str) {
+            Some(n) if constant_time_eq(n.as_bytes(), expected.as_bytes()) => {}
+            _ => return Err(IdTokenError::NonceMismatch),
+        }
     }
     if let Some(max_age) = exp.max_age {
         match claims.get("auth_time").and_then(Value::as_u64) {

@@ -120,6 +120,73 @@ fn check_token_type(tokens: &TokenResponse) -> Result<(), OidcError> {
     }
 }
 
+/// The refresh-token grant (RFC 6749 6).
+pub async fn refresh(
+    client: &awc::Client,
+    meta: &Metadata,
+    config: &Config,
+    refresh_token: &str,
+) -> Result<TokenResponse, OidcError> {
+    let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta);
+    form.extend([
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ]);
+    let tokens: TokenResponse = http::send_form(req, &form).await?;
+    check_token_type(&tokens)?;
+    Ok(tokens)
+}
+
+/// RFC 7662 introspection of the access token; returns the OP's JSON object.
+pub async fn introspect(
+    client: &awc::Client,
+    meta: &Metadata,
+    config: &Config,
+    token: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, OidcError> {
+    let endpoint = meta
+        .introspection_endpoint
+        .as_deref()
+        .ok_or(OidcError::Unsupported("token introspection"))?;
+    let (req, mut form) = authenticated(client, endpoint, config, meta);
+    form.extend([("token", token), ("token_type_hint", "access_token")]);
+    let mut answer: serde_json::Map<String, serde_json::Value> =
+        http::send_form(req, &form).await?;
+    if !answer
+        .get("active")
+        .is_some_and(serde_json::Value::is_boolean)
+    {
+        return Err(OidcError::InvalidResponse(
+            "introspection answer has no boolean `active`".into(),
+        ));
+    }
+    // Whatever the OP echoes, the browser never gets a token back.
+    for k in ["token", "access_token", "refresh_token", "id_token"] {
+        answer.remove(k);
+    }
+    Ok(answer)
+}
+
+/// The userinfo endpoint (OIDC Core 5.3) with the access token as bearer.
+pub async fn userinfo(
+    client: &awc::Client,
+    meta: &Metadata,
+    access_token: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, OidcError> {
+    let endpoint = meta
+        .userinfo_endpoint
+        .as_deref()
+        .ok_or(OidcError::Unsupported("userinfo"))?;
+    let res = client
+        .get(endpoint)
+        .insert_header(("Authorization", format!("Bearer {access_token}")))
+        .insert_header(("Accept", "application/json"))
+        .send()
+        .await
+        .map_err(http::send_error)?;
+    http::read_json(res).await
+}
+
 /// RFC 7009 revocation of one token.
 pub async fn revoke(
     client: &awc::Client,

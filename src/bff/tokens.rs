@@ -1,0 +1,142 @@
+//! The token operations the SPA can ask for: refresh now, revoke (RFC 7009), introspect
+//! (RFC 7662) and userinfo (OIDC Core 5.3). Answers never contain a token.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{current_session, save, slide, Http};
+use crate::app::AppState;
+use crate::error::BffError;
+use crate::oidc::token;
+use crate::session::Session;
+
+/// Runs `ensure_fresh`, turning an ended session into the 401 that clears the cookies.
+async fn fresh(
+    req: &HttpRequest,
+    state: &AppState,
+    http: &Http,
+    session: &mut Session,
+    force: bool,
+) -> Result<Result<Option<crate::session::cookies::CookieSet>, HttpResponse>, BffError> {
+    match state
+        .refresher
+        .ensure_fresh(state, &http.0, session, force)
+        .await
+    {
+        Ok(true) => Ok(Ok(Some(save(req, state, session)?))),
+        Ok(false) => Ok(Ok(slide(req, state, session)?)),
+        Err(BffError::SessionExpired) => Ok(Err(
+            BffError::SessionExpired.response_with_cookies(state.cookies.clear_session(req))
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+fn with_cookies(
+    mut res: actix_web::HttpResponseBuilder,
+    cookies: Option<crate::session::cookies::CookieSet>,
+) -> actix_web::HttpResponseBuilder {
+    for c in cookies.into_iter().flatten() {
+        res.cookie(c);
+    }
+    res
+}
+
+/// `POST /bff/refresh`: the refresh-token grant now; answers the session summary.
+pub async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    http: web::Data<Http>,
+) -> Result<HttpResponse, BffError> {
+    let mut session = current_session(&req, &state)?;
+    let cookies = match fresh(&req, &state, &http, &mut session, true).await? {
+        Ok(c) => c,
+        Err(ended) => return Ok(ended),
+    };
+    let idle = state.config.session_idle_timeout.as_secs();
+    Ok(with_cookies(HttpResponse::Ok(), cookies).json(session.summary(idle)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    token: String,
+}
+
+/// `POST /bff/revoke` `{"token": "access_token" | "refresh_token"}`: RFC 7009, then the
+/// token leaves the session.
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    http: web::Data<Http>,
+    body: web::Json<RevokeBody>,
+) -> Result<HttpResponse, BffError> {
+    let which = match body.token.as_str() {
+        "access_token" => "access_token",
+        "refresh_token" => "refresh_token",
+        _ => {
+            return Err(BffError::BadRequest(
+                "token must be \"access_token\" or \"refresh_token\"".into(),
+            ))
+        }
+    };
+    let mut session = current_session(&req, &state)?;
+    let meta = state.provider.metadata()?;
+    if meta.revocation_endpoint.is_none() {
+        return Err(crate::oidc::OidcError::Unsupported("token revocation").into());
+    }
+    let held = if which == "access_token" {
+        session.access_token.take()
+    } else {
+        session.refresh_token.take()
+    };
+    if let Some(t) = held {
+        token::revoke(&http.0, &meta, &state.config, &t, which).await?;
+        tracing::info!(token = which, "token revoked");
+    }
+    if which == "access_token" {
+        session.access_token_expires_at = None;
+    }
+    let cookies = save(&req, &state, &session)?;
+    Ok(with_cookies(HttpResponse::NoContent(), Some(cookies)).finish())
+}
+
+/// `POST /bff/introspect`: RFC 7662 on the session's access token.
+pub async fn introspect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    http: web::Data<Http>,
+) -> Result<HttpResponse, BffError> {
+    let session = current_session(&req, &state)?;
+    let meta = state.provider.metadata()?;
+    let access = session
+        .access_token
+        .as_deref()
+        .ok_or(BffError::NoAccessToken)?;
+    let answer = token::introspect(&http.0, &meta, &state.config, access).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// `GET /bff/userinfo`: the OP's userinfo, whose `sub` must be the ID token's.
+pub async fn userinfo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    http: web::Data<Http>,
+) -> Result<HttpResponse, BffError> {
+    let mut session = current_session(&req, &state)?;
+    let cookies = match fresh(&req, &state, &http, &mut session, false).await? {
+        Ok(c) => c,
+        Err(ended) => return Ok(ended),
+    };
+    let meta = state.provider.metadata()?;
+    let access = session
+        .access_token
+        .as_deref()
+        .ok_or(BffError::NoAccessToken)?;
+    let claims = token::userinfo(&http.0, &meta, access).await?;
+    if claims.get("sub").and_then(Value::as_str) != Some(session.sub.as_str()) {
+        return Err(BffError::UserinfoSubMismatch);
+    }
+    Ok(with_cookies(HttpResponse::Ok(), cookies).json(json!(claims)))
+}
