@@ -276,13 +276,13 @@ pub async fn forward(
     let peer = req.peer_addr().map(|a| a.ip().to_string());
     let proto = state.config.base_url.scheme();
     let method = req.method().clone();
-    let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
-        || req.headers().contains_key(header::TRANSFER_ENCODING);
     let content_length = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let has_body = content_length.is_some_and(|n| n > 0)
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
     let timeout = state.config.proxy_timeout;
 
     let build = |bearer: Option<&str>| {

@@ -2,6 +2,8 @@
 //! bad signatures, wrong `iss`, replays) and a browser-like client with a cookie jar.
 #![allow(dead_code)]
 
+pub mod upstream;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -83,6 +85,9 @@ pub struct AuthRequest {
 #[derive(Default)]
 pub struct Counters {
     pub token: usize,
+    pub refresh: usize,
+    pub userinfo: usize,
+    pub introspect: usize,
     pub jwks: usize,
     pub revoke: usize,
     pub authorize: usize,
@@ -104,6 +109,16 @@ pub struct OpState {
     pub refresh_token_issued: bool,
     pub access_token_ttl: u64,
     pub issued_tokens: Vec<String>,
+    /// Live refresh tokens (spent ones are removed when rotating).
+    pub live_refresh_tokens: Vec<String>,
+    pub revoked_tokens: Vec<String>,
+    pub rotate_refresh_tokens: bool,
+    /// Answer refresh grants with this OAuth error.
+    pub refresh_error: Option<String>,
+    /// Hold each refresh grant this long (to make concurrency visible).
+    pub refresh_delay_ms: u64,
+    pub userinfo_sub: Option<String>,
+    pub id_token_on_refresh: bool,
 }
 
 pub struct FakeOp {
@@ -152,6 +167,13 @@ impl FakeOp {
             refresh_token_issued: true,
             access_token_ttl: 300,
             issued_tokens: Vec::new(),
+            live_refresh_tokens: Vec::new(),
+            revoked_tokens: Vec::new(),
+            rotate_refresh_tokens: true,
+            refresh_error: None,
+            refresh_delay_ms: 0,
+            userinfo_sub: None,
+            id_token_on_refresh: false,
         }));
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
@@ -165,6 +187,8 @@ impl FakeOp {
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
                 .route("/revoke", web::post().to(revoke))
+                .route("/userinfo", web::get().to(userinfo))
+                .route("/introspect", web::post().to(introspect))
         })
         .workers(1)
         .listen(listener)
@@ -214,6 +238,7 @@ async fn discovery(state: Shared) -> HttpResponse {
         "userinfo_endpoint": format!("{i}/userinfo"),
         "end_session_endpoint": format!("{i}/session/end"),
         "revocation_endpoint": format!("{i}/revoke"),
+        "introspection_endpoint": format!("{i}/introspect"),
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -335,9 +360,12 @@ async fn token(
     state: Shared,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
+    let form = form.into_inner();
+    if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+        return refresh_grant(req, state, form).await;
+    }
     let mut s = state.lock().unwrap();
     s.counters.token += 1;
-    let form = form.into_inner();
     let Some(method) = client_auth(&req, &form) else {
         return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
     };
@@ -374,6 +402,7 @@ async fn token(
     s.issued_tokens.push(access);
     if s.refresh_token_issued {
         body["refresh_token"] = json!(refresh);
+        s.live_refresh_tokens.push(refresh.clone());
         s.issued_tokens.push(refresh);
     }
     if !s.tweaks.no_id_token {
@@ -395,11 +424,102 @@ async fn revoke(
         return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
     }
     s.counters.revoke += 1;
+    let token = form.get("token").cloned().unwrap_or_default();
+    s.live_refresh_tokens.retain(|t| t != &token);
+    s.revoked_tokens.push(token);
     s.revoked.push((
         form.get("token").cloned().unwrap_or_default(),
         form.get("token_type_hint").cloned().unwrap_or_default(),
     ));
     HttpResponse::Ok().finish()
+}
+
+async fn refresh_grant(
+    req: HttpRequest,
+    state: Shared,
+    form: HashMap<String, String>,
+) -> HttpResponse {
+    let delay = {
+        let mut s = state.lock().unwrap();
+        s.counters.refresh += 1;
+        s.refresh_delay_ms
+    };
+    if delay > 0 {
+        actix_rt::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    let mut s = state.lock().unwrap();
+    if client_auth(&req, &form).is_none() {
+        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+    }
+    if let Some(e) = s.refresh_error.clone() {
+        return oauth_error(&e);
+    }
+    let rt = form.get("refresh_token").cloned().unwrap_or_default();
+    if !s.live_refresh_tokens.contains(&rt) {
+        return oauth_error("invalid_grant");
+    }
+    let access = format!("at-{}", random(24));
+    s.issued_tokens.push(access.clone());
+    let mut body =
+        json!({"access_token": access, "token_type": "Bearer", "expires_in": s.access_token_ttl});
+    if s.rotate_refresh_tokens {
+        s.live_refresh_tokens.retain(|t| t != &rt);
+        let new_rt = format!("rt-{}", random(24));
+        s.live_refresh_tokens.push(new_rt.clone());
+        s.issued_tokens.push(new_rt.clone());
+        body["refresh_token"] = json!(new_rt);
+    }
+    if s.id_token_on_refresh {
+        let id = sign_id_token(&s, "");
+        body["id_token"] = json!(id);
+    }
+    HttpResponse::Ok().json(body)
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::to_string)
+}
+
+async fn userinfo(req: HttpRequest, state: Shared) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.counters.userinfo += 1;
+    let Some(token) = bearer(&req) else {
+        return HttpResponse::Unauthorized().finish();
+    };
+    if !s.issued_tokens.contains(&token) || s.revoked_tokens.contains(&token) {
+        return HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
+            .json(json!({"error": "invalid_token"}));
+    }
+    let sub = s.userinfo_sub.clone().unwrap_or_else(|| "user-123".into());
+    HttpResponse::Ok().json(json!({"sub": sub, "name": "Test User", "email": "test@example.com"}))
+}
+
+async fn introspect(
+    req: HttpRequest,
+    state: Shared,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    let form = form.into_inner();
+    if client_auth(&req, &form).is_none() {
+        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+    }
+    s.counters.introspect += 1;
+    let token = form.get("token").cloned().unwrap_or_default();
+    let active = s.issued_tokens.contains(&token) && !s.revoked_tokens.contains(&token);
+    if !active {
+        return HttpResponse::Ok().json(json!({"active": false}));
+    }
+    HttpResponse::Ok().json(
+        json!({"active": true, "scope": "openid profile", "client_id": CLIENT_ID, "sub": "user-123",
+        "exp": now() + 300, "token": token}),
+    )
 }
 
 // ---------------------------------------------------------------------------

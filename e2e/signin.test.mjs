@@ -1,0 +1,116 @@
+// Sign-in and sign-out as a person does it, in Chromium, against the real stack.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { BFF, OP, assertLogHasNoJwt, launchBrowser, startStack, withSession } from './harness.mjs';
+import { DEMO, badge, openSpa, pageFetch, signIn, startSignIn, submitLogin, waitForText } from './flows.mjs';
+
+let stack;
+let browser;
+
+before(async () => {
+  stack = await startStack({ name: 'signin' });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+test('sign in, see the profile without ever holding a token, then sign out at the OP', async () => {
+  await withSession(browser, stack, 'sign in and out', async ({ context, page, bffJson }) => {
+    await signIn(page);
+
+    // Who is signed in.
+    await waitForText(page, '#user-name', DEMO.name);
+    const claims = await page.$$eval('#claims tbody tr', (rows) =>
+      Object.fromEntries(rows.map((r) => [r.querySelector('th').textContent.trim(), r.querySelector('td').textContent.trim()])),
+    );
+    assert.equal(claims.sub, DEMO.sub);
+    assert.equal(claims.email, DEMO.email);
+    assert.equal(await page.textContent('#session-refresh'), 'yes');
+
+    // The page sees no cookie; the session cookie is HttpOnly, Secure, __Host-, SameSite=Strict.
+    assert.equal(await page.evaluate(() => document.cookie), '');
+    const cookies = await context.cookies(BFF);
+    const session = cookies.filter((c) => c.name.startsWith('__Host-bff-session'));
+    assert.ok(session.length >= 1, `session cookie set (cookies: ${cookies.map((c) => c.name).join(', ')})`);
+    for (const c of session) {
+      assert.equal(c.httpOnly, true, `${c.name} HttpOnly`);
+      assert.equal(c.secure, true, `${c.name} Secure`);
+      assert.equal(c.path, '/', `${c.name} Path=/`);
+      assert.equal(c.sameSite, 'Strict', `${c.name} SameSite`);
+    }
+
+    // What the browser got from /bff/user: claims and session facts, no token.
+    const user = bffJson.find((r) => r.path === '/bff/user' && r.status === 200);
+    assert.ok(user, 'the SPA loaded /bff/user');
+    assert.equal(user.body.claims.sub, DEMO.sub);
+    assert.deepEqual(Object.keys(user.body.session).sort(), ['accessTokenExpiresAt', 'expiresAt', 'hasRefreshToken', 'scope']);
+
+    // Sign out: the OP asks for confirmation, then sends us back signed out.
+    await page.click('#sign-out');
+    await page.waitForURL((u) => u.origin === OP && u.pathname.startsWith('/session/end'));
+    await page.click('#logout-confirm');
+    await page.waitForURL((u) => u.origin === BFF && u.pathname === '/');
+    assert.equal(await badge(page), 'Signed out');
+    assert.equal(await page.isVisible('#sign-in'), true);
+
+    const after = await pageFetch(page, '/bff/user');
+    assert.equal(after.status, 401);
+    assert.equal(after.body.error, 'not_authenticated');
+
+    // The old session cookie, replayed, stays dead.
+    await context.addCookies(session);
+    const replay = await pageFetch(page, '/bff/user');
+    assert.equal(replay.status, 401, 'a replayed cookie of an ended session gets 401');
+
+    // The OP delivered the back-channel logout to the BFF.
+    assert.match(stack.proc('op').log(), /backchannel-logout delivered/);
+  });
+  assertLogHasNoJwt(stack);
+});
+
+test('a wrong password is refused at the OP and no session starts', async () => {
+  await withSession(browser, stack, 'wrong password', async ({ context, page }) => {
+    await openSpa(page);
+    await startSignIn(page);
+    await submitLogin(page, { password: 'not-the-password' });
+    await page.waitForSelector('#login-error');
+    assert.match(page.url(), new RegExp(`^${OP}/interaction/`));
+    assert.ok((await page.textContent('#login-error')).trim().length > 0, '#login-error says something');
+
+    const cookies = await context.cookies(BFF);
+    assert.deepEqual(cookies.filter((c) => c.name.startsWith('__Host-bff-session')), []);
+    await openSpa(page);
+    assert.equal(await badge(page), 'Signed out');
+    assert.equal((await pageFetch(page, '/bff/user')).status, 401);
+  });
+});
+
+test('cancelling at the consent page comes back signed out with a plain-words message', async () => {
+  await withSession(browser, stack, 'cancel at consent', async ({ context, page }) => {
+    await openSpa(page);
+    await startSignIn(page);
+    await submitLogin(page);
+    await page.waitForSelector('#consent-cancel');
+    await page.click('#consent-cancel');
+    await page.waitForURL((u) => u.origin === BFF && u.pathname === '/');
+
+    assert.equal(await badge(page), 'Signed out');
+    await page.waitForSelector('#error-banner:not([hidden])');
+    const title = (await page.textContent('#error-title')).trim();
+    const text = (await page.textContent('#error-text')).trim();
+    assert.equal(title, 'Sign-in cancelled');
+    assert.match(text, /cancelled the sign-in/);
+    assert.ok(text.split(/\s+/).length >= 5, `a sentence, not a bare code: ${JSON.stringify(text)}`);
+    // The SPA tidies the address bar.
+    assert.equal(new URL(page.url()).search, '');
+
+    const cookies = await context.cookies(BFF);
+    assert.deepEqual(cookies.filter((c) => c.name.startsWith('__Host-bff-session')), []);
+    assert.equal((await pageFetch(page, '/bff/user')).status, 401);
+  });
+});

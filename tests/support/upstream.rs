@@ -1,0 +1,138 @@
+//! A fake upstream API: records what it received, and answers on demand with errors,
+//! delays, `invalid_token`, or large streamed bodies.
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use actix_web::web::Bytes;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+#[derive(Default)]
+pub struct UpState {
+    /// Every request: method, path, query, headers (lower-case names).
+    pub seen: Vec<Value>,
+    /// Access tokens answered with 401 invalid_token.
+    pub reject_tokens: HashSet<String>,
+    pub bytes_received: u64,
+}
+
+pub struct Upstream {
+    pub base: String,
+    pub state: Arc<Mutex<UpState>>,
+}
+
+impl Upstream {
+    pub fn start() -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(UpState::default()));
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(usize::MAX))
+                .route("/slow", web::to(slow))
+                .route("/status/{code}", web::to(status))
+                .route("/big/{mb}", web::get().to(big))
+                .route("/upload", web::post().to(upload))
+                .default_service(web::to(echo))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        actix_rt::spawn(server);
+        Upstream {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+        }
+    }
+
+    pub fn last(&self) -> Value {
+        self.state
+            .lock()
+            .unwrap()
+            .seen
+            .last()
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    pub fn count(&self) -> usize {
+        self.state.lock().unwrap().seen.len()
+    }
+}
+
+type Shared = web::Data<Arc<Mutex<UpState>>>;
+
+fn record(req: &HttpRequest, state: &Shared) -> Option<HttpResponse> {
+    let headers: serde_json::Map<String, Value> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), json!(v.to_str().unwrap_or("?"))))
+        .collect();
+    let mut s = state.lock().unwrap();
+    s.seen.push(json!({"method": req.method().as_str(), "path": req.path(), "query": req.query_string(), "headers": headers}));
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if token.is_some_and(|t| s.reject_tokens.contains(t)) {
+        return Some(
+            HttpResponse::Unauthorized()
+                .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
+                .json(json!({"error": "invalid_token"})),
+        );
+    }
+    None
+}
+
+async fn echo(req: HttpRequest, state: Shared, body: Bytes) -> HttpResponse {
+    if let Some(res) = record(&req, &state) {
+        return res;
+    }
+    HttpResponse::Ok()
+        .insert_header(("Set-Cookie", "upstream=1; Path=/"))
+        .insert_header(("Connection", "close"))
+        .json(json!({"ok": true, "path": req.path(), "query": req.query_string(), "body_len": body.len()}))
+}
+
+async fn slow(req: HttpRequest, state: Shared) -> HttpResponse {
+    record(&req, &state);
+    actix_rt::time::sleep(std::time::Duration::from_secs(5)).await;
+    HttpResponse::Ok().json(json!({"slow": true}))
+}
+
+async fn status(req: HttpRequest, state: Shared, code: web::Path<u16>) -> HttpResponse {
+    record(&req, &state);
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(*code).unwrap())
+        .insert_header(("X-Upstream", "yes"))
+        .json(json!({"upstream_status": *code}))
+}
+
+async fn big(req: HttpRequest, state: Shared, mb: web::Path<usize>) -> HttpResponse {
+    record(&req, &state);
+    let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+    let stream =
+        futures_util::stream::iter((0..*mb).map(move |_| Ok::<_, actix_web::Error>(chunk.clone())));
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .streaming(stream)
+}
+
+async fn upload(req: HttpRequest, state: Shared, mut body: web::Payload) -> HttpResponse {
+    record(&req, &state);
+    let mut n = 0u64;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(c) => n += c.len() as u64,
+            Err(_) => return HttpResponse::BadRequest().finish(),
+        }
+    }
+    state.lock().unwrap().bytes_received = n;
+    HttpResponse::Ok().json(json!({"received": n}))
+}
