@@ -25,6 +25,8 @@ export const BFF = `https://localhost:${PORTS.bff}`;
 const CA_FILE = path.join(ROOT, 'demo', 'certs', 'ca.pem');
 const LEAF_FILE = path.join(ROOT, 'demo', 'certs', 'localhost.pem');
 const START_TIMEOUT_MS = 30_000;
+// Everything at debug (the "no token in any log line" check needs it) but HTTP/2 frame dumps.
+const RUST_LOG = 'debug,h2=info';
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 // ---------------------------------------------------------------------------
@@ -212,7 +214,8 @@ export async function startStack({ name, accessTokenTtl = 300, opEnv = {}, bffEn
       DEMO_API_LISTEN: `127.0.0.1:${PORTS.api}`,
       DEMO_API_ISSUER: OP,
       DEMO_API_CA_FILE: CA_FILE,
-      RUST_LOG: 'debug',
+      RUST_LOG: RUST_LOG,
+      NO_COLOR: '1',
     });
     procs.push(api);
 
@@ -225,7 +228,8 @@ export async function startStack({ name, accessTokenTtl = 300, opEnv = {}, bffEn
       BFF_LISTEN: `127.0.0.1:${PORTS.bff}`,
       BFF_API_ENDPOINT: API,
       BFF_COOKIE_KEYS: crypto.randomBytes(32).toString('base64'),
-      RUST_LOG: 'debug',
+      RUST_LOG: RUST_LOG,
+      NO_COLOR: '1',
       ...bffEnv,
     });
     procs.push(bff);

@@ -48,7 +48,9 @@ test('sign in, see the profile without ever holding a token, then sign out at th
     const user = bffJson.find((r) => r.path === '/bff/user' && r.status === 200);
     assert.ok(user, 'the SPA loaded /bff/user');
     assert.equal(user.body.claims.sub, DEMO.sub);
-    assert.deepEqual(Object.keys(user.body.session).sort(), ['accessTokenExpiresAt', 'expiresAt', 'hasRefreshToken', 'scope']);
+    for (const k of ['expiresAt', 'accessTokenExpiresAt', 'scope', 'hasRefreshToken']) {
+      assert.ok(k in user.body.session, `/bff/user session has ${k}`);
+    }
 
     // Sign out: the OP asks for confirmation, then sends us back signed out.
     await page.click('#sign-out');
@@ -58,9 +60,9 @@ test('sign in, see the profile without ever holding a token, then sign out at th
     assert.equal(await badge(page), 'Signed out');
     assert.equal(await page.isVisible('#sign-in'), true);
 
-    const after = await pageFetch(page, '/bff/user');
-    assert.equal(after.status, 401);
-    assert.equal(after.body.error, 'not_authenticated');
+    const gone = await pageFetch(page, '/bff/user');
+    assert.equal(gone.status, 401);
+    assert.equal(gone.body.error, 'not_authenticated');
 
     // The old session cookie, replayed, stays dead.
     await context.addCookies(session);

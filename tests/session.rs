@@ -339,3 +339,26 @@ async fn discovery_with_a_different_issuer_is_never_ready() {
     let mut b = Browser::new(&format!("http://127.0.0.1:{port}"));
     assert_eq!(b.get("/healthz").await.status, 503);
 }
+
+#[actix_web::test]
+async fn huge_headers_are_refused_with_a_4xx() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_op, bff) = pair(json!({})).await;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", bff.port))
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /bff/user HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(200_000)
+    );
+    let _ = conn.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    let status: u16 = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert!((400..500).contains(&status), "{answer}");
+}
