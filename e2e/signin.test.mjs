@@ -69,8 +69,6 @@ test('sign in, see the profile without ever holding a token, then sign out at th
     const replay = await pageFetch(page, '/bff/user');
     assert.equal(replay.status, 401, 'a replayed cookie of an ended session gets 401');
 
-    // The OP delivered the back-channel logout to the BFF.
-    assert.match(stack.proc('op').log(), /backchannel-logout delivered/);
   });
   assertLogHasNoJwt(stack);
 });
@@ -116,3 +114,30 @@ test('cancelling at the consent page comes back signed out with a plain-words me
     assert.equal((await pageFetch(page, '/bff/user')).status, 401);
   });
 });
+
+test('signing out at the OP ends the BFF session too (back-channel logout)', async () => {
+  await withSession(browser, stack, 'back-channel logout', async ({ page }) => {
+    await signIn(page);
+    const delivered = countLines(stack.proc('op').log(), 'backchannel-logout delivered');
+
+    // Sign out at the OP directly, as from another application of the same provider.
+    await page.goto(`${OP}/session/end`);
+    await page.click('#logout-confirm');
+    await page.waitForSelector('#logged-out');
+    const opLog = stack.proc('op').log();
+    assert.equal(
+      countLines(opLog, 'backchannel-logout delivered'),
+      delivered + 1,
+      `the OP delivered the logout token to the BFF:\n${opLog.split('\n').filter((l) => l.includes('backchannel-logout')).join('\n')}`,
+    );
+
+    // Back in the SPA: the session is over.
+    await openSpa(page);
+    assert.equal(await badge(page), 'Signed out');
+    assert.equal((await pageFetch(page, '/bff/user')).status, 401);
+  });
+});
+
+function countLines(text, needle) {
+  return text.split('\n').filter((l) => l.includes(needle)).length;
+}

@@ -133,7 +133,7 @@ impl Refresher {
             Ok(answer) => {
                 let id_token = match answer.id_token {
                     Some(raw) => {
-                        let claims = state
+                        let mut claims = state
                             .provider
                             .verify_id_token(client, &state.config, &raw, None, None)
                             .await?;
@@ -143,6 +143,7 @@ impl Refresher {
                             )
                             .into());
                         }
+                        claims.remove("nonce");
                         Some((raw, claims))
                     }
                     None => None,

@@ -220,3 +220,24 @@ async fn anonymous_token_operations_are_401() {
         .await;
     assert_eq!(res.status, 401);
 }
+
+#[actix_web::test]
+async fn id_token_from_a_refresh_is_validated_and_replaces_the_claims() {
+    let (op, _bff, mut b) = signed_in(json!({})).await;
+    let mut extra = serde_json::Map::new();
+    extra.insert("name".into(), json!("Renamed User"));
+    op.with(|s| {
+        s.id_token_on_refresh = true;
+        s.tweaks.extra_claims = extra;
+    });
+    assert_eq!(b.post("/bff/refresh", None).await.status, 200);
+    assert_eq!(
+        b.get("/bff/user").await.json()["claims"]["name"],
+        "Renamed User"
+    );
+    // A refreshed ID token with a bad signature is refused; the session is kept.
+    op.with(|s| s.tweaks.sign_with = Some(SigningKey::rsa("rsa_rogue", "key-1")));
+    let res = b.post("/bff/refresh", None).await;
+    assert_eq!(res.status, 502);
+    assert_eq!(b.get("/bff/user").await.status, 200);
+}

@@ -105,7 +105,7 @@ async fn finish(
         .as_deref()
         .ok_or(LoginError::MissingIdToken)?;
 
-    let claims = state
+    let mut claims = state
         .provider
         .verify_id_token(
             &http.0,
@@ -120,6 +120,8 @@ async fn finish(
             other => LoginError::TokenExchange(other),
         })?;
 
+    // The nonce has done its job; it is not for the browser.
+    claims.remove("nonce");
     let sub = claims
         .get("sub")
         .and_then(|v| v.as_str())

@@ -119,6 +119,8 @@ pub struct OpState {
     pub refresh_delay_ms: u64,
     pub userinfo_sub: Option<String>,
     pub id_token_on_refresh: bool,
+    /// Codes and PKCE verifiers that passed through (for leak tests).
+    pub secrets_seen: Vec<String>,
 }
 
 pub struct FakeOp {
@@ -174,6 +176,7 @@ impl FakeOp {
             refresh_delay_ms: 0,
             userinfo_sub: None,
             id_token_on_refresh: false,
+            secrets_seen: Vec::new(),
         }));
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
@@ -268,6 +271,7 @@ async fn authorize(state: Shared, q: web::Query<BTreeMap<String, String>>) -> Ht
     let code = random(24);
     let redirect = params.get("redirect_uri").cloned().unwrap_or_default();
     let st = params.get("state").cloned().unwrap_or_default();
+    s.secrets_seen.push(code.clone());
     s.codes.insert(code.clone(), AuthRequest { params });
     let mut url = url::Url::parse(&redirect).unwrap();
     {
@@ -384,6 +388,7 @@ async fn token(
         return oauth_error("invalid_grant");
     }
     let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    s.secrets_seen.push(verifier.clone());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     if Some(&challenge) != auth.params.get("code_challenge")
         || auth.params.get("code_challenge_method").map(String::as_str) != Some("S256")

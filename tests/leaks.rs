@@ -1,0 +1,139 @@
+//! No token, code, verifier, client secret or cookie value in any log line (at trace
+//! level, text and JSON) or in any response body the browser gets, across a login,
+//! proxied calls, a refresh and a logout.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use support::upstream::Upstream;
+use support::*;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn scenario(logs: &[Capture]) {
+    let up = Upstream::start();
+    let op = FakeOp::start().await;
+    let bff = spawn_bff(&op.issuer, json!({"api_endpoint": up.base, "debug": true})).await;
+    let mut b = Browser::new(&bff.base);
+    let mut bodies = Vec::new();
+    let mut cookie_values = Vec::new();
+
+    let login = b.get("/bff/login?returnUrl=/x").await;
+    let auth_url = login.location();
+    let state = query_param(&auth_url, "state").unwrap();
+    let nonce = query_param(&auth_url, "nonce").unwrap();
+    cookie_values.extend(b.jar.values().cloned());
+    let back = b.get(&auth_url).await;
+    let cb = b.get(&back.location()).await;
+    assert_eq!(cb.location(), "/x");
+    cookie_values.extend(b.jar.values().cloned());
+    for (method, path) in [
+        ("GET", "/bff/user"),
+        ("GET", "/api/data?q=1"),
+        ("POST", "/bff/refresh"),
+        ("GET", "/bff/userinfo"),
+        ("POST", "/bff/introspect"),
+    ] {
+        let res = b.request(method, path, &[("X-CSRF", "1")], None).await;
+        assert!(res.status < 300, "{path}: {}", res.status);
+        bodies.push(String::from_utf8_lossy(&res.body).to_string());
+        cookie_values.extend(b.jar.values().cloned());
+    }
+    // A failed login, too: its reasons are logged.
+    op.tweak(Tweaks {
+        nonce: Some("wrong".into()),
+        ..Default::default()
+    });
+    let mut other = Browser::new(&bff.base);
+    assert_eq!(
+        other.login().await.location(),
+        "/?login_error=invalid_id_token"
+    );
+    cookie_values.extend(other.jar.values().cloned());
+    let res = b.post("/bff/logout", None).await;
+    // The logout URL carries the ID token as id_token_hint by contract; nothing else may.
+    let logout_body = res.json();
+    assert!(logout_body["logoutUrl"].is_string());
+
+    let mut secrets: Vec<String> = op.with(|s| {
+        let mut v = s.issued_tokens.clone();
+        v.extend(s.secrets_seen.clone());
+        v
+    });
+    secrets.push(CLIENT_SECRET.to_string());
+    secrets.push(state);
+    secrets.push(nonce);
+    secrets.extend(cookie_values.into_iter().filter(|v| v.len() > 16));
+    let id_tokens: Vec<String> = op.with(|s| {
+        s.issued_tokens
+            .iter()
+            .filter(|t| t.starts_with("ey"))
+            .cloned()
+            .collect()
+    });
+    assert!(secrets.len() > 10);
+
+    for capture in logs {
+        let log_text = String::from_utf8_lossy(&capture.0.lock().unwrap()).to_string();
+        assert!(log_text.contains("login succeeded"), "logs were captured");
+        assert!(log_text.contains("login failed"), "the failure was logged");
+        assert!(
+            log_text.contains("/api/data"),
+            "request lines were captured"
+        );
+        for secret in &secrets {
+            assert!(
+                !log_text.contains(secret.as_str()),
+                "a secret reached the logs: {}…",
+                &secret[..8.min(secret.len())]
+            );
+        }
+    }
+    for secret in &secrets {
+        for body in &bodies {
+            assert!(
+                !body.contains(secret.as_str()),
+                "a secret reached a response body: {}… in {body}",
+                &secret[..8.min(secret.len())]
+            );
+        }
+        if !id_tokens.contains(secret) {
+            assert!(
+                !logout_body.to_string().contains(secret.as_str()),
+                "the logout answer leaks more than the id_token_hint"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn nothing_secret_in_logs_or_bodies() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let text = Capture::default();
+    let json = Capture::default();
+    let (t, j) = (text.clone(), json.clone());
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with(tracing_subscriber::fmt::layer().with_writer(move || t.clone()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(move || j.clone()),
+        );
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    scenario(&[text, json]).await;
+}
