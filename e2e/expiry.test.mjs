@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, startStack, withSession } from './harness.mjs';
+import { assertLogHasNoSecrets, launchBrowser, startStack, withSession } from './harness.mjs';
 import { DEMO, callApi, operate, signIn, waitForText } from './flows.mjs';
 
 const TTL = 3;
@@ -41,4 +41,5 @@ test('an expired access token is refreshed on the next call', async () => {
     assert.equal(r.status, '200 OK');
     await waitForText(page, '#access-token-countdown', /^expires in [1-3]s$/);
   });
+  assertLogHasNoSecrets(stack);
 });

@@ -178,8 +178,10 @@ export async function startStack({ name, accessTokenTtl = 300, opEnv = {}, bffEn
   for (const k of Object.keys(base)) if (k.startsWith('BFF_') || k.startsWith('OP_') || k.startsWith('DEMO_API_')) delete base[k];
 
   const procs = [];
+  const cookieKey = crypto.randomBytes(32).toString('base64');
   const stack = {
     procs,
+    secrets: { 'client secret': 'demo-client-secret-not-for-production', 'cookie key': cookieKey },
     logFile: (p) => path.join(LOG_DIR, `${name}-${p}.log`),
     async stop() {
       await Promise.all(procs.map((p) => p.stop()));
@@ -227,7 +229,7 @@ export async function startStack({ name, accessTokenTtl = 300, opEnv = {}, bffEn
       BFF_POST_LOGOUT_REDIRECT_URI: `${BFF}/`,
       BFF_LISTEN: `127.0.0.1:${PORTS.bff}`,
       BFF_API_ENDPOINT: API,
-      BFF_COOKIE_KEYS: crypto.randomBytes(32).toString('base64'),
+      BFF_COOKIE_KEYS: cookieKey,
       RUST_LOG: RUST_LOG,
       NO_COLOR: '1',
       ...bffEnv,
@@ -327,7 +329,7 @@ export async function openSession(browser, { label }) {
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
     if (LOCAL_HOSTS.has(url.hostname)) return route.continue();
-    problems.blocked.push(url.href);
+    if (!problems.blocked.includes(url.href)) problems.blocked.push(url.href);
     return route.abort('blockedbyclient');
   });
   context.on('request', (req) => {
@@ -429,6 +431,7 @@ export function slug(s) {
  * prints the page's console and every process log, and rethrows.
  */
 export async function withSession(browser, stack, label, fn) {
+  fs.rmSync(path.join(LOG_DIR, `${slug(label)}.png`), { force: true }); // no stale screenshot
   const s = await openSession(browser, { label });
   try {
     await fn(s);
@@ -445,12 +448,13 @@ export async function withSession(browser, stack, label, fn) {
   }
 }
 
-/** Text of a BFF log with no token in it: throws when the log holds a JWT. */
-export function assertLogHasNoJwt(stack, procName = 'bff') {
+/** Throws when the BFF's log holds a JWT (an ID token), the client secret or the cookie key. */
+export function assertLogHasNoSecrets(stack, procName = 'bff') {
   const text = stack.proc(procName).log();
+  const lineWith = (needle) => (text.split('\n').find((l) => l.includes(needle)) || '').slice(0, 300);
   const m = text.match(JWT);
-  if (m) {
-    const line = text.split('\n').find((l) => l.includes(m[0])) || '';
-    throw new Error(`${procName} log contains a JWT-like string: ${line.slice(0, 300)}`);
+  if (m) throw new Error(`${procName} log contains a JWT-like string: ${lineWith(m[0])}`);
+  for (const [what, secret] of Object.entries(stack.secrets)) {
+    if (text.includes(secret)) throw new Error(`${procName} log contains the ${what}: ${lineWith(secret)}`);
   }
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { BFF, OP, assertLogHasNoJwt, launchBrowser, startStack, withSession } from './harness.mjs';
+import { BFF, OP, assertLogHasNoSecrets, launchBrowser, startStack, withSession } from './harness.mjs';
 import { DEMO, badge, openSpa, pageFetch, signIn, startSignIn, submitLogin, waitForText } from './flows.mjs';
 
 let stack;
@@ -70,7 +70,7 @@ test('sign in, see the profile without ever holding a token, then sign out at th
     assert.equal(replay.status, 401, 'a replayed cookie of an ended session gets 401');
 
   });
-  assertLogHasNoJwt(stack);
+  assertLogHasNoSecrets(stack);
 });
 
 test('a wrong password is refused at the OP and no session starts', async () => {

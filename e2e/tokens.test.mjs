@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { assertLogHasNoJwt, launchBrowser, sleep, startStack, withSession } from './harness.mjs';
+import { assertLogHasNoSecrets, launchBrowser, sleep, startStack, withSession } from './harness.mjs';
 import { DEMO, callApi, operate, signIn, waitForText } from './flows.mjs';
 
 let stack;
@@ -91,7 +91,7 @@ test('token operations: userinfo, introspect, refresh, API calls, revocation', a
     assert.ok(r.explain.length > 0, 'the page explains the failed refresh');
     assert.match(r.explain, /409|refresh/i);
   });
-  assertLogHasNoJwt(stack);
+  assertLogHasNoSecrets(stack);
 });
 
 test('the access token countdown ticks', async () => {

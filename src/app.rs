@@ -14,6 +14,7 @@ use crate::error::bad_request;
 use crate::oidc::{discovery, http, Provider};
 use crate::proxy::{self, UpstreamClient};
 use crate::refresh::Refresher;
+use crate::session::store::{MemoryRevocations, Revocations};
 use crate::session::{CookieJar, ExpiringSet, Sealer};
 
 /// State shared by every worker.
@@ -24,8 +25,9 @@ pub struct AppState {
     pub cookies: CookieJar,
     /// Hashes of spent login `state`s, kept until they would have expired.
     pub spent_states: ExpiringSet,
-    /// Ids of ended sessions, kept until their cookies would have expired.
-    pub ended_sessions: ExpiringSet,
+    /// Ended sessions (logout, refused refresh, back-channel logout) and seen logout
+    /// tokens, kept until the cookies they concern would have expired.
+    pub revocations: Arc<dyn Revocations>,
     pub refresher: Refresher,
 }
 
@@ -59,7 +61,7 @@ impl Application {
             provider: provider.clone(),
             config: config.clone(),
             spent_states: ExpiringSet::new(),
-            ended_sessions: ExpiringSet::new(),
+            revocations: Arc::new(MemoryRevocations::default()),
             refresher: Refresher::default(),
         });
 

@@ -31,6 +31,8 @@ pub enum BffError {
     UserinfoSubMismatch,
     #[error(transparent)]
     Proxy(#[from] crate::proxy::ProxyError),
+    #[error("logout token rejected: {0}")]
+    LogoutToken(crate::oidc::logout_token::LogoutTokenError),
     #[error(transparent)]
     Oidc(#[from] OidcError),
     #[error("session could not be stored: {0}")]
@@ -48,6 +50,7 @@ impl BffError {
             BffError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             BffError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             BffError::NoRefreshToken => (StatusCode::CONFLICT, "no_refresh_token"),
+            BffError::LogoutToken(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             BffError::NoAccessToken => (StatusCode::CONFLICT, "no_access_token"),
             BffError::UserinfoSubMismatch => (StatusCode::BAD_GATEWAY, "userinfo_sub_mismatch"),
             BffError::Proxy(e) => match e {

@@ -179,8 +179,8 @@ impl Refresher {
     /// Records the session as ended everywhere in this process.
     fn end(&self, state: &AppState, session: &Session) -> BffError {
         state
-            .ended_sessions
-            .insert(&session.id, session.expires_at, now());
+            .revocations
+            .end_session(&session.id, session.expires_at, now());
         BffError::SessionExpired
     }
 }

@@ -44,7 +44,7 @@ pub async fn post(
     let session: Option<Session> = current_session(&req, &state).ok();
     let meta = state.provider.metadata().ok();
     if let Some(s) = &session {
-        state.ended_sessions.insert(&s.id, s.expires_at, now());
+        state.revocations.end_session(&s.id, s.expires_at, now());
         if let (Some(meta), Some(rt)) = (&meta, &s.refresh_token) {
             if meta.revocation_endpoint.is_some() {
                 match token::revoke(&http.0, meta, &state.config, rt, "refresh_token").await {

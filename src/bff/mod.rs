@@ -1,6 +1,7 @@
 //! The browser-facing JSON endpoints under `/bff/` and the OP-facing callback. Handlers
 //! stay thin: protocol work lives in `oidc`, cookie work in `session`.
 
+pub mod backchannel;
 pub mod callback;
 pub mod csrf;
 pub mod health;
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login", web::post().to(login::start_post))
             .route("/user", web::get().to(user::get))
             .route("/logout", web::post().to(logout::post))
+            .route("/backchannel-logout", web::post().to(backchannel::post))
             .route("/refresh", web::post().to(tokens::refresh))
             .route("/revoke", web::post().to(tokens::revoke))
             .route("/introspect", web::post().to(tokens::introspect))
@@ -55,7 +57,14 @@ pub fn current_session(req: &HttpRequest, state: &AppState) -> Result<Session, B
             return Err(BffError::NotAuthenticated);
         }
     };
-    if now >= session.expires_at || state.ended_sessions.contains(&session.id, now) {
+    let ended = state.revocations.is_ended(
+        &session.id,
+        session.sid.as_deref(),
+        &session.sub,
+        session.created_at,
+        now,
+    );
+    if now >= session.expires_at || ended {
         tracing::debug!(reason = %SessionError::Ended, "session cookie rejected");
         return Err(BffError::NotAuthenticated);
     }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::id_token::{self, Expectations};
 use super::jwks::JwksCache;
+use super::logout_token::{self, Logout, LogoutTokenError};
 use super::{http, OidcError};
 use crate::config::{is_loopback_host, Config};
 
@@ -111,28 +112,13 @@ impl Provider {
 }
 
 impl Provider {
-    /// Verifies an ID token against the OP's keys (fetching or re-fetching the JWKS as
-    /// needed) and the configured expectations.
-    pub async fn verify_id_token(
-        &self,
-        client: &awc::Client,
-        config: &Config,
-        token: &str,
-        nonce: Option<&str>,
+    /// The expectations every OP-signed JWT for this client must meet.
+    fn expectations<'a>(
+        config: &'a Config,
+        nonce: Option<&'a str>,
         max_age: Option<u64>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, OidcError> {
-        let meta = self.metadata()?;
-        let (_, kid) = id_token::header(token, &config.id_token_signing_algs)?;
-        let keys = self
-            .jwks
-            .keys_for(
-                client,
-                &meta.jwks_uri,
-                kid.as_deref(),
-                config.jwks_min_refetch_interval,
-            )
-            .await?;
-        let expectations = Expectations {
+    ) -> Expectations<'a> {
+        Expectations {
             issuer: &config.issuer,
             client_id: &config.client_id,
             nonce,
@@ -142,10 +128,68 @@ impl Provider {
             client_secret: config.client_secret.as_deref(),
             max_age,
             max_iat_age: MAX_IAT_AGE,
+        }
+    }
+
+    /// The OP's keys for a token (fetching, or re-fetching on an unknown `kid`).
+    async fn keys_for_token(
+        &self,
+        client: &awc::Client,
+        config: &Config,
+        token: &str,
+    ) -> Result<Arc<Vec<jsonwebtoken::jwk::Jwk>>, OidcError> {
+        let meta = self.metadata()?;
+        let (_, kid) = id_token::header(token, &config.id_token_signing_algs)?;
+        self.jwks
+            .keys_for(
+                client,
+                &meta.jwks_uri,
+                kid.as_deref(),
+                config.jwks_min_refetch_interval,
+            )
+            .await
+    }
+
+    /// Verifies an ID token against the OP's keys and the configured expectations.
+    pub async fn verify_id_token(
+        &self,
+        client: &awc::Client,
+        config: &Config,
+        token: &str,
+        nonce: Option<&str>,
+        max_age: Option<u64>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OidcError> {
+        let keys = self.keys_for_token(client, config, token).await?;
+        Ok(id_token::verify(
+            token,
+            &keys,
+            &Self::expectations(config, nonce, max_age),
+        )?)
+    }
+
+    /// Verifies a back-channel logout token (all but `jti` freshness).
+    pub async fn verify_logout_token(
+        &self,
+        client: &awc::Client,
+        config: &Config,
+        token: &str,
+    ) -> Result<Result<Logout, LogoutTokenError>, OidcError> {
+        let keys = match self.keys_for_token(client, config, token).await {
+            Ok(k) => k,
+            Err(OidcError::IdToken(e)) => return Ok(Err(e.into())),
+            Err(e) => return Err(e),
         };
-        Ok(id_token::verify(token, &keys, &expectations)?)
+        Ok(logout_token::verify(
+            token,
+            &keys,
+            &Self::expectations(config, None, None),
+            LOGOUT_TOKEN_WINDOW,
+        ))
     }
 }
+
+/// How old a logout token's `iat` may be.
+pub const LOGOUT_TOKEN_WINDOW: u64 = 300;
 
 /// Oldest ID token `iat` accepted.
 const MAX_IAT_AGE: u64 = 600;

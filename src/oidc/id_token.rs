@@ -108,15 +108,29 @@ pub fn verify(
     keys: &[Jwk],
     exp: &Expectations<'_>,
 ) -> Result<Map<String, Value>, IdTokenError> {
+    let claims = verify_jws(token, keys, exp, &["exp", "iss", "aud", "sub"], true)?;
+    check_claims(&claims, exp)?;
+    Ok(claims)
+}
+
+/// Verifies a JWT's signature with an allow-listed algorithm and a key from `keys` (or
+/// the client secret for HS*), plus `iss`, `aud` and, when `validate_exp`, `exp`.
+pub fn verify_jws(
+    token: &str,
+    keys: &[Jwk],
+    exp: &Expectations<'_>,
+    required: &[&str],
+    validate_exp: bool,
+) -> Result<Map<String, Value>, IdTokenError> {
     if token.len() > 64 * 1024 {
         return Err(IdTokenError::Malformed);
     }
     let (alg, kid) = header(token, exp.algs)?;
     let mut validation = Validation::new(alg);
     validation.leeway = exp.skew;
-    validation.validate_exp = true;
+    validation.validate_exp = validate_exp;
     validation.validate_nbf = true;
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.set_required_spec_claims(required);
     validation.set_issuer(&[exp.issuer]);
     validation.set_audience(&[exp.client_id]);
 
@@ -136,13 +150,9 @@ pub fn verify(
         return Err(IdTokenError::UnknownKey);
     }
     let mut last = IdTokenError::UnknownKey;
-    let mut claims = None;
     for key in &decoding_keys {
         match jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation) {
-            Ok(data) => {
-                claims = Some(data.claims);
-                break;
-            }
+            Ok(data) => return Ok(data.claims),
             Err(e) => {
                 last = map_jwt_error(&e);
                 if last != IdTokenError::BadSignature {
@@ -151,9 +161,7 @@ pub fn verify(
             }
         }
     }
-    let claims = claims.ok_or(last)?;
-    check_claims(&claims, exp)?;
-    Ok(claims)
+    Err(last)
 }
 
 /// The claim checks jsonwebtoken does not do for us.

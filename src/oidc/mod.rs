@@ -6,6 +6,7 @@ pub mod discovery;
 pub mod http;
 pub mod id_token;
 pub mod jwks;
+pub mod logout_token;
 pub mod token;
 
 pub use discovery::{Metadata, Provider};
