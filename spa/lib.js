@@ -396,6 +396,12 @@ export function explainResponse(status, body, path = '') {
     return fail('This operation is not available on this server/provider.');
   }
   if (status === 405) return fail('This method is not allowed here.');
+  if (status === 409 && code === 'no_refresh_token') {
+    return fail('This session has no refresh token any more, so it can’t be refreshed. Sign in again to get new tokens.');
+  }
+  if (status === 409 && code === 'no_access_token') {
+    return fail('This session holds no access token right now. “Refresh tokens” gets a new one.');
+  }
   if (status === 400 || status === 422) {
     return fail(isApi ? 'The API rejected the request as invalid.' : 'The server rejected the request as invalid.');
   }

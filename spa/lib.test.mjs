@@ -301,3 +301,10 @@ test('explainResponse: csrf, unavailable, upstream trouble, network', () => {
   assert.match(explainResponse(418, null, '/api/tea').message, /418/);
   for (const s of [400, 403, 404, 500, 502, 504]) assert.equal(explainResponse(s, null, '/bff/x').sessionEnded, false);
 });
+
+test('409 answers are explained in plain words', () => {
+  const r = explainResponse(409, { error: 'no_refresh_token' }, '/bff/refresh');
+  assert.equal(r.ok, false);
+  assert.match(r.message, /no refresh token/);
+  assert.match(explainResponse(409, { error: 'no_access_token' }, '/bff/introspect').message, /no access token/);
+});

@@ -110,10 +110,13 @@ pub async fn introspect(
 ) -> Result<HttpResponse, BffError> {
     let session = current_session(&req, &state)?;
     let meta = state.provider.metadata()?;
-    let access = session
-        .access_token
-        .as_deref()
-        .ok_or(BffError::NoAccessToken)?;
+    if meta.introspection_endpoint.is_none() {
+        return Err(crate::oidc::OidcError::Unsupported("token introspection").into());
+    }
+    // A revoked (dropped) access token is, in RFC 7662's words, not active.
+    let Some(access) = session.access_token.as_deref() else {
+        return Ok(HttpResponse::Ok().json(json!({ "active": false })));
+    };
     let answer = token::introspect(&http.0, &meta, &state.config, access).await?;
     Ok(HttpResponse::Ok().json(answer))
 }
