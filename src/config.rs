@@ -68,6 +68,10 @@ const KEYS: &[(&str, Kind)] = &[
     ("clock_skew", Kind::Num),
     ("http_timeout", Kind::Num),
     ("token_endpoint_auth_method", Kind::Str),
+    ("client_private_key", Kind::Str),
+    ("client_key_id", Kind::Str),
+    ("client_signing_alg", Kind::Str),
+    ("request_object_signing_alg", Kind::Str),
     ("id_token_signing_algs", Kind::List),
     ("jwks_min_refetch_interval", Kind::Num),
     ("max_cookie_chunks", Kind::Num),
@@ -111,6 +115,10 @@ struct Raw {
     clock_skew: Option<u64>,
     http_timeout: Option<u64>,
     token_endpoint_auth_method: Option<String>,
+    client_private_key: Option<PathBuf>,
+    client_key_id: Option<String>,
+    client_signing_alg: Option<String>,
+    request_object_signing_alg: Option<String>,
     id_token_signing_algs: Option<Vec<String>>,
     jwks_min_refetch_interval: Option<u64>,
     max_cookie_chunks: Option<usize>,
@@ -132,6 +140,68 @@ pub enum ParamsVia {
 pub enum ClientAuth {
     Basic,
     Post,
+    SecretJwt,
+    PrivateKeyJwt,
+}
+
+/// The client's own signing key (private_key_jwt, signed request objects).
+#[derive(Clone)]
+pub struct ClientKey {
+    pub key: jsonwebtoken::EncodingKey,
+    pub alg: jsonwebtoken::Algorithm,
+    pub kid: Option<String>,
+}
+
+impl std::fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientKey {
+    /// Loads a PEM private key (RSA or EC P-256/P-384, PKCS#8 or PKCS#1/SEC1).
+    pub fn load(
+        path: &Path,
+        kid: Option<String>,
+        alg: Option<&str>,
+    ) -> Result<ClientKey, ConfigError> {
+        use jsonwebtoken::{Algorithm, EncodingKey};
+        const KEY: &str = "client_private_key";
+        let pem = std::fs::read(path)
+            .map_err(|e| ConfigError::new(KEY, format!("cannot read {}: {e}", path.display())))?;
+        let wanted: Option<Algorithm> = alg
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    ConfigError::new(
+                        "client_signing_alg",
+                        format!("`{a}` is not a supported algorithm"),
+                    )
+                })
+            })
+            .transpose()?;
+        let (key, default_alg) = if let Ok(k) = EncodingKey::from_rsa_pem(&pem) {
+            (k, Algorithm::RS256)
+        } else if let Ok(k) = EncodingKey::from_ec_pem(&pem) {
+            // P-256 is the common case; a P-384 key needs client_signing_alg: ES384.
+            (k, Algorithm::ES256)
+        } else {
+            return Err(ConfigError::new(
+                KEY,
+                "is not an RSA or EC private key in PEM",
+            ));
+        };
+        let alg = wanted.unwrap_or(default_alg);
+        if alg.family() != key.family() {
+            return Err(ConfigError::new(
+                "client_signing_alg",
+                "does not match the key type",
+            ));
+        }
+        Ok(ClientKey { key, alg, kid })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +289,9 @@ pub struct Config {
     pub clock_skew: Duration,
     pub http_timeout: Duration,
     pub token_endpoint_auth_method: Option<ClientAuth>,
+    pub client_key: Option<ClientKey>,
+    /// Algorithm for signed request objects (default: HS256 with the secret, else the key's).
+    pub request_object_signing_alg: Option<jsonwebtoken::Algorithm>,
     pub id_token_signing_algs: Vec<jsonwebtoken::Algorithm>,
     pub jwks_min_refetch_interval: Duration,
     pub max_cookie_chunks: usize,
@@ -475,12 +548,6 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
             ))
         }
     };
-    if send_parameters_via != ParamsVia::Query {
-        return Err(ConfigError::new(
-            "send_parameters_via",
-            "only `query` is supported by this version",
-        ));
-    }
 
     let tls = match (raw.tls_cert, raw.tls_key) {
         (Some(cert), Some(key)) => {
@@ -590,16 +657,62 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         None => None,
         Some("client_secret_basic") => Some(ClientAuth::Basic),
         Some("client_secret_post") => Some(ClientAuth::Post),
+        Some("client_secret_jwt") => Some(ClientAuth::SecretJwt),
+        Some("private_key_jwt") => Some(ClientAuth::PrivateKeyJwt),
         Some(other) => {
             return Err(ConfigError::new(
                 "token_endpoint_auth_method",
-                format!("`{other}` is not client_secret_basic or client_secret_post"),
+                format!("`{other}` is not client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt"),
             ))
         }
     };
-    if client_secret.is_none() {
+    let client_key = match &raw.client_private_key {
+        Some(path) => Some(ClientKey::load(
+            path,
+            raw.client_key_id.clone(),
+            raw.client_signing_alg.as_deref(),
+        )?),
+        None => None,
+    };
+    if token_endpoint_auth_method == Some(ClientAuth::PrivateKeyJwt) && client_key.is_none() {
+        return Err(ConfigError::new(
+            "client_private_key",
+            "is required for private_key_jwt",
+        ));
+    }
+    if client_secret.is_none() && client_key.is_none() {
         return Err(ConfigError::new("client_secret", "is required"));
     }
+    let request_object_signing_alg = match raw.request_object_signing_alg.as_deref() {
+        None => None,
+        Some(name) => {
+            let alg: jsonwebtoken::Algorithm = name.parse().map_err(|_| {
+                ConfigError::new(
+                    "request_object_signing_alg",
+                    format!("`{name}` is not a supported algorithm"),
+                )
+            })?;
+            let hmac = matches!(
+                alg,
+                jsonwebtoken::Algorithm::HS256
+                    | jsonwebtoken::Algorithm::HS384
+                    | jsonwebtoken::Algorithm::HS512
+            );
+            if hmac && client_secret.is_none() {
+                return Err(ConfigError::new(
+                    "request_object_signing_alg",
+                    "HS* needs client_secret",
+                ));
+            }
+            if !hmac && client_key.as_ref().is_none_or(|k| k.alg != alg) {
+                return Err(ConfigError::new(
+                    "request_object_signing_alg",
+                    "must be HS256 (client_secret) or the algorithm of client_private_key",
+                ));
+            }
+            Some(alg)
+        }
+    };
 
     let mut id_token_signing_algs = Vec::new();
     let alg_names: Vec<String> = raw
@@ -701,6 +814,8 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         clock_skew,
         http_timeout,
         token_endpoint_auth_method,
+        client_key,
+        request_object_signing_alg,
         id_token_signing_algs,
         jwks_min_refetch_interval,
         max_cookie_chunks,

@@ -199,7 +199,11 @@ async fn introspection_answers_the_op_but_never_the_token() {
         .await;
     let res = b.post("/bff/introspect", None).await;
     assert_eq!(res.status, 200);
-    assert_eq!(res.json(), json!({"active": false}), "a dropped token is not active");
+    assert_eq!(
+        res.json(),
+        json!({"active": false}),
+        "a dropped token is not active"
+    );
     assert_eq!(op.with(|s| s.counters.introspect), 1);
 }
 

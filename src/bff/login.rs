@@ -4,15 +4,18 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::Http;
 use crate::app::AppState;
+use crate::config::ParamsVia;
 use crate::error::BffError;
-use crate::oidc::authorize::{authorization_url, safe_return_url, LoginOptions, Secrets};
+use crate::oidc::authorize::{self, safe_return_url, LoginOptions, Secrets};
 use crate::session::{now, LoginState, PendingLogin};
 
 /// Builds the authorization URL and the updated login cookie.
-fn start(
+async fn start(
     req: &HttpRequest,
     state: &AppState,
+    http: &Http,
     mut options: LoginOptions,
 ) -> Result<(String, actix_web::cookie::Cookie<'static>), BffError> {
     // Via the query string `claims` arrives as text.
@@ -25,12 +28,22 @@ fn start(
     options.validate()?;
     let meta = state.provider.metadata()?;
     let secrets = Secrets::generate();
-    let url = authorization_url(
-        &meta.authorization_endpoint,
-        &state.config,
-        &secrets,
-        &options,
-    )?;
+    let params = authorize::authorization_params(&state.config, &secrets, &options);
+    // An OP that requires PAR gets PAR, whatever the setting says.
+    let via = if meta.require_pushed_authorization_requests {
+        ParamsVia::Par
+    } else {
+        state.config.send_parameters_via
+    };
+    let front = match via {
+        ParamsVia::Query => params,
+        ParamsVia::RequestObject => authorize::request_object_params(
+            &state.config,
+            authorize::request_object(&state.config, &params)?,
+        ),
+        ParamsVia::Par => authorize::push(&http.0, &meta, &state.config, &params).await?,
+    };
+    let url = authorize::url_with(&meta.authorization_endpoint, &front)?;
 
     let now = now();
     let timeout = state.config.login_timeout.as_secs();
@@ -60,12 +73,13 @@ fn start(
 pub async fn start_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    http: web::Data<Http>,
     query: Result<web::Query<LoginOptions>, actix_web::Error>,
 ) -> Result<HttpResponse, BffError> {
     let options = query
         .map_err(|e| BffError::BadRequest(e.to_string()))?
         .into_inner();
-    let (url, cookie) = start(&req, &state, options)?;
+    let (url, cookie) = start(&req, &state, &http, options).await?;
     Ok(HttpResponse::Found()
         .insert_header(("Location", url))
         .cookie(cookie)
@@ -75,6 +89,7 @@ pub async fn start_get(
 pub async fn start_post(
     req: HttpRequest,
     state: web::Data<AppState>,
+    http: web::Data<Http>,
     body: web::Bytes,
 ) -> Result<HttpResponse, BffError> {
     let options: LoginOptions = if body.iter().all(u8::is_ascii_whitespace) {
@@ -83,7 +98,7 @@ pub async fn start_post(
         serde_json::from_slice(&body)
             .map_err(|e| BffError::BadRequest(format!("body is not valid JSON: {e}")))?
     };
-    let (url, cookie) = start(&req, &state, options)?;
+    let (url, cookie) = start(&req, &state, &http, options).await?;
     Ok(HttpResponse::Ok()
         .cookie(cookie)
         .json(json!({ "authorizationUrl": url })))

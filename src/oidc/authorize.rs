@@ -86,45 +86,149 @@ impl LoginOptions {
     }
 }
 
-/// The authorization URL for the front channel (`send_parameters_via: query`).
+/// The authorization request's parameters (OIDC Core 3.1.2.1 with PKCE).
+pub fn authorization_params(
+    config: &Config,
+    secrets: &Secrets,
+    options: &LoginOptions,
+) -> Vec<(&'static str, String)> {
+    let mut p = vec![
+        ("response_type", "code".to_string()),
+        ("client_id", config.client_id.clone()),
+        ("redirect_uri", config.redirect_uri.to_string()),
+        ("scope", config.scope.clone()),
+        ("state", secrets.state.clone()),
+        ("nonce", secrets.nonce.clone()),
+        ("code_challenge", s256_challenge(&secrets.verifier)),
+        ("code_challenge_method", "S256".to_string()),
+    ];
+    let optional = [
+        ("prompt", options.prompt.clone()),
+        ("acr_values", options.acr_values.clone()),
+        ("ui_locales", options.ui_locales.clone()),
+        ("max_age", options.max_age.map(|v| v.to_string())),
+        ("login_hint", options.login_hint.clone()),
+        ("claims", options.claims.as_ref().map(|v| v.to_string())),
+    ];
+    p.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    p
+}
+
+/// `endpoint?params` (the front-channel request, or its `request`/`request_uri` form).
+pub fn url_with(endpoint: &str, params: &[(&str, String)]) -> Result<Url, OidcError> {
+    let mut url = Url::parse(endpoint)
+        .map_err(|_| OidcError::Discovery("authorization_endpoint is not a URL".into()))?;
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    Ok(url)
+}
+
+/// The authorization URL for `send_parameters_via: query`.
 pub fn authorization_url(
     endpoint: &str,
     config: &Config,
     secrets: &Secrets,
     options: &LoginOptions,
 ) -> Result<Url, OidcError> {
-    let mut url = Url::parse(endpoint)
-        .map_err(|_| OidcError::Discovery("authorization_endpoint is not a URL".into()))?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("response_type", "code")
-            .append_pair("client_id", &config.client_id)
-            .append_pair("redirect_uri", config.redirect_uri.as_str())
-            .append_pair("scope", &config.scope)
-            .append_pair("state", &secrets.state)
-            .append_pair("nonce", &secrets.nonce)
-            .append_pair("code_challenge", &s256_challenge(&secrets.verifier))
-            .append_pair("code_challenge_method", "S256");
-        if let Some(v) = &options.prompt {
-            q.append_pair("prompt", v);
-        }
-        if let Some(v) = &options.acr_values {
-            q.append_pair("acr_values", v);
-        }
-        if let Some(v) = &options.ui_locales {
-            q.append_pair("ui_locales", v);
-        }
-        if let Some(v) = options.max_age {
-            q.append_pair("max_age", &v.to_string());
-        }
-        if let Some(v) = &options.login_hint {
-            q.append_pair("login_hint", v);
-        }
-        if let Some(v) = &options.claims {
-            q.append_pair("claims", &v.to_string());
-        }
+    url_with(endpoint, &authorization_params(config, secrets, options))
+}
+
+/// A signed request object (RFC 9101): every parameter as a claim, plus `iss`, `aud` (the
+/// issuer), `iat`, `exp` (5 minutes) and `jti`. HS256 with the client secret unless a
+/// client key and its algorithm are configured.
+pub fn request_object(
+    config: &Config,
+    params: &[(&'static str, String)],
+) -> Result<String, OidcError> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let now = crate::session::now();
+    let mut claims = serde_json::Map::new();
+    for (k, v) in params {
+        let value = match *k {
+            "max_age" => v
+                .parse::<u64>()
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| v.clone().into()),
+            "claims" => serde_json::from_str(v).unwrap_or_else(|_| v.clone().into()),
+            _ => serde_json::Value::String(v.clone()),
+        };
+        claims.insert((*k).to_string(), value);
     }
-    Ok(url)
+    claims.insert("iss".into(), config.client_id.clone().into());
+    claims.insert("aud".into(), config.issuer.clone().into());
+    claims.insert("iat".into(), now.into());
+    claims.insert("nbf".into(), now.into());
+    claims.insert("exp".into(), (now + 300).into());
+    claims.insert("jti".into(), random_id(16).into());
+    let hmac =
+        |alg: Algorithm| matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
+    let alg = config.request_object_signing_alg.unwrap_or(
+        match (&config.client_secret, &config.client_key) {
+            (Some(_), _) => Algorithm::HS256,
+            (None, Some(k)) => k.alg,
+            (None, None) => Algorithm::HS256,
+        },
+    );
+    let mut header = Header::new(alg);
+    header.typ = Some("oauth-authz-req+jwt".into());
+    let key = if hmac(alg) {
+        EncodingKey::from_secret(config.client_secret.as_deref().unwrap_or("").as_bytes())
+    } else {
+        let k = config.client_key.as_ref().ok_or(OidcError::Unsupported(
+            "signed request objects without a key",
+        ))?;
+        header.kid = k.kid.clone();
+        k.key.clone()
+    };
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map_err(|e| OidcError::InvalidResponse(format!("cannot sign the request object: {e}")))
+}
+
+/// The front-channel parameters that carry a request object: the object plus the ones
+/// OIDC Core 6.1 wants repeated outside it.
+pub fn request_object_params(config: &Config, object: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("client_id", config.client_id.clone()),
+        ("response_type", "code".to_string()),
+        ("scope", config.scope.clone()),
+        ("request", object),
+    ]
+}
+
+#[derive(Deserialize)]
+struct ParAnswer {
+    request_uri: String,
+}
+
+/// RFC 9126: pushes the parameters with client authentication; the browser then only
+/// carries `client_id` and `request_uri`.
+pub async fn push(
+    client: &awc::Client,
+    meta: &super::Metadata,
+    config: &Config,
+    params: &[(&'static str, String)],
+) -> Result<Vec<(&'static str, String)>, OidcError> {
+    let endpoint = meta
+        .pushed_authorization_request_endpoint
+        .as_deref()
+        .ok_or(OidcError::Unsupported("pushed authorization requests"))?;
+    let (req, mut form) = super::token::authenticated(client, endpoint, config, meta)?;
+    form.retain(|(k, _)| *k != "client_id");
+    form.extend(params.iter().cloned());
+    let answer: ParAnswer = super::http::send_form(req, &super::token::as_refs(&form)).await?;
+    if answer.request_uri.is_empty() || answer.request_uri.len() > 2048 {
+        return Err(OidcError::InvalidResponse(
+            "request_uri is empty or too long".into(),
+        ));
+    }
+    Ok(vec![
+        ("client_id", config.client_id.clone()),
+        ("request_uri", answer.request_uri),
+    ])
 }
 
 /// A same-origin path to return to after login; anything else becomes `/`.

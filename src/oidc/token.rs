@@ -62,17 +62,60 @@ pub fn basic_auth_header(client_id: &str, secret: &str) -> String {
     )
 }
 
+/// Form fields of a request to the OP.
+pub type Form = Vec<(&'static str, String)>;
+
+/// The client authentication of RFC 7523 (`client_secret_jwt`, `private_key_jwt`): a
+/// short-lived JWT with `iss` = `sub` = client_id and `aud` = the token endpoint.
+pub fn client_assertion(
+    config: &Config,
+    meta: &Metadata,
+    method: ClientAuth,
+) -> Result<String, OidcError> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let now = crate::session::now();
+    let claims = serde_json::json!({
+        "iss": config.client_id,
+        "sub": config.client_id,
+        "aud": meta.token_endpoint,
+        "jti": crate::session::random_id(16),
+        "iat": now,
+        "exp": now + 60,
+    });
+    let (header, key) = match method {
+        ClientAuth::PrivateKeyJwt => {
+            let k = config
+                .client_key
+                .as_ref()
+                .ok_or(OidcError::Unsupported("private_key_jwt without a key"))?;
+            let mut h = Header::new(k.alg);
+            h.kid = k.kid.clone();
+            (h, k.key.clone())
+        }
+        _ => {
+            let secret = config.client_secret.as_deref().unwrap_or("");
+            (
+                Header::new(Algorithm::HS256),
+                EncodingKey::from_secret(secret.as_bytes()),
+            )
+        }
+    };
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map_err(|e| OidcError::InvalidResponse(format!("cannot sign the client assertion: {e}")))
+}
+
 /// A POST to an OP endpoint with client authentication applied; returns the request and
-/// the extra form fields that `client_secret_post` needs.
-fn authenticated<'a>(
+/// the form fields the method needs.
+pub fn authenticated(
     client: &awc::Client,
     url: &str,
-    config: &'a Config,
+    config: &Config,
     meta: &Metadata,
-) -> (awc::ClientRequest, Vec<(&'static str, &'a str)>) {
+) -> Result<(awc::ClientRequest, Form), OidcError> {
     let secret = config.client_secret.as_deref().unwrap_or("");
     let req = client.post(url);
-    match auth_method(config, meta) {
+    let method = auth_method(config, meta);
+    Ok(match method {
         ClientAuth::Basic => (
             req.insert_header((
                 "Authorization",
@@ -83,11 +126,26 @@ fn authenticated<'a>(
         ClientAuth::Post => (
             req,
             vec![
-                ("client_id", config.client_id.as_str()),
-                ("client_secret", secret),
+                ("client_id", config.client_id.clone()),
+                ("client_secret", secret.to_string()),
             ],
         ),
-    }
+        ClientAuth::SecretJwt | ClientAuth::PrivateKeyJwt => (
+            req,
+            vec![
+                ("client_id", config.client_id.clone()),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+                ),
+                ("client_assertion", client_assertion(config, meta, method)?),
+            ],
+        ),
+    })
+}
+
+pub fn as_refs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// Exchanges an authorization code (with its PKCE verifier) for tokens.
@@ -98,14 +156,14 @@ pub async fn exchange_code(
     code: &str,
     verifier: &str,
 ) -> Result<TokenResponse, OidcError> {
-    let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta);
+    let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta)?;
     form.extend([
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("code_verifier", verifier),
-        ("redirect_uri", config.redirect_uri.as_str()),
+        ("grant_type", "authorization_code".to_string()),
+        ("code", code.to_string()),
+        ("code_verifier", verifier.to_string()),
+        ("redirect_uri", config.redirect_uri.to_string()),
     ]);
-    let tokens: TokenResponse = http::send_form(req, &form).await?;
+    let tokens: TokenResponse = http::send_form(req, &as_refs(&form)).await?;
     check_token_type(&tokens)?;
     Ok(tokens)
 }
@@ -127,12 +185,12 @@ pub async fn refresh(
     config: &Config,
     refresh_token: &str,
 ) -> Result<TokenResponse, OidcError> {
-    let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta);
+    let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta)?;
     form.extend([
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
+        ("grant_type", "refresh_token".to_string()),
+        ("refresh_token", refresh_token.to_string()),
     ]);
-    let tokens: TokenResponse = http::send_form(req, &form).await?;
+    let tokens: TokenResponse = http::send_form(req, &as_refs(&form)).await?;
     check_token_type(&tokens)?;
     Ok(tokens)
 }
@@ -148,10 +206,13 @@ pub async fn introspect(
         .introspection_endpoint
         .as_deref()
         .ok_or(OidcError::Unsupported("token introspection"))?;
-    let (req, mut form) = authenticated(client, endpoint, config, meta);
-    form.extend([("token", token), ("token_type_hint", "access_token")]);
+    let (req, mut form) = authenticated(client, endpoint, config, meta)?;
+    form.extend([
+        ("token", token.to_string()),
+        ("token_type_hint", "access_token".to_string()),
+    ]);
     let mut answer: serde_json::Map<String, serde_json::Value> =
-        http::send_form(req, &form).await?;
+        http::send_form(req, &as_refs(&form)).await?;
     if !answer
         .get("active")
         .is_some_and(serde_json::Value::is_boolean)
@@ -199,9 +260,12 @@ pub async fn revoke(
         .revocation_endpoint
         .as_deref()
         .ok_or(OidcError::Unsupported("token revocation"))?;
-    let (req, mut form) = authenticated(client, endpoint, config, meta);
-    form.extend([("token", token), ("token_type_hint", hint)]);
-    http::send_form_no_content(req, &form).await
+    let (req, mut form) = authenticated(client, endpoint, config, meta)?;
+    form.extend([
+        ("token", token.to_string()),
+        ("token_type_hint", hint.to_string()),
+    ]);
+    http::send_form_no_content(req, &as_refs(&form)).await
 }
 
 #[cfg(test)]

@@ -91,6 +91,7 @@ pub struct Counters {
     pub jwks: usize,
     pub revoke: usize,
     pub authorize: usize,
+    pub par: usize,
 }
 
 pub struct OpState {
@@ -121,6 +122,11 @@ pub struct OpState {
     pub id_token_on_refresh: bool,
     /// Codes and PKCE verifiers that passed through (for leak tests).
     pub secrets_seen: Vec<String>,
+    pub pushed: HashMap<String, BTreeMap<String, String>>,
+    pub require_par: bool,
+    /// "query", "par" or "request_object:<alg>" for the last /authorize.
+    pub last_authorize_via: String,
+    pub last_authorize_query: BTreeMap<String, String>,
 }
 
 pub struct FakeOp {
@@ -177,6 +183,10 @@ impl FakeOp {
             userinfo_sub: None,
             id_token_on_refresh: false,
             secrets_seen: Vec::new(),
+            pushed: HashMap::new(),
+            require_par: false,
+            last_authorize_via: String::new(),
+            last_authorize_query: BTreeMap::new(),
         }));
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
@@ -190,6 +200,7 @@ impl FakeOp {
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
                 .route("/revoke", web::post().to(revoke))
+                .route("/par", web::post().to(par))
                 .route("/userinfo", web::get().to(userinfo))
                 .route("/introspect", web::post().to(introspect))
         })
@@ -242,6 +253,8 @@ async fn discovery(state: Shared) -> HttpResponse {
         "end_session_endpoint": format!("{i}/session/end"),
         "revocation_endpoint": format!("{i}/revoke"),
         "introspection_endpoint": format!("{i}/introspect"),
+        "pushed_authorization_request_endpoint": format!("{i}/par"),
+        "require_pushed_authorization_requests": s.require_par,
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -267,7 +280,11 @@ async fn jwks(state: Shared) -> HttpResponse {
 async fn authorize(state: Shared, q: web::Query<BTreeMap<String, String>>) -> HttpResponse {
     let mut s = state.lock().unwrap();
     s.counters.authorize += 1;
-    let params = q.into_inner();
+    s.last_authorize_query = q.0.clone();
+    let params = match resolve_request(&mut s, q.into_inner()) {
+        Ok(p) => p,
+        Err(e) => return HttpResponse::BadRequest().json(json!({"error": e})),
+    };
     let code = random(24);
     let redirect = params.get("redirect_uri").cloned().unwrap_or_default();
     let st = params.get("state").cloned().unwrap_or_default();
@@ -308,9 +325,136 @@ fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<Stri
         };
         return (dec(id)? == CLIENT_ID && dec(secret)? == CLIENT_SECRET).then(|| "basic".into());
     }
+    if let Some(assertion) = form.get("client_assertion") {
+        if form.get("client_assertion_type").map(String::as_str)
+            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return None;
+        }
+        let header = jsonwebtoken::decode_header(assertion).ok()?;
+        let (key, name) = match header.alg {
+            Algorithm::HS256 => (
+                jsonwebtoken::DecodingKey::from_secret(CLIENT_SECRET.as_bytes()),
+                "client_secret_jwt",
+            ),
+            Algorithm::RS256 => (client_public_key(), "private_key_jwt"),
+            _ => return None,
+        };
+        let mut v = jsonwebtoken::Validation::new(header.alg);
+        v.set_audience(&[format!("{}/token", issuer_of(req))]);
+        v.set_issuer(&[CLIENT_ID]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Value>(assertion, &key, &v).ok()?;
+        if data.claims["sub"] != CLIENT_ID || data.claims["jti"].as_str().is_none_or(str::is_empty)
+        {
+            return None;
+        }
+        return Some(name.into());
+    }
     (form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
         && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET))
     .then(|| "post".into())
+}
+
+fn issuer_of(req: &HttpRequest) -> String {
+    format!("http://{}", req.connection_info().host())
+}
+
+/// The test client's own key pair (private_key_jwt, signed request objects).
+pub const CLIENT_KEY_FILE: &str = "rsa2";
+
+pub fn client_public_key() -> jsonwebtoken::DecodingKey {
+    let enc = EncodingKey::from_rsa_pem(&key_pem(CLIENT_KEY_FILE)).unwrap();
+    let jwk = Jwk::from_encoding_key(&enc, Algorithm::RS256).unwrap();
+    jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap()
+}
+
+/// Resolves `request` (RFC 9101) or `request_uri` (RFC 9126) into plain parameters.
+fn resolve_request(
+    s: &mut OpState,
+    mut params: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, &'static str> {
+    if let Some(uri) = params.get("request_uri").cloned() {
+        let pushed = s.pushed.remove(&uri).ok_or("invalid_request_uri")?;
+        if params.get("client_id") != pushed.get("client_id") {
+            return Err("invalid_request");
+        }
+        s.last_authorize_via = "par".into();
+        return Ok(pushed);
+    }
+    if s.require_par {
+        return Err("invalid_request");
+    }
+    if let Some(object) = params.remove("request") {
+        let header = jsonwebtoken::decode_header(&object).map_err(|_| "invalid_request_object")?;
+        let key = match header.alg {
+            Algorithm::HS256 => jsonwebtoken::DecodingKey::from_secret(CLIENT_SECRET.as_bytes()),
+            Algorithm::RS256 => client_public_key(),
+            _ => return Err("invalid_request_object"),
+        };
+        let mut v = jsonwebtoken::Validation::new(header.alg);
+        v.set_audience(std::slice::from_ref(&s.issuer));
+        v.set_issuer(&[CLIENT_ID]);
+        v.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let data = jsonwebtoken::decode::<Map<String, Value>>(&object, &key, &v)
+            .map_err(|_| "invalid_request_object")?;
+        if data
+            .claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err("invalid_request_object");
+        }
+        for (k, val) in ["client_id", "response_type", "scope"].map(|k| (k, params.get(k).cloned()))
+        {
+            if val.as_deref() != data.claims.get(k).and_then(Value::as_str) {
+                return Err("invalid_request_object");
+            }
+        }
+        let mut out = BTreeMap::new();
+        for (k, val) in data.claims {
+            if ["iss", "aud", "exp", "iat", "nbf", "jti"].contains(&k.as_str()) {
+                continue;
+            }
+            out.insert(
+                k,
+                match val {
+                    Value::String(t) => t,
+                    other => other.to_string(),
+                },
+            );
+        }
+        s.last_authorize_via = format!("request_object:{:?}", header.alg);
+        return Ok(out);
+    }
+    s.last_authorize_via = "query".into();
+    Ok(params)
+}
+
+async fn par(
+    req: HttpRequest,
+    state: Shared,
+    form: web::Form<BTreeMap<String, String>>,
+) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.counters.par += 1;
+    let form = form.into_inner();
+    let hm: HashMap<String, String> = form.clone().into_iter().collect();
+    let Some(method) = client_auth(&req, &hm) else {
+        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+    };
+    s.last_client_auth = Some(method);
+    let mut params = form;
+    for k in ["client_secret", "client_assertion", "client_assertion_type"] {
+        params.remove(k);
+    }
+    if !params.contains_key("client_id") {
+        params.insert("client_id".into(), CLIENT_ID.into());
+    }
+    let uri = format!("urn:ietf:params:oauth:request_uri:{}", random(16));
+    s.pushed.insert(uri.clone(), params);
+    HttpResponse::Created().json(json!({"request_uri": uri, "expires_in": 60}))
 }
 
 pub fn sign_id_token(s: &OpState, nonce: &str) -> String {
