@@ -31,16 +31,26 @@ pub struct AppState {
     pub refresher: Refresher,
 }
 
-/// Largest `/bff` request body.
-const MAX_BFF_BODY: usize = 16 * 1024;
-
 pub struct Application {
     server: Server,
     port: u16,
     pub state: web::Data<AppState>,
 }
 
-const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'";
+/// The SPA's Content-Security-Policy; with silent login the hidden iframe may also be
+/// redirected through the OP.
+fn csp(config: &Config) -> String {
+    let mut csp = String::from("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'");
+    if config.silent_login {
+        if let Ok(op) = url::Url::parse(&config.issuer) {
+            csp.push_str(&format!(
+                "; frame-src 'self' {}",
+                op.origin().ascii_serialization()
+            ));
+        }
+    }
+    csp
+}
 
 impl Application {
     /// Builds the server on `listener`; discovery starts in the background.
@@ -91,7 +101,7 @@ impl Application {
                 config.proxy_connect_timeout,
             ));
             let mut headers = DefaultHeaders::new()
-                .add(("Content-Security-Policy", CSP))
+                .add(("Content-Security-Policy", csp(&config)))
                 .add(("X-Content-Type-Options", "nosniff"))
                 .add(("Referrer-Policy", "no-referrer"))
                 .add(("X-Frame-Options", "DENY"));
@@ -106,10 +116,10 @@ impl Application {
                 .app_data(upstream)
                 .app_data(
                     web::JsonConfig::default()
-                        .limit(MAX_BFF_BODY)
+                        .limit(config.max_bff_body)
                         .error_handler(|e, _| bad_request(e)),
                 )
-                .app_data(web::PayloadConfig::new(MAX_BFF_BODY))
+                .app_data(web::PayloadConfig::new(config.max_bff_body))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(e)))
                 .wrap(from_fn(bff::csrf::guard))
                 .wrap(headers)
@@ -125,6 +135,7 @@ impl Application {
                         .default_handler(web::to(bff::not_found)),
                 )
         });
+        server = server.client_request_timeout(config.request_timeout);
         if config.workers > 0 {
             server = server.workers(config.workers);
         }

@@ -79,6 +79,11 @@ const KEYS: &[(&str, Kind)] = &[
     ("workers", Kind::Num),
     ("log_format", Kind::Str),
     ("proxy_connect_timeout", Kind::Num),
+    ("silent_login", Kind::Bool),
+    ("max_bff_body", Kind::Num),
+    ("max_cookies", Kind::Num),
+    ("max_cookie_header", Kind::Num),
+    ("request_timeout", Kind::Num),
     ("proxy_timeout", Kind::Num),
 ];
 
@@ -126,6 +131,11 @@ struct Raw {
     workers: Option<usize>,
     log_format: Option<String>,
     proxy_connect_timeout: Option<u64>,
+    silent_login: Option<bool>,
+    max_bff_body: Option<usize>,
+    max_cookies: Option<usize>,
+    max_cookie_header: Option<usize>,
+    request_timeout: Option<u64>,
     proxy_timeout: Option<u64>,
 }
 
@@ -301,6 +311,15 @@ pub struct Config {
     /// `/api` routes, longest prefix first.
     pub routes: Vec<Route>,
     pub proxy_connect_timeout: Duration,
+    /// Offer `/bff/silent-login` (prompt=none in a hidden iframe) to the SPA.
+    pub silent_login: bool,
+    /// Largest `/bff` request body, bytes.
+    pub max_bff_body: usize,
+    /// Most cookies, and largest `Cookie` header, a request may carry.
+    pub max_cookies: usize,
+    pub max_cookie_header: usize,
+    /// Time allowed to receive a request's head.
+    pub request_timeout: Duration,
     pub proxy_timeout: Duration,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
@@ -823,6 +842,11 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         workers,
         json_logs,
         routes,
+        silent_login: raw.silent_login.unwrap_or(false),
+        max_bff_body: raw.max_bff_body.unwrap_or(16 * 1024).max(1024),
+        max_cookies: raw.max_cookies.unwrap_or(64).max(8),
+        max_cookie_header: raw.max_cookie_header.unwrap_or(24 * 1024).max(4096),
+        request_timeout: secs("request_timeout", raw.request_timeout, 10, 1)?,
         proxy_connect_timeout: secs("proxy_connect_timeout", raw.proxy_connect_timeout, 5, 1)?,
         proxy_timeout: secs("proxy_timeout", raw.proxy_timeout, 30, 1)?,
         unknown_keys,

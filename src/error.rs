@@ -23,6 +23,10 @@ pub enum BffError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("{0}")]
+    TooLarge(&'static str),
+    #[error("the request body is too large")]
+    PayloadTooLarge,
     #[error("the session has no refresh token")]
     NoRefreshToken,
     #[error("the session has no access token")]
@@ -50,6 +54,8 @@ impl BffError {
             BffError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             BffError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             BffError::NoRefreshToken => (StatusCode::CONFLICT, "no_refresh_token"),
+            BffError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            BffError::TooLarge(_) => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too_large"),
             BffError::LogoutToken(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             BffError::NoAccessToken => (StatusCode::CONFLICT, "no_access_token"),
             BffError::UserinfoSubMismatch => (StatusCode::BAD_GATEWAY, "userinfo_sub_mismatch"),

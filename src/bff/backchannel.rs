@@ -1,5 +1,5 @@
-//! `POST /bff/backchannel-logout`: the OP tells us an OP session (`sid`) or a user (`sub`)
-//! logged out; the matching sessions stop working at once (OIDC Back-Channel Logout 1.0).
+//! `POST /bff/backchannel-logout` (Back-Channel Logout 1.0) and `GET /bff/frontchannel-logout`
+//! (Front-Channel Logout 1.0): the OP says an OP session or user logged out; those sessions end.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -14,8 +14,9 @@ use crate::session::now;
 pub async fn post(
     state: web::Data<AppState>,
     http: web::Data<Http>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, BffError> {
+    let body = super::read_body(payload, state.config.max_bff_body).await?;
     let token = url::form_urlencoded::parse(&body)
         .find(|(k, _)| k == "logout_token")
         .map(|(_, v)| v.into_owned())
@@ -47,4 +48,50 @@ pub async fn post(
         "back-channel logout: sessions ended"
     );
     Ok(HttpResponse::Ok().json(json!({})))
+}
+
+#[derive(serde::Deserialize)]
+pub struct FrontChannel {
+    iss: Option<String>,
+    sid: Option<String>,
+}
+
+/// `GET /bff/frontchannel-logout?iss=…&sid=…`, loaded by the OP in an iframe. Requires
+/// `iss` and `sid` (`frontchannel_logout_session_required`): with SameSite cookies the
+/// iframe brings no session cookie, so `sid` is what identifies the sessions.
+pub async fn frontchannel(
+    state: web::Data<AppState>,
+    query: Result<web::Query<FrontChannel>, actix_web::Error>,
+) -> Result<HttpResponse, BffError> {
+    let q = query
+        .map_err(|e| BffError::BadRequest(e.to_string()))?
+        .into_inner();
+    if q.iss.as_deref() != Some(state.config.issuer.as_str()) {
+        return Err(BffError::BadRequest(
+            "iss is missing or not our issuer".into(),
+        ));
+    }
+    let sid = q
+        .sid
+        .filter(|s| !s.is_empty() && s.len() <= 256)
+        .ok_or_else(|| BffError::BadRequest("sid is required".into()))?;
+    let now = now();
+    state.revocations.end_sid(
+        &sid,
+        now,
+        now + state.config.session_lifetime.as_secs(),
+        now,
+    );
+    tracing::info!("front-channel logout: sessions ended");
+    let op_origin = url::Url::parse(&state.config.issuer)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/html; charset=utf-8"))
+        .insert_header((
+            "Content-Security-Policy",
+            format!("default-src 'none'; frame-ancestors {op_origin}"),
+        ))
+        .insert_header(("X-Frame-Options", "ALLOWALL"))
+        .body("<!doctype html><title>logged out</title>"))
 }

@@ -47,7 +47,23 @@ pub async fn get(
             .write_login(&state.sealer, &logins, now + timeout, now)
     };
 
-    match finish(&req, &state, &http, query, pending, now).await {
+    let silent = pending.as_ref().is_some_and(|p| p.silent);
+    let outcome = finish(&req, &state, &http, query, pending, now).await;
+    if silent {
+        if let Err(e) = &outcome {
+            tracing::info!(reason = %e, code = %e.code(), "silent login: not signed in");
+        }
+        let (logged_in, cookies) = match outcome {
+            Ok((_, cookies)) => (true, cookies),
+            Err(_) => (false, Vec::new()),
+        };
+        let mut res = silent_page(&state.config.origin, logged_in);
+        for c in cookies.into_iter().chain([login_cookie]) {
+            let _ = res.add_cookie(&c);
+        }
+        return res;
+    }
+    match outcome {
         Ok((return_url, cookies)) => {
             let mut res = HttpResponse::Found();
             res.insert_header(("Location", return_url))
@@ -161,4 +177,25 @@ fn hex_sha256(s: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The page a silent-login iframe ends on: posts the outcome to the SPA's exact origin,
+/// with a nonce'd CSP that allows only that one script, and framing by ourselves only.
+pub fn silent_page(origin: &str, logged_in: bool) -> HttpResponse {
+    let nonce = random_id(16);
+    let target = serde_json::to_string(origin).unwrap_or_else(|_| "\"null\"".into());
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>oidc-bff</title></head><body>\
+         <script nonce=\"{nonce}\">window.parent.postMessage({{\"source\":\"bff-silent-login\",\"isLoggedIn\":{logged_in}}}, {target});</script>\
+         </body></html>"
+    );
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/html; charset=utf-8"))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            "Content-Security-Policy",
+            format!("default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors 'self'"),
+        ))
+        .insert_header(("X-Frame-Options", "SAMEORIGIN"))
+        .body(body)
 }

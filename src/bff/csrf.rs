@@ -1,5 +1,6 @@
-//! The contract's CSRF rule: state-changing `/bff/` requests and every `/api/` request
-//! carry `X-CSRF: 1`, and their `Origin`, when present, is ours. Also logs each request.
+//! Rules every request passes first: cookie limits, and the contract's CSRF rule
+//! (state-changing `/bff/` requests and every `/api/` request carry `X-CSRF: 1`, and
+//! their `Origin`, when present, is ours). Also logs each request (path only).
 
 use std::time::Instant;
 
@@ -33,6 +34,29 @@ pub fn allowed(x_csrf: Option<&str>, origin: Option<&str>, ours: &str, extra: &[
     }
 }
 
+/// Too many cookies, or too large a `Cookie` header: 400/431 JSON before any parsing.
+pub fn cookie_limits(
+    headers: &actix_web::http::header::HeaderMap,
+    max_count: usize,
+    max_bytes: usize,
+) -> Result<(), BffError> {
+    let mut bytes = 0;
+    let mut count = 0;
+    for value in headers.get_all(actix_web::http::header::COOKIE) {
+        bytes += value.len();
+        count += value.as_bytes().split(|b| *b == b';').count();
+    }
+    if bytes > max_bytes {
+        return Err(BffError::TooLarge("the Cookie header is too large"));
+    }
+    if count > max_count {
+        return Err(BffError::BadRequest(format!(
+            "too many cookies (at most {max_count})"
+        )));
+    }
+    Ok(())
+}
+
 pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -40,8 +64,15 @@ pub async fn guard(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    if let Some(s) = &state {
+        cookie_limits(
+            req.headers(),
+            s.config.max_cookies,
+            s.config.max_cookie_header,
+        )?;
+    }
     if needs_check(&method, &path) {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
         let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
         let ok = state.is_some_and(|s| {
             allowed(

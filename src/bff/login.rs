@@ -17,6 +17,7 @@ async fn start(
     state: &AppState,
     http: &Http,
     mut options: LoginOptions,
+    silent: bool,
 ) -> Result<(String, actix_web::cookie::Cookie<'static>), BffError> {
     // Via the query string `claims` arrives as text.
     if let Some(Value::String(text)) = &options.claims {
@@ -59,6 +60,7 @@ async fn start(
             return_url: safe_return_url(options.return_url.as_deref()),
             created_at: now,
             max_age: options.max_age,
+            silent,
         },
         now,
         timeout,
@@ -79,7 +81,7 @@ pub async fn start_get(
     let options = query
         .map_err(|e| BffError::BadRequest(e.to_string()))?
         .into_inner();
-    let (url, cookie) = start(&req, &state, &http, options).await?;
+    let (url, cookie) = start(&req, &state, &http, options, false).await?;
     Ok(HttpResponse::Found()
         .insert_header(("Location", url))
         .cookie(cookie)
@@ -90,16 +92,38 @@ pub async fn start_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     http: web::Data<Http>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, BffError> {
+    let body = super::read_body(payload, state.config.max_bff_body).await?;
     let options: LoginOptions = if body.iter().all(u8::is_ascii_whitespace) {
         LoginOptions::default()
     } else {
         serde_json::from_slice(&body)
             .map_err(|e| BffError::BadRequest(format!("body is not valid JSON: {e}")))?
     };
-    let (url, cookie) = start(&req, &state, &http, options).await?;
+    let (url, cookie) = start(&req, &state, &http, options, false).await?;
     Ok(HttpResponse::Ok()
         .cookie(cookie)
         .json(json!({ "authorizationUrl": url })))
+}
+
+/// `GET /bff/silent-login`: for a hidden iframe. `prompt=none` at the OP; the callback
+/// answers with a page that posts `{isLoggedIn}` to the SPA's origin.
+pub async fn silent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    http: web::Data<Http>,
+) -> Result<HttpResponse, BffError> {
+    if !state.config.silent_login {
+        return Err(BffError::NotFound);
+    }
+    let options = LoginOptions {
+        prompt: Some("none".into()),
+        ..LoginOptions::default()
+    };
+    let (url, cookie) = start(&req, &state, &http, options, true).await?;
+    Ok(HttpResponse::Found()
+        .insert_header(("Location", url))
+        .cookie(cookie)
+        .finish())
 }

@@ -28,6 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login", web::get().to(login::start_get))
             .route("/login", web::post().to(login::start_post))
             .route("/user", web::get().to(user::get))
+            .route("/silent-login", web::get().to(login::silent))
+            .route(
+                "/frontchannel-logout",
+                web::get().to(backchannel::frontchannel),
+            )
             .route("/logout", web::post().to(logout::post))
             .route("/backchannel-logout", web::post().to(backchannel::post))
             .route("/refresh", web::post().to(tokens::refresh))
@@ -98,4 +103,19 @@ pub fn save(req: &HttpRequest, state: &AppState, session: &Session) -> Result<Co
         session.cookie_expiry(idle),
         now(),
     )?)
+}
+
+/// Reads a request body of at most `limit` bytes; larger is 413 JSON.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, BffError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| BffError::BadRequest(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(BffError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }

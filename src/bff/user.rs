@@ -8,7 +8,17 @@ use crate::app::AppState;
 use crate::error::BffError;
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BffError> {
-    let mut session = current_session(&req, &state)?;
+    let mut session = match current_session(&req, &state) {
+        Ok(s) => s,
+        // Tell the SPA it may try a silent login (prompt=none in a hidden iframe).
+        Err(BffError::NotAuthenticated) if state.config.silent_login => {
+            return Ok(HttpResponse::Unauthorized().json(json!({
+                "error": "not_authenticated",
+                "silentLogin": "/bff/silent-login",
+            })))
+        }
+        Err(e) => return Err(e),
+    };
     let cookies = slide(&req, &state, &mut session)?;
     let idle = state.config.session_idle_timeout.as_secs();
     let mut res = HttpResponse::Ok();

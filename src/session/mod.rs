@@ -82,6 +82,10 @@ pub struct PendingLogin {
     pub created_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age: Option<u64>,
+    /// A `prompt=none` login in a hidden iframe: the callback answers with a page that
+    /// posts the outcome to the SPA instead of redirecting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub silent: bool,
 }
 
 /// All logins in progress for this browser, keyed by `state`.
@@ -149,6 +153,7 @@ mod tests {
             return_url: "/".into(),
             created_at: at,
             max_age: None,
+            silent: false,
         }
     }
 

@@ -124,6 +124,8 @@ pub struct OpState {
     pub secrets_seen: Vec<String>,
     pub pushed: HashMap<String, BTreeMap<String, String>>,
     pub require_par: bool,
+    /// Whether the user has a session at the OP (for prompt=none).
+    pub op_logged_in: bool,
     /// "query", "par" or "request_object:<alg>" for the last /authorize.
     pub last_authorize_via: String,
     pub last_authorize_query: BTreeMap<String, String>,
@@ -185,6 +187,7 @@ impl FakeOp {
             secrets_seen: Vec::new(),
             pushed: HashMap::new(),
             require_par: false,
+            op_logged_in: true,
             last_authorize_via: String::new(),
             last_authorize_query: BTreeMap::new(),
         }));
@@ -288,6 +291,16 @@ async fn authorize(state: Shared, q: web::Query<BTreeMap<String, String>>) -> Ht
     let code = random(24);
     let redirect = params.get("redirect_uri").cloned().unwrap_or_default();
     let st = params.get("state").cloned().unwrap_or_default();
+    if params.get("prompt").map(String::as_str) == Some("none") && !s.op_logged_in {
+        let mut url = url::Url::parse(&redirect).unwrap();
+        url.query_pairs_mut()
+            .append_pair("error", "login_required")
+            .append_pair("state", &st)
+            .append_pair("iss", &s.issuer);
+        return HttpResponse::Found()
+            .insert_header(("Location", url.to_string()))
+            .finish();
+    }
     s.secrets_seen.push(code.clone());
     s.codes.insert(code.clone(), AuthRequest { params });
     let mut url = url::Url::parse(&redirect).unwrap();
