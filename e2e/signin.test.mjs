@@ -141,3 +141,25 @@ test('signing out at the OP ends the BFF session too (back-channel logout)', asy
 function countLines(text, needle) {
   return text.split('\n').filter((l) => l.includes(needle)).length;
 }
+
+test('silent login restores the session when the BFF cookie is gone but the OP session lives', async () => {
+  await withSession(browser, stack, 'silent login', async ({ context, page }) => {
+    await signIn(page);
+    await waitForText(page, '#user-name', DEMO.name);
+
+    // Lose the BFF's cookies only (the OP's own session cookies stay).
+    const all = await context.cookies();
+    const keep = all.filter((c) => !c.name.includes('bff-'));
+    assert.ok(keep.length < all.length, 'there were BFF cookies to drop');
+    await context.clearCookies();
+    await context.addCookies(keep);
+    assert.equal((await pageFetch(page, '/bff/user')).status, 401);
+
+    // Opening the SPA again signs in silently: no login page, no click.
+    await openSpa(page);
+    assert.equal(await badge(page), 'Signed in');
+    await waitForText(page, '#user-name', DEMO.name);
+    assert.equal(new URL(page.url()).origin, BFF, 'never left the SPA');
+    assert.equal((await pageFetch(page, '/bff/user')).status, 200);
+  });
+});

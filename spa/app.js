@@ -344,6 +344,38 @@ async function operation(button, label, method, path, body, after) {
 // Session
 
 let loadingUser = null;
+let silentTried = false;
+
+/**
+ * Silent login: a hidden iframe runs prompt=none at the OP through the BFF, and the BFF's
+ * last page posts {source: 'bff-silent-login', isLoggedIn} to this exact origin. Resolves
+ * to true when a session now exists. Tried once per page load.
+ */
+function trySilentLogin(path) {
+  silentTried = true;
+  return new Promise((resolve) => {
+    const frame = document.createElement('iframe');
+    frame.hidden = true;
+    frame.title = 'silent sign-in';
+    let done = false;
+    const finish = (ok) => {
+      if (done) return;
+      done = true;
+      window.removeEventListener('message', onMessage);
+      frame.remove();
+      resolve(ok);
+    };
+    const onMessage = (event) => {
+      if (event.origin !== window.location.origin || event.source !== frame.contentWindow) return;
+      if (!event.data || event.data.source !== 'bff-silent-login') return;
+      finish(event.data.isLoggedIn === true);
+    };
+    window.addEventListener('message', onMessage);
+    setTimeout(() => finish(false), 8000);
+    frame.src = path;
+    document.body.appendChild(frame);
+  });
+}
 
 /** GET /bff/user and switch views. `quiet` keeps the current view on network trouble. */
 function loadUser({ quiet = false } = {}) {
@@ -355,6 +387,16 @@ function loadUser({ quiet = false } = {}) {
       showSignedIn(res.json);
     } else if (res.status === 401) {
       if (el.retry.hidden === false) hideBanner();
+      const silentPath = res.json && typeof res.json.silentLogin === 'string' ? res.json.silentLogin : null;
+      if (silentPath && silentPath.startsWith('/bff/') && !silentTried && state.view !== 'signed-in') {
+        if (await trySilentLogin(silentPath)) {
+          const again = await call('GET', '/bff/user');
+          if (again.status === 200 && again.json) {
+            showSignedIn(again.json);
+            return;
+          }
+        }
+      }
       const wasSignedIn = state.view === 'signed-in';
       showSignedOut();
       if (wasSignedIn) showBanner({ title: 'Signed out', text: 'Your session has ended. Please sign in again.', info: true });
@@ -424,6 +466,8 @@ async function signOut() {
 function showLoginErrorFromUrl() {
   const { code, cleanUrl } = takeLoginError(window.location.href);
   if (code === null) return;
+  // A login just failed: don't immediately try a silent one.
+  silentTried = true;
   const shown = sanitizeCode(code);
   showBanner({
     title: shown === 'access_denied' ? 'Sign-in cancelled' : 'Sign-in did not complete',
