@@ -53,6 +53,20 @@ fn csp(config: &Config) -> String {
 }
 
 impl Application {
+    /// Completes the configuration before serving: dynamic client registration when no
+    /// `client_id` is configured (reusing the registration file on later starts).
+    pub async fn prepare(mut config: Config) -> Result<Config, ConfigError> {
+        if config.registration.is_some() && config.client_id.is_empty() {
+            let tls =
+                http::tls_client_config(&config).map_err(|e| ConfigError::new("ca_file", e))?;
+            let client = http::build_client(tls, config.http_timeout);
+            crate::oidc::registration::ensure_registered(&mut config, &client)
+                .await
+                .map_err(|e| ConfigError::new("client_registration_file", e))?;
+        }
+        Ok(config)
+    }
+
     /// Builds the server on `listener`; discovery starts in the background.
     pub fn build(config: Config, listener: TcpListener) -> Result<Application, ConfigError> {
         let config = Arc::new(config);

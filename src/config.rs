@@ -80,6 +80,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("log_format", Kind::Str),
     ("proxy_connect_timeout", Kind::Num),
     ("silent_login", Kind::Bool),
+    ("client_registration_file", Kind::Str),
+    ("registration_initial_access_token", Kind::Str),
     ("max_bff_body", Kind::Num),
     ("max_cookies", Kind::Num),
     ("max_cookie_header", Kind::Num),
@@ -132,6 +134,8 @@ struct Raw {
     log_format: Option<String>,
     proxy_connect_timeout: Option<u64>,
     silent_login: Option<bool>,
+    client_registration_file: Option<PathBuf>,
+    registration_initial_access_token: Option<String>,
     max_bff_body: Option<usize>,
     max_cookies: Option<usize>,
     max_cookie_header: Option<usize>,
@@ -311,6 +315,8 @@ pub struct Config {
     /// `/api` routes, longest prefix first.
     pub routes: Vec<Route>,
     pub proxy_connect_timeout: Duration,
+    /// Dynamic client registration, when `client_id` is not configured.
+    pub registration: Option<Registration>,
     /// Offer `/bff/silent-login` (prompt=none in a hidden iframe) to the SPA.
     pub silent_login: bool,
     /// Largest `/bff` request body, bytes.
@@ -323,6 +329,22 @@ pub struct Config {
     pub proxy_timeout: Duration,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
+}
+
+/// Where dynamically registered credentials are kept, and the optional initial access
+/// token for the OP's registration endpoint (RFC 7591).
+#[derive(Clone)]
+pub struct Registration {
+    pub file: PathBuf,
+    pub initial_access_token: Option<String>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -493,7 +515,30 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
             "must be https (http only on loopback)",
         ));
     }
-    let client_id = required("client_id", raw.client_id)?;
+    let registration = raw
+        .client_registration_file
+        .clone()
+        .map(|file| Registration {
+            file,
+            initial_access_token: raw
+                .registration_initial_access_token
+                .clone()
+                .filter(|t| !t.is_empty()),
+        });
+    let client_id = match (
+        raw.client_id.filter(|c| !c.trim().is_empty()),
+        &registration,
+    ) {
+        (Some(id), _) => id,
+        // Registered at start-up (or read back from the registration file).
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            return Err(ConfigError::new(
+                "client_id",
+                "is required (or set client_registration_file for dynamic client registration)",
+            ))
+        }
+    };
     let client_secret = raw.client_secret.filter(|s| !s.is_empty());
 
     let scope = raw.scope.unwrap_or_else(|| "openid".to_string());
@@ -699,7 +744,7 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
             "is required for private_key_jwt",
         ));
     }
-    if client_secret.is_none() && client_key.is_none() {
+    if client_secret.is_none() && client_key.is_none() && !client_id.is_empty() {
         return Err(ConfigError::new("client_secret", "is required"));
     }
     let request_object_signing_alg = match raw.request_object_signing_alg.as_deref() {
@@ -843,6 +888,7 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         json_logs,
         routes,
         silent_login: raw.silent_login.unwrap_or(false),
+        registration,
         max_bff_body: raw.max_bff_body.unwrap_or(16 * 1024).max(1024),
         max_cookies: raw.max_cookies.unwrap_or(64).max(8),
         max_cookie_header: raw.max_cookie_header.unwrap_or(24 * 1024).max(4096),

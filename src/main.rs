@@ -77,6 +77,7 @@ fn main() -> ExitCode {
     };
     let base_url = config.base_url.to_string();
     let result = actix_web::rt::System::new().block_on(async move {
+        let config = Application::prepare(config).await?;
         let app = Application::build(config, listener)?;
         tracing::info!(base_url = %base_url, port = app.port(), "oidc-bff listening");
         app.run_until_stopped()

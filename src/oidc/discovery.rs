@@ -37,6 +37,8 @@ pub struct Metadata {
     pub authorization_response_iss_parameter_supported: bool,
     #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub registration_endpoint: Option<String>,
 }
 
 impl Metadata {

@@ -7,6 +7,7 @@ pub mod http;
 pub mod id_token;
 pub mod jwks;
 pub mod logout_token;
+pub mod registration;
 pub mod token;
 
 pub use discovery::{Metadata, Provider};

@@ -124,6 +124,9 @@ pub struct OpState {
     pub secrets_seen: Vec<String>,
     pub pushed: HashMap<String, BTreeMap<String, String>>,
     pub require_par: bool,
+    /// Initial access token the registration endpoint demands, if any.
+    pub registration_token: Option<String>,
+    pub registrations: Vec<Value>,
     /// Whether the user has a session at the OP (for prompt=none).
     pub op_logged_in: bool,
     /// "query", "par" or "request_object:<alg>" for the last /authorize.
@@ -187,6 +190,8 @@ impl FakeOp {
             secrets_seen: Vec::new(),
             pushed: HashMap::new(),
             require_par: false,
+            registration_token: None,
+            registrations: Vec::new(),
             op_logged_in: true,
             last_authorize_via: String::new(),
             last_authorize_query: BTreeMap::new(),
@@ -204,6 +209,7 @@ impl FakeOp {
                 .route("/token", web::post().to(token))
                 .route("/revoke", web::post().to(revoke))
                 .route("/par", web::post().to(par))
+                .route("/register", web::post().to(register))
                 .route("/userinfo", web::get().to(userinfo))
                 .route("/introspect", web::post().to(introspect))
         })
@@ -257,6 +263,7 @@ async fn discovery(state: Shared) -> HttpResponse {
         "revocation_endpoint": format!("{i}/revoke"),
         "introspection_endpoint": format!("{i}/introspect"),
         "pushed_authorization_request_endpoint": format!("{i}/par"),
+        "registration_endpoint": format!("{i}/register"),
         "require_pushed_authorization_requests": s.require_par,
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
@@ -636,6 +643,27 @@ async fn refresh_grant(
         body["id_token"] = json!(id);
     }
     HttpResponse::Ok().json(body)
+}
+
+async fn register(req: HttpRequest, state: Shared, body: web::Json<Value>) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    if let Some(expected) = &s.registration_token {
+        if bearer(&req).as_deref() != Some(expected.as_str()) {
+            return HttpResponse::Unauthorized().json(json!({"error": "invalid_token"}));
+        }
+    }
+    let meta = body.into_inner();
+    if meta["redirect_uris"]
+        .as_array()
+        .is_none_or(|a| a.is_empty())
+    {
+        return oauth_error("invalid_redirect_uri");
+    }
+    s.registrations.push(meta);
+    HttpResponse::Created().json(json!({
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "registration_access_token": "reg-access-token", "token_endpoint_auth_method": "client_secret_basic"
+    }))
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {

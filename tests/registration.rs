@@ -1,0 +1,115 @@
+//! Dynamic client registration: without a `client_id`, register at start-up with our
+//! redirect and logout URIs, keep the credentials in the operator's file, reuse them later.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use support::*;
+
+fn temp_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "oidc-bff-reg-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn unregistered(
+    op: &FakeOp,
+    port: u16,
+    file: &std::path::Path,
+    token: Option<&str>,
+) -> oidc_bff::config::Config {
+    let mut v = settings(&op.issuer, port, json!({"client_registration_file": file}));
+    let m = v.as_object_mut().unwrap();
+    m.remove("client_id");
+    m.remove("client_secret");
+    if let Some(t) = token {
+        m.insert("registration_initial_access_token".into(), json!(t));
+    }
+    oidc_bff::config::Config::from_value(v, &BTreeMap::new()).unwrap()
+}
+
+#[actix_web::test]
+async fn registers_once_then_reuses_the_file() {
+    oidc_bff::install_crypto_provider();
+    let op = FakeOp::start().await;
+    op.with(|s| s.registration_token = Some("initial-token".into()));
+    let file = temp_file("client.json");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    let config =
+        oidc_bff::app::Application::prepare(unregistered(&op, port, &file, Some("initial-token")))
+            .await
+            .unwrap();
+    assert_eq!(config.client_id, CLIENT_ID);
+    let sent = op.with(|s| s.registrations[0].clone());
+    assert_eq!(
+        sent["redirect_uris"],
+        json!([format!("http://127.0.0.1:{port}/callback")])
+    );
+    assert_eq!(
+        sent["backchannel_logout_uri"],
+        format!("http://127.0.0.1:{port}/bff/backchannel-logout")
+    );
+    assert_eq!(
+        sent["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    // The registered client signs in.
+    let app = oidc_bff::app::Application::build(config, listener).unwrap();
+    actix_rt::spawn(app.run_until_stopped());
+    let mut b = Browser::new(&format!("http://127.0.0.1:{port}"));
+    for _ in 0..50 {
+        if b.get("/healthz").await.status == 200 {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.login().await.location(), "/");
+
+    // A later start reads the file: no second registration.
+    let again = oidc_bff::app::Application::prepare(unregistered(&op, port, &file, None))
+        .await
+        .unwrap();
+    assert_eq!(again.client_id, CLIENT_ID);
+    assert_eq!(again.client_secret.as_deref(), Some(CLIENT_SECRET));
+    assert_eq!(op.with(|s| s.registrations.len()), 1);
+}
+
+#[actix_web::test]
+async fn a_refused_registration_stops_start_up_naming_the_key() {
+    oidc_bff::install_crypto_provider();
+    let op = FakeOp::start().await;
+    op.with(|s| s.registration_token = Some("initial-token".into()));
+    let file = temp_file("client.json");
+    let err = oidc_bff::app::Application::prepare(unregistered(&op, 9, &file, Some("wrong")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.key, "client_registration_file");
+    assert!(err.message.contains("401"), "{}", err.message);
+    assert!(!file.exists());
+}
+
+#[actix_web::test]
+async fn without_client_id_or_registration_start_up_names_client_id() {
+    let op = FakeOp::start().await;
+    let mut v = settings(&op.issuer, 1, json!({}));
+    v.as_object_mut().unwrap().remove("client_id");
+    let err = oidc_bff::config::Config::from_value(v, &BTreeMap::new()).unwrap_err();
+    assert_eq!(err.key, "client_id");
+}
