@@ -19,10 +19,17 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// Control characters (from hostile values quoted in the message) become spaces, so
+    /// the error stays one line.
     pub fn new(key: &str, message: impl Into<String>) -> Self {
+        let clean = |s: &str| {
+            s.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>()
+        };
         Self {
-            key: key.to_string(),
-            message: message.into(),
+            key: clean(key),
+            message: clean(&message.into()),
         }
     }
 }

@@ -12,12 +12,20 @@ use crate::oidc::token::{self, TokenResponse};
 use crate::oidc::OidcError;
 use crate::session::{now, random_id, LoginState, PendingLogin, Session};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug)]
 pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    iss: Option<String>,
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub iss: Option<String>,
+}
+
+/// Parses the callback's query string; anything malformed is an empty query (which then
+/// fails the `state` check).
+pub fn parse_query(query: &str) -> CallbackQuery {
+    web::Query::<CallbackQuery>::from_query(query)
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
 }
 
 pub async fn get(
@@ -25,9 +33,7 @@ pub async fn get(
     state: web::Data<AppState>,
     http: web::Data<Http>,
 ) -> HttpResponse {
-    let query = web::Query::<CallbackQuery>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .unwrap_or_default();
+    let query = parse_query(req.query_string());
     let now = now();
     let timeout = state.config.login_timeout.as_secs();
     let mut logins: LoginState = state
