@@ -142,6 +142,7 @@ impl Application {
                 .route("/api", web::to(proxy::forward))
                 .route("/api/{tail:.*}", web::to(proxy::forward))
                 .route("/healthz", web::get().to(bff::health::ready))
+                .route("/metrics", web::get().to(crate::metrics::endpoint))
                 .route("/healthz/live", web::get().to(bff::health::live))
                 .service(
                     actix_files::Files::new("/", &config.spa_dir)
@@ -149,7 +150,9 @@ impl Application {
                         .default_handler(web::to(bff::not_found)),
                 )
         });
-        server = server.client_request_timeout(config.request_timeout);
+        server = server
+            .client_request_timeout(config.request_timeout)
+            .shutdown_timeout(config.shutdown_grace.as_secs());
         if config.workers > 0 {
             server = server.workers(config.workers);
         }

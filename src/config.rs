@@ -87,6 +87,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("log_format", Kind::Str),
     ("proxy_connect_timeout", Kind::Num),
     ("silent_login", Kind::Bool),
+    ("shutdown_grace", Kind::Num),
     ("client_registration_file", Kind::Str),
     ("registration_initial_access_token", Kind::Str),
     ("max_bff_body", Kind::Num),
@@ -141,6 +142,7 @@ struct Raw {
     log_format: Option<String>,
     proxy_connect_timeout: Option<u64>,
     silent_login: Option<bool>,
+    shutdown_grace: Option<u64>,
     client_registration_file: Option<PathBuf>,
     registration_initial_access_token: Option<String>,
     max_bff_body: Option<usize>,
@@ -324,6 +326,8 @@ pub struct Config {
     pub proxy_connect_timeout: Duration,
     /// Dynamic client registration, when `client_id` is not configured.
     pub registration: Option<Registration>,
+    /// How long SIGTERM/SIGINT waits for in-flight requests.
+    pub shutdown_grace: Duration,
     /// Offer `/bff/silent-login` (prompt=none in a hidden iframe) to the SPA.
     pub silent_login: bool,
     /// Largest `/bff` request body, bytes.
@@ -895,6 +899,7 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         json_logs,
         routes,
         silent_login: raw.silent_login.unwrap_or(false),
+        shutdown_grace: secs("shutdown_grace", raw.shutdown_grace, 30, 0)?,
         registration,
         max_bff_body: raw.max_bff_body.unwrap_or(16 * 1024).max(1024),
         max_cookies: raw.max_cookies.unwrap_or(64).max(8),

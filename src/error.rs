@@ -171,6 +171,21 @@ impl LoginError {
         }
     }
 
+    /// A bounded label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LoginError::Provider(_) => "provider_error",
+            LoginError::InvalidState => "invalid_state",
+            LoginError::StateReplayed => "state_replayed",
+            LoginError::IssMismatch => "iss_mismatch",
+            LoginError::MissingCode => "missing_code",
+            LoginError::TokenExchange(_) => "token_exchange_failed",
+            LoginError::MissingIdToken | LoginError::IdToken(_) => "invalid_id_token",
+            LoginError::NotReady => "not_ready",
+            LoginError::Session(_) => "session_error",
+        }
+    }
+
     /// The redirect that reports this failure to the SPA.
     pub fn redirect(&self) -> actix_web::HttpResponseBuilder {
         tracing::warn!(reason = %self, code = %self.code(), "login failed");

@@ -5,6 +5,7 @@ pub mod app;
 pub mod bff;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod oidc;
 pub mod proxy;
 pub mod refresh;

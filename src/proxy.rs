@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::bff::{current_session, save, slide, Http};
 use crate::config::{Route, TokenMode};
 use crate::error::BffError;
-use crate::session::{random_id, Session};
+use crate::session::Session;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -216,26 +216,17 @@ fn is_invalid_token(res: &awc::ClientResponse<impl Sized>) -> bool {
             })
 }
 
-fn request_id(incoming: &HeaderMap) -> String {
-    incoming
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| random_id(12))
-}
-
 fn send_error(e: SendRequestError) -> ProxyError {
-    match e {
-        SendRequestError::Timeout => ProxyError::Timeout,
-        SendRequestError::Connect(c) => ProxyError::Connect(c.to_string()),
-        other => ProxyError::Upstream(other.to_string()),
-    }
+    let (kind, err) = match e {
+        SendRequestError::Timeout => ("timeout", ProxyError::Timeout),
+        SendRequestError::Connect(c) => ("connect", ProxyError::Connect(c.to_string())),
+        other => ("other", ProxyError::Upstream(other.to_string())),
+    };
+    crate::metrics::get()
+        .upstream_errors
+        .with_label_values(&[kind])
+        .inc();
+    err
 }
 
 pub async fn forward(
@@ -272,7 +263,13 @@ pub async fn forward(
     }
 
     let url = upstream_url(route, raw_path, rest, req.query_string());
-    let rid = request_id(req.headers());
+    let rid = {
+        use actix_web::HttpMessage;
+        req.extensions()
+            .get::<crate::bff::csrf::RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_else(|| crate::bff::csrf::request_id(req.headers()))
+    };
     let peer = req.peer_addr().map(|a| a.ip().to_string());
     let proto = state.config.base_url.scheme();
     let method = req.method().clone();

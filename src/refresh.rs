@@ -157,6 +157,10 @@ impl Refresher {
                 };
                 tokens.apply(session);
                 *last = Some((spent, Outcome::Refreshed(Box::new(tokens)), Instant::now()));
+                crate::metrics::get()
+                    .refreshes
+                    .with_label_values(&["success"])
+                    .inc();
                 tracing::info!(
                     rotated = session.refresh_token.as_deref() != Some(refresh_token.as_str()),
                     "tokens refreshed"
@@ -170,9 +174,19 @@ impl Refresher {
                     "refresh refused; session ended"
                 );
                 *last = Some((spent, Outcome::Ended, Instant::now()));
+                crate::metrics::get()
+                    .refreshes
+                    .with_label_values(&["refused"])
+                    .inc();
                 Err(self.end(state, session))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                crate::metrics::get()
+                    .refreshes
+                    .with_label_values(&["error"])
+                    .inc();
+                Err(e.into())
+            }
         }
     }
 

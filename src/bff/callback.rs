@@ -55,6 +55,11 @@ pub async fn get(
 
     let silent = pending.as_ref().is_some_and(|p| p.silent);
     let outcome = finish(&req, &state, &http, query, pending, now).await;
+    let logins = &crate::metrics::get().logins;
+    match &outcome {
+        Ok(_) => logins.with_label_values(&["success", ""]).inc(),
+        Err(e) => logins.with_label_values(&["failure", e.reason()]).inc(),
+    }
     if silent {
         if let Err(e) = &outcome {
             tracing::info!(reason = %e, code = %e.code(), "silent login: not signed in");

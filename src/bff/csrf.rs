@@ -57,40 +57,99 @@ pub fn cookie_limits(
     Ok(())
 }
 
+/// The request id: the caller's `X-Request-Id` when it is sane, else a new one. Carried
+/// in every log line of the request (a span), sent upstream, and echoed in the answer.
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+pub fn request_id(incoming: &actix_web::http::header::HeaderMap) -> String {
+    incoming
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::session::random_id(12))
+}
+
+fn check(req: &ServiceRequest, state: Option<&web::Data<AppState>>) -> Result<(), BffError> {
+    let Some(s) = state else { return Ok(()) };
+    cookie_limits(
+        req.headers(),
+        s.config.max_cookies,
+        s.config.max_cookie_header,
+    )?;
+    if needs_check(req.method(), req.path()) {
+        let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
+        if !allowed(
+            header("x-csrf"),
+            header("origin"),
+            &s.config.origin,
+            &s.config.allowed_origins,
+        ) {
+            return Err(BffError::Csrf);
+        }
+    }
+    Ok(())
+}
+
+fn area_and_route(path: &str, pattern: Option<String>) -> (&'static str, String) {
+    if path == "/api" || path.starts_with("/api/") {
+        ("api", "/api".to_string())
+    } else if path.starts_with("/bff/") {
+        ("bff", pattern.unwrap_or_else(|| "/bff/unknown".into()))
+    } else {
+        ("other", pattern.unwrap_or_else(|| "static".into()))
+    }
+}
+
 pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    use actix_web::HttpMessage;
+    use tracing::Instrument;
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_string();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    if let Some(s) = &state {
-        cookie_limits(
-            req.headers(),
-            s.config.max_cookies,
-            s.config.max_cookie_header,
-        )?;
-    }
-    if needs_check(&method, &path) {
-        let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
-        let ok = state.is_some_and(|s| {
-            allowed(
-                header("x-csrf"),
-                header("origin"),
-                &s.config.origin,
-                &s.config.allowed_origins,
-            )
-        });
-        if !ok {
-            tracing::info!(%method, %path, status = 403, "csrf check failed");
-            return Err(BffError::Csrf.into());
+    let rid = request_id(req.headers());
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let span = tracing::info_span!("request", request_id = %rid);
+    async move {
+        let method = req.method().clone();
+        let path = req.path().to_string();
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let mut res = match check(&req, state.as_ref()) {
+            Err(e) => {
+                tracing::info!(%method, %path, error = %e, "request refused before routing");
+                req.error_response(e).map_into_right_body()
+            }
+            Ok(()) => next.call(req).await?.map_into_left_body(),
+        };
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&rid) {
+            res.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("x-request-id"),
+                v,
+            );
         }
+        let status = res.status().as_u16();
+        let elapsed = started.elapsed();
+        let (area, route) = area_and_route(&path, res.request().match_pattern());
+        let m = crate::metrics::get();
+        m.requests
+            .with_label_values(&[route.as_str(), &status.to_string()])
+            .inc();
+        m.latency
+            .with_label_values(&[area])
+            .observe(elapsed.as_secs_f64());
+        // The path only: query strings can carry codes and states.
+        tracing::info!(%method, %path, status, ms = elapsed.as_millis() as u64, "request");
+        Ok(res)
     }
-    let res = next.call(req).await?;
-    // The path only: query strings can carry codes and states.
-    tracing::info!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
-    Ok(res)
+    .instrument(span)
+    .await
 }
 
 #[cfg(test)]

@@ -216,6 +216,7 @@ pub async fn push(
         .pushed_authorization_request_endpoint
         .as_deref()
         .ok_or(OidcError::Unsupported("pushed authorization requests"))?;
+    let _timer = crate::metrics::get().op_call("par");
     let (req, mut form) = super::token::authenticated(client, endpoint, config, meta)?;
     form.retain(|(k, _)| *k != "client_id");
     form.extend(params.iter().cloned());

@@ -206,6 +206,7 @@ pub fn discovery_url(issuer: &str) -> String {
 
 /// Fetches and checks the metadata once.
 pub async fn discover(client: &awc::Client, config: &Config) -> Result<Metadata, OidcError> {
+    let _timer = crate::metrics::get().op_call("discovery");
     let meta: Metadata = http::get_json(client, &discovery_url(&config.issuer)).await?;
     meta.check(config)?;
     Ok(meta)

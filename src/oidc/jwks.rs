@@ -55,7 +55,10 @@ impl JwksCache {
         if let Ok(mut g) = self.last_fetch.lock() {
             *g = Some(Instant::now());
         }
-        let doc: Value = http::get_json(client, jwks_uri).await?;
+        let doc: Value = {
+            let _timer = crate::metrics::get().op_call("jwks");
+            http::get_json(client, jwks_uri).await?
+        };
         let keys = Arc::new(parse_jwks(&doc)?);
         if let Ok(mut g) = self.keys.write() {
             *g = Some(keys.clone());

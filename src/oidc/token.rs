@@ -156,6 +156,7 @@ pub async fn exchange_code(
     code: &str,
     verifier: &str,
 ) -> Result<TokenResponse, OidcError> {
+    let _timer = crate::metrics::get().op_call("token");
     let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta)?;
     form.extend([
         ("grant_type", "authorization_code".to_string()),
@@ -185,6 +186,7 @@ pub async fn refresh(
     config: &Config,
     refresh_token: &str,
 ) -> Result<TokenResponse, OidcError> {
+    let _timer = crate::metrics::get().op_call("token");
     let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta)?;
     form.extend([
         ("grant_type", "refresh_token".to_string()),
@@ -206,6 +208,7 @@ pub async fn introspect(
         .introspection_endpoint
         .as_deref()
         .ok_or(OidcError::Unsupported("token introspection"))?;
+    let _timer = crate::metrics::get().op_call("introspection");
     let (req, mut form) = authenticated(client, endpoint, config, meta)?;
     form.extend([
         ("token", token.to_string()),
@@ -238,6 +241,7 @@ pub async fn userinfo(
         .userinfo_endpoint
         .as_deref()
         .ok_or(OidcError::Unsupported("userinfo"))?;
+    let _timer = crate::metrics::get().op_call("userinfo");
     let res = client
         .get(endpoint)
         .insert_header(("Authorization", format!("Bearer {access_token}")))
@@ -260,6 +264,7 @@ pub async fn revoke(
         .revocation_endpoint
         .as_deref()
         .ok_or(OidcError::Unsupported("token revocation"))?;
+    let _timer = crate::metrics::get().op_call("revocation");
     let (req, mut form) = authenticated(client, endpoint, config, meta)?;
     form.extend([
         ("token", token.to_string()),
