@@ -14,8 +14,8 @@ use crate::error::bad_request;
 use crate::oidc::{discovery, http, Provider};
 use crate::proxy::{self, UpstreamClient};
 use crate::refresh::Refresher;
-use crate::session::store::{MemoryRevocations, Revocations};
-use crate::session::{CookieJar, ExpiringSet, Sealer};
+use crate::session::{CookieJar, Sealer};
+use crate::store::{MemoryStore, RedisStore, SharedState};
 
 /// State shared by every worker.
 pub struct AppState {
@@ -23,11 +23,9 @@ pub struct AppState {
     pub provider: Arc<Provider>,
     pub sealer: Sealer,
     pub cookies: CookieJar,
-    /// Hashes of spent login `state`s, kept until they would have expired.
-    pub spent_states: ExpiringSet,
-    /// Ended sessions (logout, refused refresh, back-channel logout) and seen logout
-    /// tokens, kept until the cookies they concern would have expired.
-    pub revocations: Arc<dyn Revocations>,
+    /// Shared state: ended sessions, spent `state`s and logout `jti`s, server-side
+    /// sessions, refresh locks. In memory, or in Redis for several instances.
+    pub store: Arc<dyn SharedState>,
     pub refresher: Refresher,
 }
 
@@ -79,13 +77,25 @@ impl Application {
         let tls_client =
             http::tls_client_config(&config).map_err(|e| ConfigError::new("ca_file", e))?;
         let provider = Arc::new(Provider::new());
+        let store: Arc<dyn SharedState> = match &config.shared_store {
+            Some(url) => Arc::new(RedisStore::new(url, config.store_timeout).map_err(|e| {
+                ConfigError::new(
+                    if config.redis_sessions {
+                        "session_store"
+                    } else {
+                        "shared_store"
+                    },
+                    e,
+                )
+            })?),
+            None => Arc::new(MemoryStore::default()),
+        };
         let state = web::Data::new(AppState {
             sealer: Sealer::new(&config.cookie_keys),
             cookies: CookieJar::new(&config),
             provider: provider.clone(),
             config: config.clone(),
-            spent_states: ExpiringSet::new(),
-            revocations: Arc::new(MemoryRevocations::default()),
+            store,
             refresher: Refresher::default(),
         });
 

@@ -87,6 +87,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("log_format", Kind::Str),
     ("proxy_connect_timeout", Kind::Num),
     ("silent_login", Kind::Bool),
+    ("shared_store", Kind::Str),
+    ("store_timeout_ms", Kind::Num),
     ("shutdown_grace", Kind::Num),
     ("client_registration_file", Kind::Str),
     ("registration_initial_access_token", Kind::Str),
@@ -142,6 +144,8 @@ struct Raw {
     log_format: Option<String>,
     proxy_connect_timeout: Option<u64>,
     silent_login: Option<bool>,
+    shared_store: Option<String>,
+    store_timeout_ms: Option<u64>,
     shutdown_grace: Option<u64>,
     client_registration_file: Option<PathBuf>,
     registration_initial_access_token: Option<String>,
@@ -326,6 +330,13 @@ pub struct Config {
     pub proxy_connect_timeout: Duration,
     /// Dynamic client registration, when `client_id` is not configured.
     pub registration: Option<Registration>,
+    /// `session_store: redis://…`: sessions live in Redis; the cookie holds only an id.
+    pub redis_sessions: bool,
+    /// Redis URL for the shared state (revocations, single-use values, refresh locks);
+    /// `None`: in memory, per process.
+    pub shared_store: Option<String>,
+    /// Bound on every shared-store call.
+    pub store_timeout: Duration,
     /// How long SIGTERM/SIGINT waits for in-flight requests.
     pub shutdown_grace: Duration,
     /// Offer `/bff/silent-login` (prompt=none in a hidden iframe) to the SPA.
@@ -369,6 +380,11 @@ const DEFAULT_ALGS: &[&str] = &[
 ];
 
 impl Config {
+    /// Whether sessions are kept server-side (Redis mode).
+    pub fn server_sessions(&self) -> bool {
+        self.redis_sessions
+    }
+
     /// Reads the file (missing file is an error naming `--config`), applies the
     /// environment, validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -690,19 +706,34 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         api_endpoint.as_ref(),
         raw.subscription_key.as_deref(),
     )?;
-    match raw.session_store.as_deref() {
-        None | Some("cookie") => {}
-        Some(s) if s.starts_with("redis://") || s.starts_with("rediss://") => {
-            return Err(ConfigError::new(
-                "session_store",
-                "redis is not supported by this version yet",
-            ))
-        }
+    let is_redis = |u: &str| u.starts_with("redis://") || u.starts_with("rediss://");
+    let session_store_redis = match raw.session_store.as_deref() {
+        None | Some("cookie") => None,
+        Some(u) if is_redis(u) => Some(u.to_string()),
         Some(other) => {
             return Err(ConfigError::new(
                 "session_store",
                 format!("`{other}` is not `cookie` or a redis:// URL"),
             ))
+        }
+    };
+    let shared_store = match raw.shared_store.as_deref() {
+        None | Some("memory") => session_store_redis.clone(),
+        Some(u) if is_redis(u) => Some(u.to_string()),
+        Some(other) => {
+            return Err(ConfigError::new(
+                "shared_store",
+                format!("`{other}` is not `memory` or a redis:// URL"),
+            ))
+        }
+    };
+    for (key, url) in [
+        ("session_store", &session_store_redis),
+        ("shared_store", &shared_store),
+    ] {
+        if let Some(u) = url {
+            redis::Client::open(u.as_str())
+                .map_err(|e| ConfigError::new(key, format!("not a usable Redis URL: {e}")))?;
         }
     }
 
@@ -899,6 +930,9 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         json_logs,
         routes,
         silent_login: raw.silent_login.unwrap_or(false),
+        redis_sessions: session_store_redis.is_some(),
+        shared_store,
+        store_timeout: Duration::from_millis(raw.store_timeout_ms.unwrap_or(500).clamp(50, 10_000)),
         shutdown_grace: secs("shutdown_grace", raw.shutdown_grace, 30, 0)?,
         registration,
         max_bff_body: raw.max_bff_body.unwrap_or(16 * 1024).max(1024),

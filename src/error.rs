@@ -27,6 +27,8 @@ pub enum BffError {
     TooLarge(&'static str),
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("the session has no refresh token")]
     NoRefreshToken,
     #[error("the session has no access token")]
@@ -54,6 +56,7 @@ impl BffError {
             BffError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             BffError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             BffError::NoRefreshToken => (StatusCode::CONFLICT, "no_refresh_token"),
+            BffError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             BffError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             BffError::TooLarge(_) => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too_large"),
             BffError::LogoutToken(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
@@ -144,6 +147,8 @@ pub enum LoginError {
     NotReady,
     #[error("session too large for the cookies")]
     Session(SessionError),
+    #[error("the session store is unavailable")]
+    Store,
 }
 
 impl LoginError {
@@ -166,7 +171,7 @@ impl LoginError {
             LoginError::MissingCode => "missing_code".into(),
             LoginError::TokenExchange(_) => "token_exchange_failed".into(),
             LoginError::MissingIdToken | LoginError::IdToken(_) => "invalid_id_token".into(),
-            LoginError::NotReady => "temporarily_unavailable".into(),
+            LoginError::NotReady | LoginError::Store => "temporarily_unavailable".into(),
             LoginError::Session(_) => "session_error".into(),
         }
     }
@@ -182,6 +187,7 @@ impl LoginError {
             LoginError::TokenExchange(_) => "token_exchange_failed",
             LoginError::MissingIdToken | LoginError::IdToken(_) => "invalid_id_token",
             LoginError::NotReady => "not_ready",
+            LoginError::Store => "store_unavailable",
             LoginError::Session(_) => "session_error",
         }
     }

@@ -10,6 +10,7 @@ pub mod oidc;
 pub mod proxy;
 pub mod refresh;
 pub mod session;
+pub mod store;
 pub mod tls;
 
 /// Installs the ring crypto provider for rustls (idempotent).

@@ -242,8 +242,8 @@ pub async fn forward(
 
     let mut session: Option<Session> = match route.token {
         TokenMode::None => None,
-        TokenMode::Optional => current_session(&req, &state).ok(),
-        TokenMode::Required => Some(current_session(&req, &state)?),
+        TokenMode::Optional => current_session(&req, &state).await.ok(),
+        TokenMode::Required => Some(current_session(&req, &state).await?),
     };
     let mut cookies = None;
     if let Some(s) = session.as_mut() {
@@ -252,8 +252,8 @@ pub async fn forward(
             .ensure_fresh(&state, &http.0, s, false)
             .await
         {
-            Ok(true) => cookies = Some(save(&req, &state, s)?),
-            Ok(false) => cookies = slide(&req, &state, s)?,
+            Ok(true) => cookies = Some(save(&req, &state, s).await?),
+            Ok(false) => cookies = slide(&req, &state, s).await?,
             Err(BffError::SessionExpired) => {
                 return Ok(BffError::SessionExpired
                     .response_with_cookies(state.cookies.clear_session(&req)))
@@ -317,7 +317,7 @@ pub async fn forward(
             tracing::info!("upstream refused the access token; refreshing and retrying once");
             match state.refresher.ensure_fresh(&state, &http.0, s, true).await {
                 Ok(_) => {
-                    cookies = Some(save(&req, &state, s)?);
+                    cookies = Some(save(&req, &state, s).await?);
                     res = build(s.access_token.as_deref())
                         .send()
                         .await

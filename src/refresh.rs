@@ -18,13 +18,13 @@ use crate::session::{now, Session};
 const SHARE_WINDOW: Duration = Duration::from_secs(30);
 
 /// What a refresh produced, shared by every request that spent the same refresh token.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 enum Outcome {
     Refreshed(Box<Tokens>),
     Ended,
 }
 
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Tokens {
     access_token: String,
     refresh_token: Option<String>,
@@ -108,28 +108,104 @@ impl Refresher {
         let Some(refresh_token) = session.refresh_token.clone() else {
             // Asked explicitly: say so. Due, with nothing to refresh with: the session
             // cannot call APIs any more, so it ends.
-            return Err(if force {
-                BffError::NoRefreshToken
-            } else {
-                self.end(state, session)
-            });
+            if force {
+                return Err(BffError::NoRefreshToken);
+            }
+            return Err(self.end(state, session).await);
         };
         let spent = digest(&refresh_token);
+        // In-process single flight first: one request per session goes on.
         let flight = self.flight(&session.id);
         let mut last = flight.last.lock().await;
         if let Some((hash, outcome, at)) = last.as_ref() {
             if *hash == spent && at.elapsed() < SHARE_WINDOW {
-                return match outcome {
-                    Outcome::Refreshed(tokens) => {
-                        tokens.apply(session);
-                        Ok(true)
-                    }
-                    Outcome::Ended => Err(BffError::SessionExpired),
-                };
+                return Self::apply(outcome.clone(), session);
             }
         }
+        // Across instances: a short lock per session, then look for a result another
+        // instance already got for this same refresh token.
+        let lock_key = format!("refresh:{}", session.id);
+        let outcome_key = format!("refreshed:{}:{spent}", session.id);
+        let token = self.lock(state, &lock_key).await?;
+        let result = async {
+            if let Some(shared) = self.shared_outcome(state, &outcome_key).await? {
+                return Ok(shared);
+            }
+            let outcome = self.grant(state, client, session, &refresh_token).await?;
+            if state.store.is_shared() {
+                let sealed = state
+                    .sealer
+                    .seal(OUTCOME, &outcome, now() + SHARE_WINDOW.as_secs());
+                state
+                    .store
+                    .put(&outcome_key, sealed.into_bytes(), SHARE_WINDOW)
+                    .await?;
+            }
+            Ok::<Outcome, BffError>(outcome)
+        }
+        .await;
+        if let Err(e) = state.store.unlock(&lock_key, &token).await {
+            tracing::warn!(error = %e, "could not release the refresh lock (it expires by itself)");
+        }
+        let outcome = result?;
+        *last = Some((spent, outcome.clone(), Instant::now()));
+        if matches!(outcome, Outcome::Ended) {
+            self.end(state, session).await;
+        }
+        Self::apply(outcome, session)
+    }
+
+    fn apply(outcome: Outcome, session: &mut Session) -> Result<bool, BffError> {
+        match outcome {
+            Outcome::Refreshed(tokens) => {
+                tokens.apply(session);
+                Ok(true)
+            }
+            Outcome::Ended => Err(BffError::SessionExpired),
+        }
+    }
+
+    /// Takes the per-session lock, waiting (bounded) while another instance holds it.
+    async fn lock(&self, state: &AppState, key: &str) -> Result<String, BffError> {
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            if let Some(token) = state.store.try_lock(key, LOCK_TTL).await? {
+                return Ok(token);
+            }
+            if Instant::now() >= deadline {
+                return Err(crate::store::StoreError("refresh lock wait timed out".into()).into());
+            }
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn shared_outcome(
+        &self,
+        state: &AppState,
+        key: &str,
+    ) -> Result<Option<Outcome>, BffError> {
+        let Some(bytes) = state.store.get(key).await? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        Ok(state
+            .sealer
+            .open::<Outcome>(OUTCOME, &text, now())
+            .ok()
+            .map(|(o, _)| o))
+    }
+
+    /// The refresh-token grant itself; an OP refusal is `Outcome::Ended`.
+    async fn grant(
+        &self,
+        state: &AppState,
+        client: &awc::Client,
+        session: &Session,
+        refresh_token: &str,
+    ) -> Result<Outcome, BffError> {
         let meta = state.provider.metadata()?;
-        match token::refresh(client, &meta, &state.config, &refresh_token).await {
+        let refreshes = &crate::metrics::get().refreshes;
+        match token::refresh(client, &meta, &state.config, refresh_token).await {
             Ok(answer) => {
                 let id_token = match answer.id_token {
                     Some(raw) => {
@@ -148,24 +224,15 @@ impl Refresher {
                     }
                     None => None,
                 };
-                let tokens = Tokens {
+                refreshes.with_label_values(&["success"]).inc();
+                tracing::info!(rotated = answer.refresh_token.is_some(), "tokens refreshed");
+                Ok(Outcome::Refreshed(Box::new(Tokens {
                     access_token: answer.access_token,
                     refresh_token: answer.refresh_token,
                     access_token_expires_at: answer.expires_in.map(|e| now() + e),
                     scope: answer.scope,
                     id_token,
-                };
-                tokens.apply(session);
-                *last = Some((spent, Outcome::Refreshed(Box::new(tokens)), Instant::now()));
-                crate::metrics::get()
-                    .refreshes
-                    .with_label_values(&["success"])
-                    .inc();
-                tracing::info!(
-                    rotated = session.refresh_token.as_deref() != Some(refresh_token.as_str()),
-                    "tokens refreshed"
-                );
-                Ok(true)
+                })))
             }
             Err(OidcError::Status { status, error }) if status == 400 || status == 401 => {
                 tracing::info!(
@@ -173,31 +240,31 @@ impl Refresher {
                     error = error.as_deref().unwrap_or(""),
                     "refresh refused; session ended"
                 );
-                *last = Some((spent, Outcome::Ended, Instant::now()));
-                crate::metrics::get()
-                    .refreshes
-                    .with_label_values(&["refused"])
-                    .inc();
-                Err(self.end(state, session))
+                refreshes.with_label_values(&["refused"]).inc();
+                Ok(Outcome::Ended)
             }
             Err(e) => {
-                crate::metrics::get()
-                    .refreshes
-                    .with_label_values(&["error"])
-                    .inc();
+                refreshes.with_label_values(&["error"]).inc();
                 Err(e.into())
             }
         }
     }
 
-    /// Records the session as ended everywhere in this process.
-    fn end(&self, state: &AppState, session: &Session) -> BffError {
-        state
-            .revocations
-            .end_session(&session.id, session.expires_at, now());
+    /// Records the session as ended everywhere.
+    async fn end(&self, state: &AppState, session: &Session) -> BffError {
+        if let Err(e) = crate::bff::end(state, session).await {
+            tracing::warn!(error = %e, "could not record the ended session");
+        }
         BffError::SessionExpired
     }
 }
+
+/// Sealing name of shared refresh outcomes.
+const OUTCOME: &str = "bff-refresh-outcome";
+/// How long a refresh lock lives if its holder dies.
+const LOCK_TTL: Duration = Duration::from_secs(10);
+/// How long a request waits for another instance's refresh.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

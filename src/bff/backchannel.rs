@@ -29,18 +29,22 @@ pub async fn post(
         .map_err(BffError::LogoutToken)?;
     let now = now();
     let skew = state.config.clock_skew.as_secs();
-    if !state.revocations.first_use_of_jti(
-        &logout.jti,
-        logout.iat + LOGOUT_TOKEN_WINDOW + 2 * skew,
-        now,
-    ) {
+    let fresh = state
+        .store
+        .first_use(
+            "jti",
+            &logout.jti,
+            logout.iat + LOGOUT_TOKEN_WINDOW + 2 * skew,
+        )
+        .await?;
+    if !fresh {
         return Err(BffError::LogoutToken(LogoutTokenError::Replayed));
     }
     // Sessions that could still be alive: no older than the absolute lifetime.
     let until = now + state.config.session_lifetime.as_secs();
     match (&logout.sid, &logout.sub) {
-        (Some(sid), _) => state.revocations.end_sid(sid, now, until, now),
-        (None, Some(sub)) => state.revocations.end_sub(sub, now, until, now),
+        (Some(sid), _) => state.store.end_sid(sid, now, until).await?,
+        (None, Some(sub)) => state.store.end_sub(sub, now, until).await?,
         (None, None) => return Err(BffError::LogoutToken(LogoutTokenError::NoSidOrSub)),
     }
     tracing::info!(
@@ -76,12 +80,10 @@ pub async fn frontchannel(
         .filter(|s| !s.is_empty() && s.len() <= 256)
         .ok_or_else(|| BffError::BadRequest("sid is required".into()))?;
     let now = now();
-    state.revocations.end_sid(
-        &sid,
-        now,
-        now + state.config.session_lifetime.as_secs(),
-        now,
-    );
+    state
+        .store
+        .end_sid(&sid, now, now + state.config.session_lifetime.as_secs())
+        .await?;
     tracing::info!("front-channel logout: sessions ended");
     let op_origin = url::Url::parse(&state.config.issuer)
         .map(|u| u.origin().ascii_serialization())

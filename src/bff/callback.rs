@@ -101,7 +101,12 @@ async fn finish(
     // Single use, even when the whole callback is replayed with the original login cookie.
     let spent_key = hex_sha256(&pending.state);
     let login_expiry = pending.created_at + config.login_timeout.as_secs();
-    if !state.spent_states.insert(&spent_key, login_expiry, now) {
+    let first = state
+        .store
+        .first_use("state", &spent_key, login_expiry)
+        .await
+        .map_err(|_| LoginError::Store)?;
+    if !first {
         return Err(LoginError::StateReplayed);
     }
     if let Some(error) = query.error {
@@ -172,9 +177,9 @@ async fn finish(
         expires_at: now + config.session_lifetime.as_secs(),
         last_seen: now,
     };
-    let cookies = save(req, state, &session).map_err(|e| match e {
+    let cookies = save(req, state, &session).await.map_err(|e| match e {
         crate::error::BffError::Session(s) => LoginError::Session(s),
-        _ => LoginError::Session(crate::session::SessionError::TooLarge),
+        _ => LoginError::Store,
     })?;
     tracing::info!(
         has_refresh_token = session.refresh_token.is_some(),

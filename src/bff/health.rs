@@ -1,4 +1,5 @@
-//! Readiness (`/healthz`: discovery done) and liveness (`/healthz/live`).
+//! Readiness (`/healthz`: discovery done and, in Redis mode, Redis reachable) and
+//! liveness (`/healthz/live`).
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -9,6 +10,9 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let mut missing = Vec::new();
     if !state.provider.is_ready() {
         missing.push("discovery");
+    }
+    if let Some(what) = state.store.check().await {
+        missing.push(what);
     }
     let body = if missing.is_empty() {
         json!({"status": "ready"})

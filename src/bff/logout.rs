@@ -9,7 +9,7 @@ use super::{current_session, Http};
 use crate::app::AppState;
 use crate::error::BffError;
 use crate::oidc::token;
-use crate::session::{now, Session};
+use crate::session::Session;
 
 /// The RP-initiated logout URL (OIDC RP-Initiated Logout 1.0 §2), or
 /// `post_logout_redirect_uri` when the OP has no end-session endpoint.
@@ -41,10 +41,10 @@ pub async fn post(
     state: web::Data<AppState>,
     http: web::Data<Http>,
 ) -> Result<HttpResponse, BffError> {
-    let session: Option<Session> = current_session(&req, &state).ok();
+    let session: Option<Session> = current_session(&req, &state).await.ok();
     let meta = state.provider.metadata().ok();
     if let Some(s) = &session {
-        state.revocations.end_session(&s.id, s.expires_at, now());
+        super::end(&state, s).await?;
         if let (Some(meta), Some(rt)) = (&meta, &s.refresh_token) {
             if meta.revocation_endpoint.is_some() {
                 match token::revoke(&http.0, meta, &state.config, rt, "refresh_token").await {

@@ -24,8 +24,8 @@ async fn fresh(
         .ensure_fresh(state, &http.0, session, force)
         .await
     {
-        Ok(true) => Ok(Ok(Some(save(req, state, session)?))),
-        Ok(false) => Ok(Ok(slide(req, state, session)?)),
+        Ok(true) => Ok(Ok(Some(save(req, state, session).await?))),
+        Ok(false) => Ok(Ok(slide(req, state, session).await?)),
         Err(BffError::SessionExpired) => Ok(Err(
             BffError::SessionExpired.response_with_cookies(state.cookies.clear_session(req))
         )),
@@ -49,7 +49,7 @@ pub async fn refresh(
     state: web::Data<AppState>,
     http: web::Data<Http>,
 ) -> Result<HttpResponse, BffError> {
-    let mut session = current_session(&req, &state)?;
+    let mut session = current_session(&req, &state).await?;
     let cookies = match fresh(&req, &state, &http, &mut session, true).await? {
         Ok(c) => c,
         Err(ended) => return Ok(ended),
@@ -81,7 +81,7 @@ pub async fn revoke(
             ))
         }
     };
-    let mut session = current_session(&req, &state)?;
+    let mut session = current_session(&req, &state).await?;
     let meta = state.provider.metadata()?;
     if meta.revocation_endpoint.is_none() {
         return Err(crate::oidc::OidcError::Unsupported("token revocation").into());
@@ -98,7 +98,7 @@ pub async fn revoke(
     if which == "access_token" {
         session.access_token_expires_at = None;
     }
-    let cookies = save(&req, &state, &session)?;
+    let cookies = save(&req, &state, &session).await?;
     Ok(with_cookies(HttpResponse::NoContent(), Some(cookies)).finish())
 }
 
@@ -108,7 +108,7 @@ pub async fn introspect(
     state: web::Data<AppState>,
     http: web::Data<Http>,
 ) -> Result<HttpResponse, BffError> {
-    let session = current_session(&req, &state)?;
+    let session = current_session(&req, &state).await?;
     let meta = state.provider.metadata()?;
     if meta.introspection_endpoint.is_none() {
         return Err(crate::oidc::OidcError::Unsupported("token introspection").into());
@@ -127,7 +127,7 @@ pub async fn userinfo(
     state: web::Data<AppState>,
     http: web::Data<Http>,
 ) -> Result<HttpResponse, BffError> {
-    let mut session = current_session(&req, &state)?;
+    let mut session = current_session(&req, &state).await?;
     let cookies = match fresh(&req, &state, &http, &mut session, false).await? {
         Ok(c) => c,
         Err(ended) => return Ok(ended),

@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::error::BffError;
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BffError> {
-    let mut session = match current_session(&req, &state) {
+    let mut session = match current_session(&req, &state).await {
         Ok(s) => s,
         // Tell the SPA it may try a silent login (prompt=none in a hidden iframe).
         Err(BffError::NotAuthenticated) if state.config.silent_login => {
@@ -19,7 +19,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         }
         Err(e) => return Err(e),
     };
-    let cookies = slide(&req, &state, &mut session)?;
+    let cookies = slide(&req, &state, &mut session).await?;
     let idle = state.config.session_idle_timeout.as_secs();
     let mut res = HttpResponse::Ok();
     for c in cookies.into_iter().flatten() {

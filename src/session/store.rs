@@ -1,5 +1,5 @@
-//! In-memory keys that expire (spent login `state`s, ended sessions, seen logout-token
-//! `jti`s), and the session revocation store behind the `Revocations` trait.
+//! In-memory keys that expire, with an optional value: the building block of the
+//! embedded store (ended sessions, spent `state`s, seen logout-token `jti`s).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -93,52 +93,6 @@ impl ExpiringSet {
     }
 }
 
-/// Where ended sessions are remembered, so an ended session stops working at once
-/// (in memory here; a shared store can implement the same trait).
-pub trait Revocations: Send + Sync {
-    /// Ends one session id until `until` (its cookie's own expiry).
-    fn end_session(&self, id: &str, until: u64, now: u64);
-    /// Ends every session of OP session `sid` that began at or before `at`.
-    fn end_sid(&self, sid: &str, at: u64, until: u64, now: u64);
-    /// Ends every session of user `sub` that began at or before `at`.
-    fn end_sub(&self, sub: &str, at: u64, until: u64, now: u64);
-    /// Whether a session (id, OP sid, sub, start time) has been ended.
-    fn is_ended(&self, id: &str, sid: Option<&str>, sub: &str, created_at: u64, now: u64) -> bool;
-    /// Records a logout token's `jti`; false when it was seen before (a replay).
-    fn first_use_of_jti(&self, jti: &str, until: u64, now: u64) -> bool;
-}
-
-/// The embedded, per-process revocation store.
-#[derive(Default)]
-pub struct MemoryRevocations {
-    ids: ExpiringSet,
-    sids: ExpiringSet,
-    subs: ExpiringSet,
-    jtis: ExpiringSet,
-}
-
-impl Revocations for MemoryRevocations {
-    fn end_session(&self, id: &str, until: u64, now: u64) {
-        self.ids.insert(id, until, now);
-    }
-    fn end_sid(&self, sid: &str, at: u64, until: u64, now: u64) {
-        self.sids.insert_value(sid, at, until, now, true);
-    }
-    fn end_sub(&self, sub: &str, at: u64, until: u64, now: u64) {
-        self.subs.insert_value(sub, at, until, now, true);
-    }
-    fn is_ended(&self, id: &str, sid: Option<&str>, sub: &str, created_at: u64, now: u64) -> bool {
-        self.ids.contains(id, now)
-            || sid
-                .and_then(|s| self.sids.get(s, now))
-                .is_some_and(|at| created_at <= at)
-            || self.subs.get(sub, now).is_some_and(|at| created_at <= at)
-    }
-    fn first_use_of_jti(&self, jti: &str, until: u64, now: u64) -> bool {
-        self.jtis.insert(jti, until, now)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,30 +105,6 @@ mod tests {
         assert!(s.contains("a", 9));
         assert!(!s.contains("a", 10));
         assert!(s.insert("a", 20, 10), "expired entries can be reused");
-    }
-
-    #[test]
-    fn revocations_by_id_sid_and_sub() {
-        let r = MemoryRevocations::default();
-        assert!(!r.is_ended("a", Some("sid1"), "u", 100, 100));
-        r.end_session("a", 200, 100);
-        assert!(r.is_ended("a", None, "u", 100, 150));
-        assert!(
-            !r.is_ended("a", None, "u", 100, 200),
-            "forgotten at the cookie's expiry"
-        );
-        r.end_sid("sid1", 120, 500, 120);
-        assert!(r.is_ended("b", Some("sid1"), "u", 110, 130));
-        assert!(
-            !r.is_ended("c", Some("sid1"), "u", 121, 130),
-            "a later session of that sid"
-        );
-        assert!(!r.is_ended("d", Some("sid2"), "u", 110, 130));
-        r.end_sub("u", 140, 500, 140);
-        assert!(r.is_ended("e", Some("sid2"), "u", 139, 150));
-        assert!(!r.is_ended("f", None, "v", 139, 150));
-        assert!(r.first_use_of_jti("j", 300, 100));
-        assert!(!r.first_use_of_jti("j", 300, 101));
     }
 
     #[test]
