@@ -124,6 +124,8 @@ pub struct OpState {
     pub secrets_seen: Vec<String>,
     pub pushed: HashMap<String, BTreeMap<String, String>>,
     pub require_par: bool,
+    /// Extra characters in each access token (large-token tests).
+    pub access_token_padding: usize,
     /// Initial access token the registration endpoint demands, if any.
     pub registration_token: Option<String>,
     pub registrations: Vec<Value>,
@@ -190,6 +192,7 @@ impl FakeOp {
             secrets_seen: Vec::new(),
             pushed: HashMap::new(),
             require_par: false,
+            access_token_padding: 0,
             registration_token: None,
             registrations: Vec::new(),
             op_logged_in: true,
@@ -560,7 +563,7 @@ async fn token(
         return oauth_error("invalid_grant");
     }
     let nonce = auth.params.get("nonce").cloned().unwrap_or_default();
-    let access = format!("at-{}", random(24));
+    let access = format!("at-{}{}", random(24), "p".repeat(s.access_token_padding));
     let refresh = format!("rt-{}", random(24));
     let mut body = json!({
         "access_token": access,
@@ -627,7 +630,7 @@ async fn refresh_grant(
     if !s.live_refresh_tokens.contains(&rt) {
         return oauth_error("invalid_grant");
     }
-    let access = format!("at-{}", random(24));
+    let access = format!("at-{}{}", random(24), "p".repeat(s.access_token_padding));
     s.issued_tokens.push(access.clone());
     let mut body =
         json!({"access_token": access, "token_type": "Bearer", "expires_in": s.access_token_ttl});

@@ -1,0 +1,325 @@
+//! Several instances behave as one: two oidc-bff processes sharing cookie keys and a real
+//! redis-server. Sessions move between them, logouts reach both, one refresh grant for
+//! concurrent requests across both, Redis faults give 503 and recover. Skipped (with a
+//! message) when redis-server is not installed; scripts/test installs it.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must have redis-server (scripts/test installs it)"
+            );
+            eprintln!("redis-server not installed: skipping");
+            return None;
+        }
+        let mut r = Redis {
+            port: free_port(),
+            child: None,
+        };
+        r.up();
+        Some(r)
+    }
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+    fn up(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start");
+    }
+    fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+struct Instance {
+    base: String,
+    child: Child,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn instance(op: &FakeOp, patch: Value) -> Instance {
+    let port = free_port();
+    let mut s = settings(&op.issuer, port, patch);
+    s["listen"] = json!(format!("127.0.0.1:{port}"));
+    s["cookie_keys"] = json!([cookie_key(5)]);
+    let dir = std::env::temp_dir().join(format!("oidc-bff-redis-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("settings.json");
+    std::fs::write(&path, s.to_string()).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_oidc-bff"))
+        .arg("--config")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let inst = Instance {
+        base: format!("http://127.0.0.1:{port}"),
+        child,
+    };
+    let client = awc::Client::default();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{}/healthz", inst.base)).send().await {
+            if r.status() == 200 {
+                return inst;
+            }
+        }
+        actix_rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("instance did not become ready");
+}
+
+/// The same cookies, another instance.
+fn move_to(b: &Browser, base: &str) -> Browser {
+    let mut other = Browser::new(base);
+    other.jar = b.jar.clone();
+    other
+}
+
+fn modes(redis: &Redis) -> [(&'static str, Value); 2] {
+    [
+        ("redis sessions", json!({"session_store": redis.url()})),
+        (
+            "cookie sessions + shared redis",
+            json!({"shared_store": redis.url()}),
+        ),
+    ]
+}
+
+async fn post_logout_token(base: &str, op: &FakeOp, sid: &str) -> u16 {
+    let now = now();
+    let claims = json!({"iss": op.issuer, "aud": CLIENT_ID, "iat": now, "exp": now + 60, "jti": format!("j{}", rand::random::<u64>()),
+        "events": {"http://schemas.openid.net/event/backchannel-logout": {}}, "sid": sid});
+    let key = op.with(|s| s.signing.clone());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(key.kid.clone());
+    let token = jsonwebtoken::encode(&header, &claims, &key.enc).unwrap();
+    awc::Client::default()
+        .post(format!("{base}/bff/backchannel-logout"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .send_body(format!("logout_token={}", urlencode(&token)))
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn sessions_and_logouts_are_shared_between_instances() {
+    let Some(redis) = Redis::start() else { return };
+    for (mode, patch) in modes(&redis) {
+        let op = FakeOp::start().await;
+        // Each mode its own OP sessions: the Redis server is shared between the modes.
+        let sid = format!("op-session-{}", rand::random::<u32>());
+        op.with(|s| s.tweaks.extra_claims.insert("sid".into(), json!(sid)));
+        let a = instance(&op, patch.clone()).await;
+        let b_inst = instance(&op, patch.clone()).await;
+        let mut on_a = Browser::new(&a.base);
+        assert_eq!(on_a.login().await.location(), "/", "{mode}");
+        let mut on_b = move_to(&on_a, &b_inst.base);
+        assert_eq!(
+            on_b.get("/bff/user").await.status,
+            200,
+            "{mode}: a session made on A works on B"
+        );
+        assert_eq!(post_logout_token(&a.base, &op, &sid).await, 200, "{mode}");
+        assert_eq!(
+            on_b.get("/bff/user").await.status,
+            401,
+            "{mode}: logout at A ends it on B at once"
+        );
+        assert_eq!(on_a.get("/bff/user").await.status, 401, "{mode}");
+        // Logout at one instance, replayed cookie at the other.
+        op.with(|s| {
+            s.tweaks
+                .extra_claims
+                .insert("sid".into(), json!(format!("{sid}-2")))
+        });
+        let mut on_a = Browser::new(&a.base);
+        on_a.login().await;
+        let stolen = on_a.jar.clone();
+        assert_eq!(on_a.post("/bff/logout", None).await.status, 200);
+        let mut thief = Browser::new(&b_inst.base);
+        thief.jar = stolen;
+        assert_eq!(
+            thief.get("/bff/user").await.status,
+            401,
+            "{mode}: ended at A, ended on B"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn large_tokens_need_no_chunks_in_redis_mode_and_survive_a_restart() {
+    let Some(redis) = Redis::start() else { return };
+    let op = FakeOp::start().await;
+    op.with(|s| s.access_token_padding = 20_000);
+    let patch = json!({"session_store": redis.url()});
+    let a = instance(&op, patch.clone()).await;
+    let mut b = Browser::new(&a.base);
+    assert_eq!(b.login().await.location(), "/");
+    assert!(
+        b.jar.contains_key("bff-session") && !b.jar.keys().any(|k| k.starts_with("bff-session.")),
+        "{:?}",
+        b.jar.keys()
+    );
+    assert!(
+        b.jar["bff-session"].len() < 300,
+        "the cookie carries only an id"
+    );
+    drop(a);
+    let a2 = instance(&op, patch).await;
+    let mut again = move_to(&b, &a2.base);
+    assert_eq!(
+        again.get("/bff/user").await.status,
+        200,
+        "no session data lost by a BFF restart"
+    );
+}
+
+#[actix_web::test]
+async fn concurrent_expired_token_requests_across_instances_cause_one_grant() {
+    let Some(redis) = Redis::start() else { return };
+    for (mode, patch) in modes(&redis) {
+        let op = FakeOp::start().await;
+        op.with(|s| {
+            s.access_token_ttl = 5;
+            s.refresh_delay_ms = 300;
+        });
+        let mut p = patch.clone();
+        p["refresh_skew"] = json!(30);
+        let a = instance(&op, p.clone()).await;
+        let b = instance(&op, p).await;
+        let mut first = Browser::new(&a.base);
+        first.login().await;
+        let cookie = first.cookie_header();
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .finish();
+        let calls = (0..10).map(|i| {
+            let base = if i % 2 == 0 { &a.base } else { &b.base };
+            let req = client
+                .get(format!("{base}/bff/userinfo"))
+                .insert_header(("Cookie", cookie.clone()));
+            async move { req.send().await.map(|r| r.status().as_u16()) }
+        });
+        let statuses: Vec<u16> = futures_util::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(statuses, vec![200; 10], "{mode}");
+        assert_eq!(
+            op.with(|s| s.counters.refresh),
+            1,
+            "{mode}: one grant across both instances"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn redis_down_gives_quick_503s_and_service_resumes() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let op = FakeOp::start().await;
+    let a = instance(
+        &op,
+        json!({"session_store": redis.url(), "store_timeout_ms": 300}),
+    )
+    .await;
+    let mut b = Browser::new(&a.base);
+    b.login().await;
+    redis.down();
+    let started = Instant::now();
+    let res = b.get("/bff/user").await;
+    assert_eq!(res.status, 503);
+    assert_eq!(res.json()["error"], "store_unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "bounded wait: {:?}",
+        started.elapsed()
+    );
+    let health = b.get("/healthz").await;
+    assert_eq!(health.status, 503);
+    assert_eq!(health.json()["missing"], json!(["redis"]));
+    assert_eq!(b.get("/healthz/live").await.status, 200);
+    let login = b.get("/bff/login").await;
+    assert_eq!(login.status, 302, "starting a login needs no store");
+    redis.up();
+    let mut ok = false;
+    for _ in 0..100 {
+        if b.get("/healthz").await.status == 200 {
+            ok = true;
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "readiness came back by itself");
+    // Redis restarted empty: the old session is gone, a new login works.
+    let mut fresh = Browser::new(&a.base);
+    assert_eq!(fresh.login().await.location(), "/");
+    assert_eq!(fresh.get("/bff/user").await.status, 200);
+}
