@@ -306,6 +306,13 @@ async fn redis_down_gives_quick_503s_and_service_resumes() {
     assert_eq!(health.status, 503);
     assert_eq!(health.json()["missing"], json!(["redis"]));
     assert_eq!(b.get("/healthz/live").await.status, 200);
+    let metrics = String::from_utf8_lossy(&b.get("/metrics").await.body).to_string();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("bff_store_errors_total{") && !l.ends_with(" 0")),
+        "store errors are counted:\n{metrics}"
+    );
     let login = b.get("/bff/login").await;
     assert_eq!(login.status, 302, "starting a login needs no store");
     redis.up();
