@@ -184,6 +184,24 @@ impl RedisStore {
         Ok(Self { conn })
     }
 
+    /// Stores `at` at `key` unless a larger one is there (logouts only move forward).
+    async fn set_max(
+        &self,
+        op: &'static str,
+        key: String,
+        at: u64,
+        until: u64,
+    ) -> Result<(), StoreError> {
+        redis::Script::new(SET_MAX)
+            .key(key)
+            .arg(at)
+            .arg(px(until))
+            .invoke_async::<i64>(&mut self.c())
+            .await
+            .map(|_| ())
+            .map_err(err(op))
+    }
+
     fn c(&self) -> ConnectionManager {
         self.conn.clone()
     }
@@ -232,30 +250,12 @@ impl SharedState for RedisStore {
         .boxed()
     }
     fn end_sid<'a>(&'a self, sid: &'a str, at: u64, until: u64) -> R<'a, ()> {
-        async move {
-            redis::Script::new(SET_MAX)
-                .key(format!("{P}ended:sid:{sid}"))
-                .arg(at)
-                .arg(px(until))
-                .invoke_async::<i64>(&mut self.c())
-                .await
-                .map(|_| ())
-                .map_err(err("end_sid"))
-        }
-        .boxed()
+        self.set_max("end_sid", format!("{P}ended:sid:{sid}"), at, until)
+            .boxed()
     }
     fn end_sub<'a>(&'a self, sub: &'a str, at: u64, until: u64) -> R<'a, ()> {
-        async move {
-            redis::Script::new(SET_MAX)
-                .key(format!("{P}ended:sub:{sub}"))
-                .arg(at)
-                .arg(px(until))
-                .invoke_async::<i64>(&mut self.c())
-                .await
-                .map(|_| ())
-                .map_err(err("end_sub"))
-        }
-        .boxed()
+        self.set_max("end_sub", format!("{P}ended:sub:{sub}"), at, until)
+            .boxed()
     }
     fn is_ended<'a>(
         &'a self,
