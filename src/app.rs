@@ -161,6 +161,8 @@ impl Application {
                 )
         });
         server = server
+            // Small final segments of streamed answers must not wait for delayed ACKs.
+            .tcp_nodelay(true)
             .client_request_timeout(config.request_timeout)
             .shutdown_timeout(config.shutdown_grace.as_secs());
         if config.workers > 0 {

@@ -87,6 +87,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("log_format", Kind::Str),
     ("proxy_connect_timeout", Kind::Num),
     ("silent_login", Kind::Bool),
+    ("access_log", Kind::Bool),
     ("shared_store", Kind::Str),
     ("store_timeout_ms", Kind::Num),
     ("shutdown_grace", Kind::Num),
@@ -144,6 +145,7 @@ struct Raw {
     log_format: Option<String>,
     proxy_connect_timeout: Option<u64>,
     silent_login: Option<bool>,
+    access_log: Option<bool>,
     shared_store: Option<String>,
     store_timeout_ms: Option<u64>,
     shutdown_grace: Option<u64>,
@@ -337,6 +339,8 @@ pub struct Config {
     pub shared_store: Option<String>,
     /// Bound on every shared-store call.
     pub store_timeout: Duration,
+    /// Log every request at info level (else at debug; server errors always).
+    pub access_log: bool,
     /// How long SIGTERM/SIGINT waits for in-flight requests.
     pub shutdown_grace: Duration,
     /// Offer `/bff/silent-login` (prompt=none in a hidden iframe) to the SPA.
@@ -930,6 +934,7 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         json_logs,
         routes,
         silent_login: raw.silent_login.unwrap_or(false),
+        access_log: raw.access_log.unwrap_or(false),
         redis_sessions: session_store_redis.is_some(),
         shared_store,
         store_timeout: Duration::from_millis(raw.store_timeout_ms.unwrap_or(500).clamp(50, 10_000)),

@@ -144,8 +144,16 @@ pub async fn guard(
         m.latency
             .with_label_values(&[area])
             .observe(elapsed.as_secs_f64());
-        // The path only: query strings can carry codes and states.
-        tracing::info!(%method, %path, status, ms = elapsed.as_millis() as u64, "request");
+        // The path only: query strings can carry codes and states. Every request at
+        // `access_log: true` (or debug level); server errors always.
+        let ms = elapsed.as_millis() as u64;
+        if status >= 500 {
+            tracing::warn!(%method, %path, status, ms, "request");
+        } else if state.as_ref().is_some_and(|s| s.config.access_log) {
+            tracing::info!(%method, %path, status, ms, "request");
+        } else {
+            tracing::debug!(%method, %path, status, ms, "request");
+        }
         Ok(res)
     }
     .instrument(span)
