@@ -61,6 +61,8 @@ async fn invalid_grant_ends_the_session() {
 async fn op_down_during_refresh_is_a_gateway_error_and_keeps_the_session() {
     let (op, _bff, mut b) = signed_in(json!({"http_timeout": 2})).await;
     op.stop().await;
+    // Hold the port (a listener that never answers), so no other test's server can take it.
+    let _dead = std::net::TcpListener::bind(("127.0.0.1", op.port));
     let res = b.post("/bff/refresh", None).await;
     assert!(res.status == 502 || res.status == 504, "{}", res.status);
     assert!(res.json()["error"].as_str().unwrap().starts_with("op_"));
