@@ -1,23 +1,21 @@
 // Headless sign-in through oidc-bff against the demo OP, no browser: follows the
 // redirects by hand with one cookie jar per origin, like a browser would.
 //
-//   node bench/login.mjs --bff http://localhost:18080 --op https://localhost:18443 [--n 1] [--json]
+//   node bench/login.mjs --bff http://localhost:28080 --op https://localhost:28443 [--n 1] [--warmup 0] [--json]
 //
 // Prints the session cookie header (`bff-session=…` or `bff-session.0=…; bff-session.1=…`)
 // of the last login. With --n N it signs in N times in a row and, with --json, prints
-// {cookie, logins: [{bffLoginMs, callbackMs, bffMs, opMs, totalMs}], opTokenMs: [...]}:
+// {cookie, logins: [{bffLoginMs, callbackMs, bffMs, opMs, totalMs}]}:
 //   bffLoginMs  wall time of GET /bff/login as seen here (the BFF only; no OP call)
 //   callbackMs  wall time of GET /callback as seen here (includes the BFF's code exchange
 //               at the OP's token endpoint and, on the first login, the JWKS fetch)
 //   bffMs       bffLoginMs + callbackMs
 //   opMs        the OP's part of the whole login (its /auth, login and consent pages)
-// --op-token N additionally runs N code flows straight against the OP as the BFF's client
-// (same client, PKCE, keep-alive TLS connection) and times only POST /token: the OP's
-// share of the BFF's callback, to subtract.
+// The OP's share of /callback (its token endpoint) is best read from oidc-bff's own
+// /metrics (bff_op_request_duration_seconds{endpoint="token"}): bench/run does that.
 //
 // TLS to the OP trusts demo/certs/ca.pem. The BFF is plain http on localhost.
 
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -33,15 +31,13 @@ function arg(name, dflt) {
   return v === undefined || v.startsWith('--') ? true : v;
 }
 
-const BFF = String(arg('bff', 'http://localhost:18080')).replace(/\/+$/, '');
-const OP = String(arg('op', 'https://localhost:18443')).replace(/\/+$/, '');
+const BFF = String(arg('bff', 'http://localhost:28080')).replace(/\/+$/, '');
+const OP = String(arg('op', 'https://localhost:28443')).replace(/\/+$/, '');
 const N = Number(arg('n', 1));
-const OP_TOKEN_N = Number(arg('op-token', 0));
+const WARMUP = Number(arg('warmup', 0));
 const JSON_OUT = arg('json', false) === true;
 const USER = String(arg('user', 'demo'));
 const PASSWORD = String(arg('password', 'demo-password'));
-const CLIENT_ID = String(arg('client-id', 'oidc-bff-demo'));
-const CLIENT_SECRET = String(arg('client-secret', 'demo-client-secret-not-for-production'));
 const CA = fs.readFileSync(String(arg('ca', path.join(ROOT, 'demo', 'certs', 'ca.pem'))));
 
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -159,55 +155,16 @@ async function loginOnce() {
   return { cookie, timing: { bffLoginMs, callbackMs, bffMs: bffLoginMs + callbackMs, opMs, totalMs: ms(t0) } };
 }
 
-/** The OP's token endpoint alone, as the BFF's client would call it. */
-async function opTokenOnce(tokenEndpoint, authEndpoint, redirectUri) {
-  const jar = new Jar();
-  const verifier = crypto.randomBytes(32).toString('base64url');
-  const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
-  const state = crypto.randomBytes(16).toString('base64url');
-  const auth = new URL(authEndpoint);
-  auth.search = new URLSearchParams({
-    client_id: CLIENT_ID,
-    response_type: 'code',
-    scope: 'openid profile email address phone offline_access',
-    redirect_uri: redirectUri,
-    state,
-    nonce: crypto.randomBytes(16).toString('base64url'),
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  }).toString();
-  const back = new URL(await throughOp(jar, auth.href, redirectUri));
-  const code = back.searchParams.get('code');
-  if (!code) throw new Error(`no code from the OP: ${back.href}`);
-  const basic = Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64');
-  const t0 = process.hrtime.bigint();
-  const res = await request(tokenEndpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }).toString(),
-  });
-  const took = ms(t0);
-  if (res.status !== 200) throw new Error(`OP /token: HTTP ${res.status}: ${res.body.slice(0, 300)}`);
-  return took;
-}
-
 async function main() {
   const logins = [];
   let last;
-  for (let i = 0; i < N; i++) {
+  // Warm-up logins (not reported) open the BFF's pooled connection to the OP and fill
+  // its JWKS cache, as on a server that has been up for a while.
+  for (let i = 0; i < WARMUP + N; i++) {
     last = await loginOnce();
-    logins.push(last.timing);
+    if (i >= WARMUP) logins.push(last.timing);
   }
-  const opTokenMs = [];
-  if (OP_TOKEN_N > 0) {
-    const meta = JSON.parse((await request(`${OP}/.well-known/openid-configuration`)).body);
-    // One warm-up call opens the keep-alive TLS connection, as the BFF's pool has one.
-    for (let i = 0; i <= OP_TOKEN_N; i++) {
-      const t = await opTokenOnce(meta.token_endpoint, meta.authorization_endpoint, `${BFF}/callback`);
-      if (i > 0) opTokenMs.push(t);
-    }
-  }
-  if (JSON_OUT) process.stdout.write(`${JSON.stringify({ cookie: last?.cookie, logins, opTokenMs })}\n`);
+  if (JSON_OUT) process.stdout.write(`${JSON.stringify({ cookie: last?.cookie, logins })}\n`);
   else process.stdout.write(`${last.cookie}\n`);
   httpAgent.destroy();
   httpsAgent.destroy();

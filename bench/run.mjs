@@ -1,0 +1,739 @@
+// The load benchmark behind `bench/run` (which installs, builds and then calls this).
+// Starts the demo OP, an nginx upstream with a 234-byte and a 64 KB JSON answer,
+// oidc-bff (release) and nginx as a plain reverse proxy in front of the same upstream,
+// signs in headlessly, and runs wrk against both. Prints Markdown and writes it to
+// bench/results/latest.md. See bench/README.md for what each number means.
+
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const env = process.env;
+const RUN = path.resolve(env.BENCH_RUN_DIR || path.join(ROOT, 'target', 'bench'));
+const BFF_BIN = env.BENCH_BFF_BIN || path.join(RUN, 'oidc-bff');
+const MINT_BIN = env.BENCH_MINT_BIN || path.join(RUN, 'mint_session');
+const NGINX = env.BENCH_NGINX || '/usr/sbin/nginx';
+const WRK = env.BENCH_WRK || 'wrk';
+const DURATION = Number(env.BENCH_DURATION || 10);
+const WARMUP = Number(env.BENCH_WARMUP || 3);
+const LOGINS = Number(env.BENCH_LOGINS || 20);
+const QUICK = env.BENCH_QUICK === '1'; // main table only (no scaling section)
+const PORT_BASE = Number(env.BENCH_PORT_BASE || 28000);
+const PORTS = { op: PORT_BASE + 443, bff: PORT_BASE + 80, upstream: PORT_BASE + 81, nginx: PORT_BASE + 82 };
+const OP = `https://localhost:${PORTS.op}`;
+const BFF = `http://localhost:${PORTS.bff}`;
+const CA_FILE = path.join(ROOT, 'demo', 'certs', 'ca.pem');
+const CLK_TCK = Number(env.BENCH_CLK_TCK || 100);
+const RESULTS = path.join(ROOT, 'bench', 'results');
+const SMALL = 234;
+const LARGE = 64 * 1024;
+
+// ---------------------------------------------------------------------------
+// CPUs: servers on one core, wrk (and the login client) on another, when there are two.
+
+const NCPU = os.cpus().length;
+const PINNED = NCPU >= 2 && env.BENCH_NO_PIN !== '1';
+const SERVER_CPU = PINNED ? String(env.BENCH_SERVER_CPU || 0) : null;
+const LOAD_CPU = PINNED ? String(env.BENCH_LOAD_CPU || 1) : null;
+const pinned = (cpu, cmd, args) => (cpu === null ? [cmd, args] : ['taskset', ['-c', cpu, cmd, ...args]]);
+
+// ---------------------------------------------------------------------------
+// Processes, all stopped on exit.
+
+const children = new Set();
+const PID_FILE = path.join(RUN, 'pids');
+function recordPids() {
+  fs.writeFileSync(PID_FILE, [...children].map((c) => c.pid).join('\n') + '\n');
+}
+function killAll() {
+  for (const c of children) {
+    try {
+      process.kill(c.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => process.exit(130));
+
+function start(name, cpu, cmd, args, extraEnv = {}) {
+  const log = path.join(RUN, `${name}.log`);
+  const out = fs.openSync(log, 'w');
+  const [c, a] = pinned(cpu, cmd, args);
+  const child = spawn(c, a, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  children.add(child);
+  recordPids();
+  child.exitInfo = undefined;
+  child.once('exit', (code, signal) => {
+    child.exitInfo = signal ? `signal ${signal}` : `exit code ${code}`;
+    children.delete(child);
+    recordPids();
+  });
+  child.log = () => fs.readFileSync(log, 'utf8');
+  child.name = name;
+  return child;
+}
+
+async function stop(child) {
+  if (child.exitInfo !== undefined) return;
+  child.kill('SIGTERM');
+  for (let i = 0; i < 50 && child.exitInfo === undefined; i++) await sleep(100);
+  if (child.exitInfo === undefined) child.kill('SIGKILL');
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** One GET: {status, body}. */
+function get(url, headers = {}) {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.get(u, { headers, ca: fs.readFileSync(CA_FILE), agent: false, timeout: 5000 }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function waitFor(what, child, probe) {
+  const deadline = Date.now() + 30_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child.exitInfo !== undefined) throw new Error(`${what} exited (${child.exitInfo}):\n${child.log().slice(-3000)}`);
+    try {
+      if (await probe()) return;
+    } catch (e) {
+      last = e.message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what} not ready after 30 s (${last}):\n${child.log().slice(-3000)}`);
+}
+
+/** A server that `point()` restarts before each measurement. */
+function restartable(name, port, launch, pidsOf, readyUrl) {
+  let child = null;
+  const srv = {
+    name,
+    port,
+    pids: () => (child ? pidsOf(child) : []),
+    async stop() {
+      if (child) await stop(child);
+      child = null;
+    },
+    async restart() {
+      await srv.stop();
+      child = launch();
+      await waitFor(name, child, async () => (await get(readyUrl, { 'x-csrf': '1' })).status < 500);
+    },
+  };
+  return srv;
+}
+
+/** oidc-bff's own timings from /metrics (Prometheus text); null when it has none. */
+async function bffMetrics() {
+  try {
+    const r = await get(`${BFF}/metrics`);
+    if (r.status !== 200) return null;
+    const text = r.body.toString('utf8');
+    const val = (re) => {
+      const m = text.match(re);
+      return m ? Number(m[1]) : undefined;
+    };
+    return {
+      login_sum: val(/^bff_http_request_duration_seconds_sum\{area="bff"\} (\S+)$/m),
+      login_count: val(/^bff_http_request_duration_seconds_count\{area="bff"\} (\S+)$/m),
+      callback_sum: val(/^bff_http_request_duration_seconds_sum\{area="other"\} (\S+)$/m),
+      callback_count: val(/^bff_http_request_duration_seconds_count\{area="other"\} (\S+)$/m),
+      token_sum: val(/^bff_op_request_duration_seconds_sum\{endpoint="token"\} (\S+)$/m),
+      token_count: val(/^bff_op_request_duration_seconds_count\{endpoint="token"\} (\S+)$/m),
+    };
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// /proc: CPU ticks and peak RSS.
+
+function procTicks(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+  } catch {
+    return 0;
+  }
+}
+const ticksOf = (pids) => pids.reduce((s, p) => s + procTicks(p), 0);
+
+function cpuBusy(cpu) {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(cpu === null ? 'cpu ' : `cpu${cpu} `));
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; // user nice system irq softirq steal
+}
+
+function status(pid, key) {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+/** Resets the peak RSS (VmHWM) counters (Linux ≥ 4.0, `clear_refs` value 5). */
+function resetPeak(pids) {
+  for (const p of pids) {
+    try {
+      fs.writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {
+      /* then the peak since start */
+    }
+  }
+}
+const peakKb = (pids) => pids.reduce((s, p) => s + status(p, 'VmHWM'), 0);
+const rssKb = (pids) => pids.reduce((s, p) => s + status(p, 'VmRSS'), 0);
+
+function nginxPids(master) {
+  const kids = spawnSync('pgrep', ['-P', String(master)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+  return [master, ...kids];
+}
+
+// ---------------------------------------------------------------------------
+// wrk
+
+const LUA = path.join(ROOT, 'bench', 'wrk-report.lua');
+
+function wrk({ port, urlPath, cookie, conns, seconds }) {
+  const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '5s', '-s', LUA, '-H', 'X-CSRF: 1'];
+  if (cookie) args.push('-H', `Cookie: ${cookie}`);
+  args.push(`http://127.0.0.1:${port}${urlPath}`);
+  const [c, a] = pinned(LOAD_CPU, WRK, args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', (code) => {
+      children.delete(child);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || !line) return reject(new Error(`wrk failed (exit ${code}):\n${out}`));
+      const r = Object.fromEntries(line.slice(7).trim().split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+      resolve(r);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Setup
+
+const www = path.join(RUN, 'www');
+
+function writeAnswers() {
+  fs.mkdirSync(www, { recursive: true });
+  // 234 bytes: a small API answer.
+  const small = { id: 42, name: 'widget', price: 19.99, currency: 'EUR', tags: ['a', 'b'], inStock: true, pad: '' };
+  small.pad = 'x'.repeat(SMALL - JSON.stringify(small).length);
+  // 64 KB: a page of list items.
+  const items = [];
+  let text = '';
+  for (let i = 0; ; i++) {
+    items.push({ id: i, name: `item-${String(i).padStart(5, '0')}`, price: ((i * 37) % 1000) / 10, tags: [`t${i % 7}`] });
+    const t = JSON.stringify({ items, pad: '' });
+    if (t.length > LARGE) {
+      items.pop();
+      break;
+    }
+    text = t;
+  }
+  const large = { items, pad: '' };
+  large.pad = 'x'.repeat(LARGE - JSON.stringify(large).length);
+  const s = JSON.stringify(small);
+  const l = JSON.stringify(large);
+  if (s.length !== SMALL || l.length !== LARGE) throw new Error(`answer sizes ${s.length}/${l.length}`);
+  fs.writeFileSync(path.join(www, 'small.json'), s);
+  fs.writeFileSync(path.join(www, 'large.json'), l);
+}
+
+function nginxConf(name, server, keepaliveRequests = 1000000) {
+  const dir = path.join(RUN, name);
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/tmp/${t};`).join(' ');
+  const conf = `# generated by bench/run.mjs
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests ${keepaliveRequests};
+  ${temps}
+${server}
+}
+`;
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  return [dir, path.join(dir, 'nginx.conf')];
+}
+
+function bffSettings(cookieKey) {
+  const file = path.join(RUN, 'settings.json');
+  fs.writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        issuer: OP,
+        client_id: 'oidc-bff-demo',
+        client_secret: 'demo-client-secret-not-for-production',
+        scope: 'openid profile email address phone offline_access',
+        api_endpoint: `http://127.0.0.1:${PORTS.upstream}`,
+        base_url: BFF,
+        listen: `127.0.0.1:${PORTS.bff}`,
+        ca_file: CA_FILE,
+        cookie_keys: [cookieKey],
+        ...(PINNED ? { workers: 1 } : {}),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  return file;
+}
+
+// ---------------------------------------------------------------------------
+// Sessions
+
+function login(extra = []) {
+  const [c, a] = pinned(LOAD_CPU, process.execPath, [path.join(ROOT, 'bench', 'login.mjs'), '--bff', BFF, '--op', OP, ...extra]);
+  const r = spawnSync(c, a, { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`bench/login.mjs failed:\n${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+}
+
+function mint(cookieKey, cookie, opts) {
+  const args = ['--key', cookieKey, '--cookie', cookie];
+  if (opts.target) args.push('--target', String(opts.target));
+  if (opts.age) args.push('--age', String(opts.age));
+  const r = spawnSync(MINT_BIN, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mint_session failed:\n${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const cookieBytes = (c) => c.length;
+const cookieChunks = (c) => c.split(';').filter((p) => /^\s*bff-session(\.\d+)?=/.test(p)).length;
+
+// ---------------------------------------------------------------------------
+// Noise: this machine may be compiling something else. Wait for quiet before a point,
+// and measure a point again when something else took the server core during it.
+
+const QUIET_PCT = Number(env.BENCH_QUIET_PCT || 15);
+const QUIET_WAIT = Number(env.BENCH_QUIET_WAIT || 90);
+
+/** Waits (up to BENCH_QUIET_WAIT s) until the whole machine is under QUIET_PCT % busy. */
+async function waitQuiet() {
+  const deadline = Date.now() + QUIET_WAIT * 1000;
+  let said = false;
+  for (;;) {
+    const a = cpuBusy(null);
+    await sleep(1000);
+    const pct = ((cpuBusy(null) - a) / CLK_TCK) * 100;
+    if (pct < QUIET_PCT) return true;
+    if (Date.now() > deadline) {
+      process.stderr.write(`  (still ${pct.toFixed(0)}% busy with other work after ${QUIET_WAIT} s: measuring anyway)\n`);
+      return false;
+    }
+    if (!said) process.stderr.write(`  (machine busy with other work: ${pct.toFixed(0)}% of a core; waiting for quiet)\n`);
+    said = true;
+  }
+}
+
+async function point(opts) {
+  let r;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await opts.server.restart();
+    await waitQuiet();
+    r = await pointOnce(opts);
+    r.attempts = attempt;
+    if (!PINNED || !(r.otherPct > QUIET_PCT)) return r;
+    process.stderr.write(`  (other work took ${r.otherPct.toFixed(0)}% of the server core during that point: measuring again)\n`);
+  }
+  r.noisy = true;
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// One measured point
+
+async function pointOnce({ label, server, urlPath, cookie: cookieOf, conns, expectBytes }) {
+  // A fresh session cookie for every attempt: the BFF re-seals sessions last seen over a
+  // minute ago, which wrk would never pick up.
+  const cookie = typeof cookieOf === 'function' ? cookieOf() : cookieOf;
+  const port = server.port;
+  // The answer must be the upstream's, whole.
+  const check = await get(`http://127.0.0.1:${port}${urlPath}`, { 'x-csrf': '1', cookie });
+  if (check.status !== 200 || check.body.length !== expectBytes) {
+    throw new Error(`${label}: ${server.name} answered HTTP ${check.status} with ${check.body.length} bytes (want 200, ${expectBytes}): ${check.body.slice(0, 200)}`);
+  }
+  const pids = server.pids();
+  resetPeak(pids);
+  if (WARMUP > 0) await wrk({ port, urlPath, cookie, conns, seconds: WARMUP });
+  const up = upstream.pids();
+  const t0 = { own: ticksOf(pids), up: ticksOf(up), core: cpuBusy(SERVER_CPU), all: cpuBusy(null), at: process.hrtime.bigint() };
+  const r = await wrk({ port, urlPath, cookie, conns, seconds: DURATION });
+  const secs = Number(process.hrtime.bigint() - t0.at) / 1e9;
+  const own = ticksOf(pids) - t0.own;
+  const upT = ticksOf(up) - t0.up;
+  const core = cpuBusy(SERVER_CPU) - t0.core;
+  const all = cpuBusy(null) - t0.all;
+  const reqs = r.requests;
+  const wsecs = r.duration_us / 1e6;
+  const res = {
+    label,
+    server: server.name,
+    conns,
+    rps: reqs / wsecs,
+    p50: r.p50_us / 1000,
+    p99: r.p99_us / 1000,
+    max: r.max_us / 1000,
+    peakMb: peakKb(pids) / 1024,
+    cpuUsPerReq: ((own / CLK_TCK) * 1e6) / reqs,
+    cpuPct: (own / CLK_TCK / secs) * 100,
+    upstreamPct: (upT / CLK_TCK / secs) * 100,
+    corePct: (core / CLK_TCK / secs) * 100,
+    // CPU time on the whole machine not used by the server, the upstream or wrk's core.
+    otherPct: PINNED ? Math.max(0, ((core - own - upT) / CLK_TCK / secs) * 100) : NaN,
+    errors: r.connect + r.read + r.write + r.timeout,
+    non2xx: r.status,
+    cookieBytes: cookieBytes(cookie || ''),
+    cookieChunks: cookieChunks(cookie || ''),
+  };
+  process.stderr.write(
+    `  ${label.padEnd(34)} ${server.name.padEnd(8)} c=${String(conns).padEnd(4)} ${res.rps.toFixed(0).padStart(7)} req/s  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  ` +
+      `RSS ${res.peakMb.toFixed(1)} MB  ${res.cpuUsPerReq.toFixed(1)} µs CPU/req  core ${res.corePct.toFixed(0)}%` +
+      `${res.errors || res.non2xx ? `  ERRORS ${res.errors} non-2xx ${res.non2xx}` : ''}\n`,
+  );
+  return res;
+}
+
+// ---------------------------------------------------------------------------
+// Main
+
+let upstream;
+
+async function main() {
+  fs.mkdirSync(RUN, { recursive: true });
+  for (const [what, port] of Object.entries(PORTS)) {
+    const r = spawnSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { stdio: 'ignore' });
+    if (r.status === 0) throw new Error(`port ${port} (${what}) is in use: is another bench/run going? (BENCH_PORT_BASE moves all ports)`);
+  }
+  writeAnswers();
+  const cookieKey = crypto.randomBytes(32).toString('base64');
+  const started = new Date();
+
+  // The OP (https, the demo CA), on the server core.
+  const op = start('op', SERVER_CPU, process.execPath, [path.join(ROOT, 'demo', 'op', 'server.mjs')], {
+    OP_PORT: String(PORTS.op),
+    OP_HOST: '127.0.0.1',
+    BFF_ORIGIN: BFF,
+    OP_ACCESS_TOKEN_TTL: '3600',
+  });
+  // The upstream: static JSON, on the server core too (it serves both proxies alike).
+  const [upDir, upConf] = nginxConf(
+    'upstream',
+    `  default_type application/json;
+  server {
+    listen 127.0.0.1:${PORTS.upstream};
+    root ${www};
+    location / { }
+  }`,
+  );
+  const upMaster = start('upstream', SERVER_CPU, NGINX, ['-p', upDir, '-c', upConf]);
+  upstream = { pids: () => nginxPids(upMaster.pid) };
+  // nginx as a plain reverse proxy: keep-alive to the upstream, the browser's Cookie not
+  // forwarded (as oidc-bff does), buffers big enough that 64 KB never touches disk.
+  const [ngDir, ngConf] = nginxConf(
+    'nginx',
+    `  large_client_header_buffers 4 16k;
+  upstream api { server 127.0.0.1:${PORTS.upstream}; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${PORTS.nginx};
+    location /api/ {
+      proxy_pass http://api/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Cookie "";
+      proxy_buffers 32 4k;
+    }
+  }`,
+    1000, // nginx's default: it frees per-connection memory by closing every 1000 requests
+  );
+  await waitFor('the OP', op, async () => (await get(`${OP}/.well-known/openid-configuration`)).status === 200);
+  await waitFor('the nginx upstream', upMaster, async () => (await get(`http://127.0.0.1:${PORTS.upstream}/small.json`)).status === 200);
+
+  // The two proxies under test, each restarted before every point so that its peak RSS
+  // belongs to that point alone (neither gives memory back after a 512-connection run).
+  const settings = bffSettings(cookieKey);
+  const servers = {
+    bff: restartable('oidc-bff', PORTS.bff, () => start('oidc-bff', SERVER_CPU, BFF_BIN, ['--config', settings], { RUST_LOG: env.BENCH_RUST_LOG || 'info', NO_COLOR: '1' }), (c) => [c.pid], `${BFF}/healthz`),
+    nginx: restartable('nginx', PORTS.nginx, () => start('nginx', SERVER_CPU, NGINX, ['-p', ngDir, '-c', ngConf]), (c) => nginxPids(c.pid), `http://127.0.0.1:${PORTS.nginx}/api/small.json`),
+  };
+  await servers.nginx.restart();
+  await servers.bff.restart();
+  const bffIdleMb = rssKb(servers.bff.pids()) / 1024;
+  const ngIdleMb = rssKb(servers.nginx.pids()) / 1024;
+
+  // ---- Logins (before the load, on a quiet server).
+  process.stderr.write(`bench: ${LOGINS} sequential headless logins (after 3 warm-up logins)\n`);
+  await waitQuiet();
+  login(['--n', '3']); // warm-up: the BFF's pooled TLS connection to the OP, its JWKS cache
+  const scrape0 = await bffMetrics();
+  const before = await bffMetrics(); // (a scrape is itself a request: measure one)
+  const lj = JSON.parse(login(['--n', String(LOGINS), '--json']));
+  const after = await bffMetrics();
+  const med = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+  };
+  const n = lj.logins.length;
+  const login_ = {
+    n,
+    bffLogin: med(lj.logins.map((l) => l.bffLoginMs)),
+    callback: med(lj.logins.map((l) => l.callbackMs)),
+    bff: med(lj.logins.map((l) => l.bffMs)),
+    bffMin: Math.min(...lj.logins.map((l) => l.bffMs)),
+    op: med(lj.logins.map((l) => l.opMs)),
+    total: med(lj.logins.map((l) => l.totalMs)),
+  };
+  // Server side, from oidc-bff's own /metrics: time in its two handlers, less the OP
+  // token calls it timed itself. `before`'s own scrape lands in `after` (area "other",
+  // like the callback): taken out with the cost of the scrape measured just before.
+  const d = (k, a, b) => (a && b && a[k] !== undefined && b[k] !== undefined ? a[k] - b[k] : NaN);
+  const scrapeSum = d('callback_sum', before, scrape0);
+  const sv = {
+    loginN: d('login_count', after, before),
+    callbackN: d('callback_count', after, before) - 1,
+    tokenN: d('token_count', after, before),
+    loginMs: (d('login_sum', after, before) / n) * 1000,
+    callbackMs: ((d('callback_sum', after, before) - scrapeSum) / n) * 1000,
+    tokenMs: (d('token_sum', after, before) / n) * 1000,
+  };
+  sv.ok = sv.loginN === n && sv.callbackN === n && sv.tokenN === n && Number.isFinite(sv.callbackMs);
+  sv.ownMs = sv.loginMs + sv.callbackMs - sv.tokenMs;
+  login_.server = sv;
+
+  const fresh = () => login();
+  if (env.BENCH_HOLD === '1') {
+    // For profiling: keep the stack up; a fresh cookie from `node bench/login.mjs …`.
+    const hold = path.join(RUN, 'hold.env');
+    fs.writeFileSync(
+      hold,
+      [
+        `BFF_PID=${servers.bff.pids()[0]}`,
+        `NGINX_PIDS="${servers.nginx.pids().join(' ')}"`,
+        `BFF_URL=http://127.0.0.1:${PORTS.bff}`,
+        `NGINX_URL=http://127.0.0.1:${PORTS.nginx}`,
+        `LOGIN="node bench/login.mjs --bff ${BFF} --op ${OP}"`,
+        `COOKIE_KEY=${cookieKey}`,
+        '',
+      ].join('\n'),
+    );
+    process.stderr.write(`bench: BENCH_HOLD=1: the stack is up (see ${path.relative(ROOT, hold)}); Ctrl-C stops it\n`);
+    await new Promise(() => {});
+  }
+
+  // ---- Load
+  const results = [];
+  process.stderr.write(`bench: load, ${WARMUP} s warm-up + ${DURATION} s per point\n`);
+  for (const [answer, urlPath, bytes] of [
+    ['234 B', '/api/small.json', SMALL],
+    ['64 KB', '/api/large.json', LARGE],
+  ]) {
+    for (const s of [servers.bff, servers.nginx]) {
+      results.push({ group: 'main', answer, ...(await point({ label: `${answer} answer`, server: s, urlPath, cookie: fresh, conns: 64, expectBytes: bytes })) });
+    }
+  }
+  if (!QUICK) {
+    for (const conns of [1, 512]) {
+      for (const s of [servers.bff, servers.nginx]) {
+        results.push({ group: 'conns', ...(await point({ label: `${conns} connections`, server: s, urlPath: '/api/small.json', cookie: fresh, conns, expectBytes: SMALL })) });
+      }
+    }
+    for (const [name, target] of [
+      ['1 KB (smallest)', 1024],
+      ['4 KB (one chunk)', 3800],
+      ['12 KB (several chunks)', 12288],
+    ]) {
+      for (const s of [servers.bff, servers.nginx]) {
+        const cookie = () => mint(cookieKey, fresh(), { target });
+        results.push({ group: 'cookie', cookieName: name, ...(await point({ label: `cookie ${name}`, server: s, urlPath: '/api/small.json', cookie, conns: 64, expectBytes: SMALL })) });
+      }
+    }
+    // The same real session, last seen 2 minutes ago: the idle window slides, so the BFF
+    // re-seals and sends Set-Cookie on every request (wrk never stores it).
+    const cookie = () => mint(cookieKey, fresh(), { age: 120 });
+    results.push({ group: 'stale', ...(await point({ label: 'cookie last seen 2 min ago', server: servers.bff, urlPath: '/api/small.json', cookie, conns: 64, expectBytes: SMALL })) });
+  }
+
+  // ---- Report
+  const md = report({ started, results, login: login_, bffIdleMb, ngIdleMb });
+  process.stdout.write(`\n${md}`);
+  fs.mkdirSync(RESULTS, { recursive: true });
+  fs.writeFileSync(path.join(RESULTS, 'latest.md'), md);
+  process.stderr.write(`\nbench: written to bench/results/latest.md (process logs in ${path.relative(ROOT, RUN)}/)\n`);
+
+  await Promise.all([servers.bff.stop(), servers.nginx.stop(), stop(upMaster), stop(op)]);
+}
+
+// ---------------------------------------------------------------------------
+// Markdown
+
+const f0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const mark = (ok) => (ok ? '✅' : '❌');
+
+function machine() {
+  const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m) || [])[1] || 'unknown CPU';
+  const nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
+  const kernel = os.release();
+  const git = (args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const rev = git(['rev-parse', '--short', 'HEAD']);
+  const dirty = git(['status', '--porcelain', '--', 'src', 'Cargo.toml']) ? ' + uncommitted changes in src/' : '';
+  const ngv = spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', '');
+  const wrkv = (spawnSync(WRK, ['-v'], { encoding: 'utf8' }).stdout.match(/wrk [\d.]+/) || ['wrk'])[0];
+  return { cpu, nproc, kernel, rev: rev + dirty, ngv, wrkv };
+}
+
+function report({ started, results, login, bffIdleMb, ngIdleMb }) {
+  const m = machine();
+  const find = (group, pred) => results.filter((r) => r.group === group && pred(r));
+  const pair = (group, pred) => ({ b: find(group, (r) => r.server === 'oidc-bff' && pred(r))[0], n: find(group, (r) => r.server === 'nginx' && pred(r))[0] });
+  const L = [];
+  L.push(`# oidc-bff load benchmark`);
+  L.push('');
+  L.push(`- date: ${started.toISOString().replace('T', ' ').slice(0, 16)} UTC; commit ${m.rev}`);
+  L.push(`- machine: ${m.cpu}, nproc ${m.nproc}, Linux ${m.kernel}; ${m.ngv}, ${m.wrkv}`);
+  L.push(
+    PINNED
+      ? `- pinning: servers on CPU ${SERVER_CPU} (the proxy under test with 1 worker, the nginx upstream, the OP), wrk (1 thread) and the login client on CPU ${LOAD_CPU}`
+      : `- pinning: none (fewer than 2 CPUs or BENCH_NO_PIN=1); oidc-bff with its default workers`,
+  );
+  L.push(`- each point: ${WARMUP} s warm-up, then ${DURATION} s measured; every request carries the session cookie and \`X-CSRF: 1\`; plain http on 127.0.0.1`);
+  L.push('');
+  L.push(`## oidc-bff vs nginx as a plain reverse proxy (64 connections, real session cookie)`);
+  L.push('');
+  L.push('| answer | proxy | req/s | p50 ms | p99 ms | peak RSS MB | CPU µs/req | req/s vs nginx | p99 vs nginx |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  const mains = [];
+  for (const answer of ['234 B', '64 KB']) {
+    const { b, n } = pair('main', (r) => r.answer === answer);
+    if (!b || !n) continue;
+    mains.push({ answer, b, n });
+    L.push(`| ${answer} | oidc-bff${b.noisy ? ' ⚠️ noisy' : ''} | ${f0(b.rps)} | ${f2(b.p50)} | ${f2(b.p99)} | ${f1(b.peakMb)} | ${f1(b.cpuUsPerReq)} | **${f2(b.rps / n.rps)}×** | **${f2(b.p99 / n.p99)}×** |`);
+    L.push(`| ${answer} | nginx${n.noisy ? ' ⚠️ noisy' : ''} | ${f0(n.rps)} | ${f2(n.p50)} | ${f2(n.p99)} | ${f1(n.peakMb)} | ${f1(n.cpuUsPerReq)} | 1× | 1× |`);
+  }
+  const cookie0 = mains[0]?.b;
+  L.push('');
+  if (cookie0) L.push(`Session cookie: ${f0(cookie0.cookieBytes)} bytes in ${cookie0.cookieChunks} cookie(s), from a real login at the demo OP. Idle RSS after start: oidc-bff ${f1(bffIdleMb)} MB, nginx ${f1(ngIdleMb)} MB (master + worker).`);
+  L.push('');
+  L.push(`### Targets (printed and compared, never asserted)`);
+  L.push('');
+  L.push('| target | measured | |');
+  L.push('|---|---|---|');
+  for (const { answer, b, n } of mains) {
+    L.push(`| req/s ≥ 0.8× nginx, ${answer} | ${f2(b.rps / n.rps)}× | ${mark(b.rps / n.rps >= 0.8)} |`);
+    L.push(`| p99 ≤ 1.5× nginx, ${answer} | ${f2(b.p99 / n.p99)}× | ${mark(b.p99 / n.p99 <= 1.5)} |`);
+  }
+  const allB = results.filter((r) => r.server === 'oidc-bff');
+  const peak = Math.max(...allB.filter((r) => r.group === 'main').map((r) => r.peakMb));
+  L.push(`| peak RSS under load ≤ 25 MB (64 connections) | ${f1(peak)} MB | ${mark(peak <= 25)} |`);
+  const sv = login.server;
+  L.push(
+    sv.ok
+      ? `| full login, the BFF's own share < 2 ms | ${f2(sv.ownMs)} ms (server side, mean) | ${mark(sv.ownMs < 2)} |`
+      : `| full login, the BFF's own share < 2 ms | ≤ ${f2(login.bff)} ms (both BFF requests incl. the OP's /token; /metrics unavailable) | ${mark(login.bff < 2)} |`,
+  );
+  L.push('');
+  L.push(`## Login (${login.n} sequential headless logins after 3 warm-up ones)`);
+  L.push('');
+  L.push('| step | client side, median ms | oidc-bff side, mean ms |');
+  L.push('|---|---:|---:|');
+  const svv = (x) => (sv.ok ? f2(x) : 'n/a');
+  L.push(`| GET /bff/login (state, nonce, PKCE, sealed login cookie, 302) | ${f2(login.bffLogin)} | ${svv(sv.loginMs)} |`);
+  L.push(`| GET /callback (state, code exchange, ID-token validation, sealed session, 302) | ${f2(login.callback)} | ${svv(sv.callbackMs)} |`);
+  L.push(`| … of which the OP's /token, as oidc-bff timed it | | ${svv(sv.tokenMs)} |`);
+  L.push(`| **the BFF's own share** (both requests − the OP's /token) | ≤ ${f2(login.bff)} (fastest ${f2(login.bffMin)}, /token included) | **${svv(sv.ownMs)}** |`);
+  L.push(`| the OP's pages (auth, login form, consent; not the BFF) | ${f2(login.op)} | |`);
+  L.push(`| whole login, end to end | ${f2(login.total)} | |`);
+  L.push('');
+  L.push('Client side: wall time of each request as `bench/login.mjs` saw it (Node, loopback). oidc-bff side: its own `bff_http_request_duration_seconds` and `bff_op_request_duration_seconds{endpoint="token"}` from `/metrics`, differences over the timed logins.');
+
+  if (results.some((r) => r.group !== 'main')) {
+    L.push('');
+    L.push('## How cost grows');
+    L.push('');
+    L.push('### Concurrent connections (234-byte answer, real session cookie)');
+    L.push('');
+    L.push('| connections | oidc-bff req/s | nginx req/s | ratio | oidc-bff p50 / p99 ms | nginx p50 / p99 ms | oidc-bff peak RSS MB | nginx peak RSS MB |');
+    L.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const byConns = (c) => (c === 64 ? pair('main', (r) => r.answer === '234 B') : pair('conns', (r) => r.conns === c));
+    for (const c of [1, 64, 512]) {
+      const { b, n } = byConns(c);
+      if (!b || !n) continue;
+      L.push(`| ${c} | ${f0(b.rps)} | ${f0(n.rps)} | ${f2(b.rps / n.rps)}× | ${f2(b.p50)} / ${f2(b.p99)} | ${f2(n.p50)} / ${f2(n.p99)} | ${f1(b.peakMb)} | ${f1(n.peakMb)} |`);
+    }
+    L.push('');
+    L.push('### Session cookie size (234-byte answer, 64 connections; sessions re-sealed from the real one)');
+    L.push('');
+    L.push('| session cookie | Cookie header bytes (cookies) | oidc-bff req/s | nginx req/s | ratio | oidc-bff p99 ms | oidc-bff CPU µs/req | oidc-bff peak RSS MB |');
+    L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    const rows = [['real login', pair('main', (r) => r.answer === '234 B')]];
+    for (const name of ['1 KB (smallest)', '4 KB (one chunk)', '12 KB (several chunks)']) rows.push([name, pair('cookie', (r) => r.cookieName === name)]);
+    rows.sort((x, y) => (x[1].b?.cookieBytes ?? 0) - (y[1].b?.cookieBytes ?? 0));
+    for (const [name, { b, n }] of rows) {
+      if (!b || !n) continue;
+      L.push(`| ${name} | ${f0(b.cookieBytes)} (${b.cookieChunks}) | ${f0(b.rps)} | ${f0(n.rps)} | ${f2(b.rps / n.rps)}× | ${f2(b.p99)} | ${f1(b.cpuUsPerReq)} | ${f1(b.peakMb)} |`);
+    }
+    const stale = find('stale', () => true)[0];
+    const ref = pair('main', (r) => r.answer === '234 B');
+    if (stale && ref.b) {
+      L.push(
+        `| real session, last seen 2 min ago: re-sealed + Set-Cookie on every request | ${f0(stale.cookieBytes)} (${stale.cookieChunks}) | ${f0(stale.rps)} | ${f0(ref.n.rps)} | ${f2(stale.rps / ref.n.rps)}× | ${f2(stale.p99)} | ${f1(stale.cpuUsPerReq)} | ${f1(stale.peakMb)} |`,
+      );
+    }
+  }
+  L.push('');
+  L.push('## Every point');
+  L.push('');
+  L.push('| point | proxy | conns | req/s | p50 ms | p99 ms | max ms | peak RSS MB | CPU µs/req | proxy CPU % | upstream CPU % | server core busy % | other load on it % | errors / non-2xx |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of results) {
+    L.push(
+      `| ${r.label}${r.noisy ? ' ⚠️ noisy' : ''} | ${r.server} | ${r.conns} | ${f0(r.rps)} | ${f2(r.p50)} | ${f2(r.p99)} | ${f1(r.max)} | ${f1(r.peakMb)} | ${f1(r.cpuUsPerReq)} | ${f0(r.cpuPct)} | ${f0(r.upstreamPct)} | ${f0(r.corePct)} | ${f0(r.otherPct)} | ${r.errors} / ${r.non2xx} |`,
+    );
+  }
+  L.push('');
+  L.push(
+    '"other load" is CPU time on the server core used by neither the proxy nor the upstream (kernel softirq work for loopback traffic lands there too, so a few % is normal; much more means something else was running, e.g. a compile: rerun). See bench/README.md for the method.',
+  );
+  L.push('');
+  return L.join('\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err.stack || err}\n`);
+  process.exitCode = 1;
+  killAll();
+});

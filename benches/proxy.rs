@@ -1,0 +1,91 @@
+//! The proxy's per-request work outside the network: path check, routing (one route and
+//! ten), upstream URL, and request header rewriting for a typical SPA request.
+
+mod common;
+
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use criterion::{criterion_group, criterion_main, Criterion};
+use oidc_bff::proxy::{check_path, request_headers, route_for, upstream_url};
+use serde_json::json;
+use std::hint::black_box;
+
+fn browser_headers(cookie_len: usize) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let cookie = format!("bff-session={}", "A".repeat(cookie_len));
+    for (n, v) in [
+        ("host", "localhost:18080"),
+        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"),
+        ("accept", "application/json"),
+        ("accept-language", "en-US,en;q=0.9"),
+        ("accept-encoding", "gzip, deflate, br, zstd"),
+        ("referer", "http://localhost:18080/"),
+        ("x-csrf", "1"),
+        ("sec-fetch-site", "same-origin"),
+        ("sec-fetch-mode", "cors"),
+        ("sec-fetch-dest", "empty"),
+        ("connection", "keep-alive"),
+        ("cookie", cookie.as_str()),
+    ] {
+        h.append(HeaderName::from_static(n), HeaderValue::from_str(v).unwrap());
+    }
+    h
+}
+
+fn bench(c: &mut Criterion) {
+    let one = common::config(json!({}));
+    let routes: Vec<serde_json::Value> = (0..9)
+        .map(|i| json!({"prefix": format!("/api/service{i}"), "upstream": format!("http://10.0.0.{i}:8080/v1"), "headers": {"X-Api-Key": "k"}}))
+        .chain(std::iter::once(json!({"prefix": "/api", "upstream": "http://127.0.0.1:18081"})))
+        .collect();
+    let ten = common::config(json!({ "routes": routes }));
+    let path = "/api/orders/12345/items";
+    let long = "/api/catalog/v2/products/electronics/computers/laptops/brand%20x/model-2026/reviews/page/17";
+
+    let mut g = c.benchmark_group("proxy");
+    g.bench_function("check_path (short)", |b| {
+        b.iter(|| check_path(black_box(path)).unwrap())
+    });
+    g.bench_function("check_path (12 segments, %-encoded)", |b| {
+        b.iter(|| check_path(black_box(long)).unwrap())
+    });
+    g.bench_function("route_for (1 route)", |b| {
+        b.iter(|| route_for(&one.routes, black_box(path)).unwrap().1.len())
+    });
+    g.bench_function("route_for (10 routes, last wins)", |b| {
+        b.iter(|| route_for(&ten.routes, black_box(path)).unwrap().1.len())
+    });
+    let (route, rest) = route_for(&one.routes, path).unwrap();
+    g.bench_function("upstream_url", |b| {
+        b.iter(|| upstream_url(route, black_box(path), black_box(rest), "page=2&size=50"))
+    });
+    g.bench_function("check+route+url", |b| {
+        b.iter(|| {
+            check_path(black_box(path)).unwrap();
+            let (r, rest) = route_for(&one.routes, black_box(path)).unwrap();
+            upstream_url(r, path, rest, "page=2")
+        })
+    });
+    for cookie_len in [3_300usize, 12_000] {
+        let h = browser_headers(cookie_len);
+        g.bench_function(
+            format!("request_headers (12 browser headers, {cookie_len}-byte cookie)"),
+            |b| {
+                b.iter(|| {
+                    request_headers(
+                        black_box(&h),
+                        Some("127.0.0.1"),
+                        "http",
+                        route,
+                        Some("eyJhbGciOiJSUzI1NiJ9.e30.sig"),
+                        "rid-0123456789",
+                    )
+                    .len()
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
