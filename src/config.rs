@@ -76,6 +76,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("http_timeout", Kind::Num),
     ("token_endpoint_auth_method", Kind::Str),
     ("client_private_key", Kind::Str),
+    ("client_private_jwk", Kind::Json),
     ("client_key_id", Kind::Str),
     ("client_signing_alg", Kind::Str),
     ("request_object_signing_alg", Kind::Str),
@@ -134,6 +135,7 @@ struct Raw {
     http_timeout: Option<u64>,
     token_endpoint_auth_method: Option<String>,
     client_private_key: Option<PathBuf>,
+    client_private_jwk: Option<Value>,
     client_key_id: Option<String>,
     client_signing_alg: Option<String>,
     request_object_signing_alg: Option<String>,
@@ -191,6 +193,83 @@ impl std::fmt::Debug for ClientKey {
 }
 
 impl ClientKey {
+    /// A private JWK: RSA (`n`, `e`, `d`, `p`, `q`) or EC P-256 (`d`). Its `kid` is used
+    /// unless `client_key_id` is set.
+    pub fn from_jwk(
+        jwk: &Value,
+        kid: Option<String>,
+        alg: Option<&str>,
+    ) -> Result<ClientKey, ConfigError> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use jsonwebtoken::{Algorithm, EncodingKey};
+        const KEY: &str = "client_private_jwk";
+        let jwk: Value = match jwk {
+            Value::String(text) => serde_json::from_str(text)
+                .map_err(|e| ConfigError::new(KEY, format!("not JSON: {e}")))?,
+            other => other.clone(),
+        };
+        let field = |name: &str| -> Result<Vec<u8>, ConfigError> {
+            let text = jwk
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| ConfigError::new(KEY, format!("`{name}` is missing")))?;
+            URL_SAFE_NO_PAD
+                .decode(text.trim_end_matches('='))
+                .map_err(|_| ConfigError::new(KEY, format!("`{name}` is not base64url")))
+        };
+        let (key, default_alg) = match jwk.get("kty").and_then(Value::as_str) {
+            Some("RSA") => {
+                use rsa::pkcs1::EncodeRsaPrivateKey;
+                use rsa::BigUint;
+                let n = BigUint::from_bytes_be(&field("n")?);
+                let e = BigUint::from_bytes_be(&field("e")?);
+                let d = BigUint::from_bytes_be(&field("d")?);
+                let primes = vec![
+                    BigUint::from_bytes_be(&field("p")?),
+                    BigUint::from_bytes_be(&field("q")?),
+                ];
+                let private = rsa::RsaPrivateKey::from_components(n, e, d, primes)
+                    .map_err(|e| ConfigError::new(KEY, format!("not a valid RSA key: {e}")))?;
+                let der = private
+                    .to_pkcs1_der()
+                    .map_err(|e| ConfigError::new(KEY, e.to_string()))?;
+                (EncodingKey::from_rsa_der(der.as_bytes()), Algorithm::RS256)
+            }
+            Some("EC") if jwk.get("crv").and_then(Value::as_str) == Some("P-256") => {
+                use p256::pkcs8::EncodePrivateKey;
+                let secret = p256::SecretKey::from_slice(&field("d")?)
+                    .map_err(|_| ConfigError::new(KEY, "not a valid P-256 key"))?;
+                let der = secret
+                    .to_pkcs8_der()
+                    .map_err(|e| ConfigError::new(KEY, e.to_string()))?;
+                (EncodingKey::from_ec_der(der.as_bytes()), Algorithm::ES256)
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    KEY,
+                    "kty must be RSA, or EC with crv P-256",
+                ))
+            }
+        };
+        let alg = match alg {
+            Some(a) => a.parse().map_err(|_| {
+                ConfigError::new(
+                    "client_signing_alg",
+                    format!("`{a}` is not a supported algorithm"),
+                )
+            })?,
+            None => default_alg,
+        };
+        if alg.family() != key.family() {
+            return Err(ConfigError::new(
+                "client_signing_alg",
+                "does not match the key type",
+            ));
+        }
+        let kid = kid.or_else(|| jwk.get("kid").and_then(Value::as_str).map(str::to_string));
+        Ok(ClientKey { key, alg, kid })
+    }
+
     /// Loads a PEM private key (RSA or EC P-256/P-384, PKCS#8 or PKCS#1/SEC1).
     pub fn load(
         path: &Path,
@@ -776,13 +855,24 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
             ))
         }
     };
-    let client_key = match &raw.client_private_key {
-        Some(path) => Some(ClientKey::load(
+    let client_key = match (&raw.client_private_key, &raw.client_private_jwk) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "client_private_jwk",
+                "set client_private_key or client_private_jwk, not both",
+            ))
+        }
+        (Some(path), None) => Some(ClientKey::load(
             path,
             raw.client_key_id.clone(),
             raw.client_signing_alg.as_deref(),
         )?),
-        None => None,
+        (None, Some(jwk)) => Some(ClientKey::from_jwk(
+            jwk,
+            raw.client_key_id.clone(),
+            raw.client_signing_alg.as_deref(),
+        )?),
+        (None, None) => None,
     };
     if token_endpoint_auth_method == Some(ClientAuth::PrivateKeyJwt) && client_key.is_none() {
         return Err(ConfigError::new(

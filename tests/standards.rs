@@ -188,3 +188,47 @@ async fn a_wrong_client_key_is_refused_by_the_op() {
         "/?login_error=token_exchange_failed"
     );
 }
+
+/// The client key as a private JWK (what an operator may paste into settings).
+fn client_private_jwk() -> serde_json::Value {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    let pem = String::from_utf8(key_pem(CLIENT_KEY_FILE)).unwrap();
+    let k = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
+    let b =
+        |n: &rsa::BigUint| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.to_bytes_be());
+    json!({"kty": "RSA", "kid": "jwk-key-1", "n": b(k.n()), "e": b(k.e()), "d": b(k.d()),
+           "p": b(&k.primes()[0]), "q": b(&k.primes()[1])})
+}
+
+#[actix_web::test]
+async fn private_key_jwt_with_a_jwk_setting() {
+    let jwk = client_private_jwk();
+    assert_eq!(
+        login_with_auth("private_key_jwt", json!({"client_private_jwk": jwk})).await,
+        "private_key_jwt"
+    );
+    // As an environment override (a JSON string), and a bad one names the key.
+    let env: std::collections::BTreeMap<String, String> =
+        [("BFF_CLIENT_PRIVATE_JWK".to_string(), jwk.to_string())]
+            .into_iter()
+            .collect();
+    let c = oidc_bff::config::Config::from_value(
+        settings(
+            "https://op.example",
+            1,
+            json!({"token_endpoint_auth_method": "private_key_jwt"}),
+        ),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(c.client_key.unwrap().kid.as_deref(), Some("jwk-key-1"));
+    let bad = json!({"kty": "RSA", "n": "AQAB"});
+    let err = oidc_bff::config::Config::from_value(
+        settings("https://op.example", 1, json!({"client_private_jwk": bad})),
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "client_private_jwk");
+}
