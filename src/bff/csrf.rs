@@ -145,9 +145,10 @@ pub async fn guard(
             .with_label_values(&[area])
             .observe(elapsed.as_secs_f64());
         // The path only: query strings can carry codes and states. Every request at
-        // `access_log: true` (or debug level); server errors always.
+        // `access_log: true` (or debug level); server errors always (readiness probes
+        // answering 503 while not ready are not errors).
         let ms = elapsed.as_millis() as u64;
-        if status >= 500 {
+        if status >= 500 && !path.starts_with("/healthz") {
             tracing::warn!(%method, %path, status, ms, "request");
         } else if state.as_ref().is_some_and(|s| s.config.access_log) {
             tracing::info!(%method, %path, status, ms, "request");
