@@ -97,6 +97,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("max_bff_body", Kind::Num),
     ("max_cookies", Kind::Num),
     ("max_cookie_header", Kind::Num),
+    ("max_header_bytes", Kind::Num),
     ("request_timeout", Kind::Num),
     ("proxy_timeout", Kind::Num),
 ];
@@ -156,6 +157,7 @@ struct Raw {
     max_bff_body: Option<usize>,
     max_cookies: Option<usize>,
     max_cookie_header: Option<usize>,
+    max_header_bytes: Option<usize>,
     request_timeout: Option<u64>,
     proxy_timeout: Option<u64>,
 }
@@ -429,6 +431,9 @@ pub struct Config {
     /// Most cookies, and largest `Cookie` header, a request may carry.
     pub max_cookies: usize,
     pub max_cookie_header: usize,
+    /// Largest total size of a request's header names and values (actix itself refuses
+    /// heads over 32 KiB, without a JSON body).
+    pub max_header_bytes: usize,
     /// Time allowed to receive a request's head.
     pub request_timeout: Duration,
     pub proxy_timeout: Duration,
@@ -1033,6 +1038,7 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         max_bff_body: raw.max_bff_body.unwrap_or(16 * 1024).max(1024),
         max_cookies: raw.max_cookies.unwrap_or(64).max(8),
         max_cookie_header: raw.max_cookie_header.unwrap_or(24 * 1024).max(4096),
+        max_header_bytes: raw.max_header_bytes.unwrap_or(30 * 1024).max(4096),
         request_timeout: secs("request_timeout", raw.request_timeout, 10, 1)?,
         proxy_connect_timeout: secs("proxy_connect_timeout", raw.proxy_connect_timeout, 5, 1)?,
         proxy_timeout: secs("proxy_timeout", raw.proxy_timeout, 30, 1)?,

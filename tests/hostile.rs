@@ -165,3 +165,22 @@ async fn a_slow_request_head_is_cut_off() {
         "{text}"
     );
 }
+
+#[actix_web::test]
+async fn header_size_limit_is_configurable_and_answers_json() {
+    let (_op, bff) = pair(json!({"max_header_bytes": 8192})).await;
+    let mut b = Browser::new(&bff.base);
+    let big = "h".repeat(9000);
+    let res = b
+        .request("GET", "/bff/user", &[("X-Big", big.as_str())], None)
+        .await;
+    assert_eq!(res.status, 431);
+    assert_eq!(res.json()["error"], "too_large");
+    let small = "h".repeat(4000);
+    assert_eq!(
+        b.request("GET", "/bff/user", &[("X-Big", small.as_str())], None)
+            .await
+            .status,
+        401
+    );
+}

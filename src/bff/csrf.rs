@@ -78,6 +78,14 @@ pub fn request_id(incoming: &actix_web::http::header::HeaderMap) -> String {
 
 fn check(req: &ServiceRequest, state: Option<&web::Data<AppState>>) -> Result<(), BffError> {
     let Some(s) = state else { return Ok(()) };
+    let total: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum();
+    if total > s.config.max_header_bytes {
+        return Err(BffError::TooLarge("the request headers are too large"));
+    }
     cookie_limits(
         req.headers(),
         s.config.max_cookies,
