@@ -92,13 +92,17 @@ impl CookieJar {
 
     /// The joined sealed session value from the request, if any.
     pub fn read_session_raw(&self, req: &HttpRequest) -> Result<Option<String>, SessionError> {
+        // One pass over the Cookie headers, keeping only our session cookies (a lookup per
+        // chunk name would rescan a 12 KB header for every chunk).
+        let ours: Vec<(&str, &str)> = cookie_pairs(req)
+            .filter(|(n, _)| {
+                n.strip_prefix(self.session_name.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
+            .collect();
         chunk::join(
             &self.session_name,
-            |n| {
-                cookie_pairs(req)
-                    .find(|(name, _)| *name == n)
-                    .map(|(_, v)| v)
-            },
+            |n| ours.iter().find(|(name, _)| *name == n).map(|(_, v)| *v),
             self.max_chunks,
         )
     }
