@@ -149,8 +149,8 @@ impl Application {
                 .wrap(headers)
                 .configure(bff::configure)
                 .route(&config.callback_path, web::get().to(bff::callback::get))
-                .route("/api", web::to(proxy::forward))
-                .route("/api/{tail:.*}", web::to(proxy::forward))
+                // A prefix scope, not a `{tail:.*}` pattern: no regex on the hot path.
+                .service(web::scope("/api").default_service(web::to(proxy::forward)))
                 .route("/healthz", web::get().to(bff::health::ready))
                 .route("/metrics", web::get().to(crate::metrics::endpoint))
                 .route("/healthz/live", web::get().to(bff::health::live))
