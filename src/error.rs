@@ -21,8 +21,6 @@ pub enum BffError {
     BadRequest(String),
     #[error("no such endpoint")]
     NotFound,
-    #[error("method not allowed")]
-    MethodNotAllowed,
     #[error("{0}")]
     TooLarge(&'static str),
     #[error("the request body is too large")]
@@ -54,7 +52,6 @@ impl BffError {
             BffError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             BffError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             BffError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            BffError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             BffError::NoRefreshToken => (StatusCode::CONFLICT, "no_refresh_token"),
             BffError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             BffError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
