@@ -17,7 +17,9 @@ export const LOG_DIR = path.join(ROOT, 'target', 'e2e-logs');
 export const BIN_DIR = path.resolve(process.env.BIN_DIR || path.join(ROOT, 'target', 'debug'));
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-export const PORTS = Object.freeze({ op: 18443, api: 13000, bff: 15443 });
+// E2E_PORT_OFFSET moves all three ports, so two checkouts can run the suite side by side.
+const OFFSET = Number(process.env.E2E_PORT_OFFSET || 0);
+export const PORTS = Object.freeze({ op: 18443 + OFFSET, api: 13000 + OFFSET, bff: 15443 + OFFSET });
 export const OP = `https://localhost:${PORTS.op}`;
 export const API = `https://localhost:${PORTS.api}`;
 export const BFF = `https://localhost:${PORTS.bff}`;
