@@ -177,6 +177,29 @@ pub enum ClientAuth {
     PrivateKeyJwt,
 }
 
+impl ClientAuth {
+    const ALL: [ClientAuth; 4] = [
+        ClientAuth::Basic,
+        ClientAuth::Post,
+        ClientAuth::SecretJwt,
+        ClientAuth::PrivateKeyJwt,
+    ];
+
+    /// The method's registered name (RFC 7591 §2, OIDC Core §9).
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuth::Basic => "client_secret_basic",
+            ClientAuth::Post => "client_secret_post",
+            ClientAuth::SecretJwt => "client_secret_jwt",
+            ClientAuth::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ClientAuth> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
 /// The client's own signing key (private_key_jwt, signed request objects).
 #[derive(Clone)]
 pub struct ClientKey {
@@ -195,6 +218,20 @@ impl std::fmt::Debug for ClientKey {
 }
 
 impl ClientKey {
+    /// The public half as a JWK (with `kid`, `alg`, `use: sig`), for registering the key.
+    pub fn public_jwk(&self) -> Option<Value> {
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&self.key, self.alg).ok()?;
+        let mut v = serde_json::to_value(jwk).ok()?;
+        let m = v.as_object_mut()?;
+        m.retain(|k, _| matches!(k.as_str(), "kty" | "n" | "e" | "crv" | "x" | "y"));
+        m.insert("use".into(), Value::from("sig"));
+        m.insert("alg".into(), serde_json::to_value(self.alg).ok()?);
+        if let Some(kid) = &self.kid {
+            m.insert("kid".into(), Value::from(kid.as_str()));
+        }
+        Some(v)
+    }
+
     /// A private JWK: RSA (`n`, `e`, `d`, `p`, `q`) or EC P-256 (`d`). Its `kid` is used
     /// unless `client_key_id` is set.
     pub fn from_jwk(
@@ -849,16 +886,12 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
 
     let token_endpoint_auth_method = match raw.token_endpoint_auth_method.as_deref() {
         None => None,
-        Some("client_secret_basic") => Some(ClientAuth::Basic),
-        Some("client_secret_post") => Some(ClientAuth::Post),
-        Some("client_secret_jwt") => Some(ClientAuth::SecretJwt),
-        Some("private_key_jwt") => Some(ClientAuth::PrivateKeyJwt),
-        Some(other) => {
-            return Err(ConfigError::new(
+        Some(name) => Some(ClientAuth::from_name(name).ok_or_else(|| {
+            ConfigError::new(
                 "token_endpoint_auth_method",
-                format!("`{other}` is not client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt"),
-            ))
-        }
+                format!("`{name}` is not client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt"),
+            )
+        })?),
     };
     let client_key = match (&raw.client_private_key, &raw.client_private_jwk) {
         (Some(_), Some(_)) => {

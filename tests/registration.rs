@@ -113,3 +113,58 @@ async fn without_client_id_or_registration_start_up_names_client_id() {
     let err = oidc_bff::config::Config::from_value(v, &BTreeMap::new()).unwrap_err();
     assert_eq!(err.key, "client_id");
 }
+
+#[actix_web::test]
+async fn private_key_jwt_registers_as_such_with_the_public_key() {
+    oidc_bff::install_crypto_provider();
+    let op = FakeOp::start().await;
+    let file = temp_file("client.json");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let key = std::env::current_dir()
+        .unwrap()
+        .join(format!("tests/support/keys/{CLIENT_KEY_FILE}.pem"));
+    let mut v = settings(
+        &op.issuer,
+        port,
+        json!({
+            "client_registration_file": file,
+            "token_endpoint_auth_method": "private_key_jwt",
+            "client_private_key": key,
+            "client_key_id": "bff-key-1",
+        }),
+    );
+    let m = v.as_object_mut().unwrap();
+    m.remove("client_id");
+    m.remove("client_secret");
+    let config = oidc_bff::config::Config::from_value(v, &BTreeMap::new()).unwrap();
+    oidc_bff::app::Application::prepare(config).await.unwrap();
+
+    let sent = op.with(|s| s.registrations[0].clone());
+    assert_eq!(sent["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(sent["token_endpoint_auth_signing_alg"], "RS256");
+    let jwk = &sent["jwks"]["keys"][0];
+    assert_eq!(jwk["kid"], "bff-key-1");
+    assert_eq!(jwk["use"], "sig");
+    assert!(
+        jwk.get("d").is_none(),
+        "a private part was registered: {jwk}"
+    );
+    // The registered key verifies what the client key signs.
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).unwrap();
+    let enc = jsonwebtoken::EncodingKey::from_rsa_pem(&key_pem(CLIENT_KEY_FILE)).unwrap();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &json!({"sub": "x", "exp": now() + 60}),
+        &enc,
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<serde_json::Value>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+        &validation,
+    )
+    .unwrap();
+}

@@ -23,28 +23,40 @@ pub struct Registered {
     pub token_endpoint_auth_method: Option<String>,
 }
 
-/// The client metadata we register: our redirect and logout URIs, the code flow.
+/// The client metadata we register: our redirect and logout URIs, the code flow, the
+/// client authentication method (with our public key for `private_key_jwt`).
 pub fn client_metadata(config: &Config) -> serde_json::Value {
     let base = config.base_url.as_str().trim_end_matches('/');
-    let auth = match config.token_endpoint_auth_method {
-        Some(ClientAuth::Post) => "client_secret_post",
-        Some(ClientAuth::SecretJwt) => "client_secret_jwt",
-        _ => "client_secret_basic",
-    };
-    json!({
+    let auth = config
+        .token_endpoint_auth_method
+        .unwrap_or(ClientAuth::Basic);
+    let mut meta = json!({
         "client_name": "oidc-bff",
         "application_type": "web",
         "redirect_uris": [config.redirect_uri.as_str()],
         "post_logout_redirect_uris": [config.post_logout_redirect_uri.as_str()],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
-        "token_endpoint_auth_method": auth,
+        "token_endpoint_auth_method": auth.name(),
         "scope": config.scope,
         "backchannel_logout_uri": format!("{base}/bff/backchannel-logout"),
         "backchannel_logout_session_required": true,
         "frontchannel_logout_uri": format!("{base}/bff/frontchannel-logout"),
         "frontchannel_logout_session_required": true,
-    })
+    });
+    if let Some(jwk) = registered_jwk(config) {
+        meta["token_endpoint_auth_signing_alg"] = jwk["alg"].clone();
+        meta["jwks"] = json!({ "keys": [jwk] });
+    }
+    meta
+}
+
+/// The public key registered for `private_key_jwt`.
+fn registered_jwk(config: &Config) -> Option<serde_json::Value> {
+    if config.token_endpoint_auth_method != Some(ClientAuth::PrivateKeyJwt) {
+        return None;
+    }
+    config.client_key.as_ref()?.public_jwk()
 }
 
 /// Reads earlier credentials; `Ok(None)` when the file does not exist yet.
@@ -117,6 +129,11 @@ pub async fn ensure_registered(config: &mut Config, client: &awc::Client) -> Res
     };
     if !config.client_id.is_empty() {
         return Ok(());
+    }
+    if config.token_endpoint_auth_method == Some(ClientAuth::PrivateKeyJwt)
+        && registered_jwk(config).is_none()
+    {
+        return Err("the client key's public half cannot be registered; use an RSA or P-256 key, or set client_id".into());
     }
     let registered = match load(&reg.file)? {
         Some(r) => {
