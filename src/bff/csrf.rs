@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::dev::Payload;
+use actix_web::http::{header, ConnectionType, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 
 use crate::app::AppState;
+use crate::deadline::{BodyFault, BodyWatch, Limit};
 use crate::error::BffError;
 
 /// Paths the OP calls directly; exempt from the rule.
@@ -91,6 +93,11 @@ fn check(req: &ServiceRequest, state: Option<&web::Data<AppState>>) -> Result<()
         s.config.max_cookies,
         s.config.max_cookie_header,
     )?;
+    // Issue 9: TRACE, TRACK and CONNECT never reach an upstream (an echoing upstream
+    // would hand the bearer token to the page), with or without X-CSRF.
+    if is_api(req.path()) && crate::proxy::refused_method(req.method()) {
+        return Err(BffError::MethodNotAllowed);
+    }
     if needs_check(req.method(), req.path()) {
         let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
         if !allowed(
@@ -103,6 +110,76 @@ fn check(req: &ServiceRequest, state: Option<&web::Data<AppState>>) -> Result<()
         }
     }
     Ok(())
+}
+
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// True when the request announces a body.
+fn has_body(req: &ServiceRequest) -> bool {
+    let h = req.headers();
+    h.contains_key(header::TRANSFER_ENCODING)
+        || *req.method() == Method::CONNECT
+        || h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+/// Issue 9: holds the body to its deadline (`body_timeout` for the whole body of
+/// `/bff/` and callback requests, `proxy_timeout` between chunks of `/api` uploads).
+fn hold_body_to_deadline(req: &mut ServiceRequest, state: &AppState) -> Option<BodyWatch> {
+    use actix_web::HttpMessage;
+    if !has_body(req) {
+        return None;
+    }
+    let limit = if is_api(req.path()) {
+        Limit::Idle(state.config.proxy_timeout)
+    } else {
+        Limit::Total(state.config.body_timeout)
+    };
+    let payload = std::mem::replace(req.parts_mut().1, Payload::None);
+    let (payload, watch) = crate::deadline::wrap(payload, limit);
+    req.set_payload(payload);
+    req.extensions_mut().insert(watch.clone());
+    Some(watch)
+}
+
+/// The answer to send instead of `res`, if any: our JSON for a body that failed (the
+/// connection is then closed), and for error answers that actix or a library made
+/// itself (plain text or empty; upstream answers under `/api` pass unchanged).
+fn replacement<B>(
+    res: &ServiceResponse<B>,
+    path: &str,
+    watch: Option<&BodyWatch>,
+) -> Option<(actix_web::HttpResponse, bool)> {
+    let status = res.status();
+    if let Some(fault) = watch.and_then(BodyWatch::fault) {
+        if status.is_client_error() || status.is_server_error() {
+            let e = match fault {
+                BodyFault::TimedOut => BffError::BodyTimeout,
+                BodyFault::TooLarge => BffError::PayloadTooLarge,
+                BodyFault::Malformed | BodyFault::Incomplete => BffError::MalformedBody,
+            };
+            return Some((actix_web::ResponseError::error_response(&e), true));
+        }
+        return None;
+    }
+    if status.as_u16() < 400 {
+        return None;
+    }
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json || (is_api(path) && res.response().error().is_none()) {
+        return None;
+    }
+    if let Some(e) = res.response().error() {
+        tracing::debug!(status = status.as_u16(), error = %e, "error answer replaced by JSON");
+    }
+    Some((crate::error::for_status(status), false))
 }
 
 fn area_and_route(path: &str, pattern: Option<String>) -> (&'static str, String) {
@@ -129,13 +206,28 @@ pub async fn guard(
         let method = req.method().clone();
         let path = req.path().to_string();
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let mut watch = None;
         let mut res = match check(&req, state.as_ref()) {
             Err(e) => {
                 tracing::info!(%method, %path, error = %e, "request refused before routing");
                 req.error_response(e).map_into_right_body()
             }
-            Ok(()) => next.call(req).await?.map_into_left_body(),
+            Ok(()) => {
+                let mut req = req;
+                if let Some(s) = state.as_ref() {
+                    watch = hold_body_to_deadline(&mut req, s);
+                }
+                next.call(req).await?.map_into_left_body()
+            }
         };
+        if let Some((answer, close)) = replacement(&res, &path, watch.as_ref()) {
+            res = res.into_response(answer).map_into_right_body();
+            if close {
+                res.response_mut()
+                    .head_mut()
+                    .set_connection_type(ConnectionType::Close);
+            }
+        }
         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&rid) {
             res.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("x-request-id"),
