@@ -1,23 +1,31 @@
 //! Deadlines on request bodies (issue 9). `request_timeout` only bounds a request's
-//! head; this wraps the body stream so that a `/bff/` or callback body must arrive whole
-//! within `body_timeout`, and an `/api` upload may not stall longer than `proxy_timeout`
-//! between chunks. The wrapper also notes how a body failed (timed out, broken framing,
-//! too large), so the answer can say so (408 / 400 / 413 JSON) instead of blaming the
-//! upstream.
+//! head. A `/bff/` or callback body is read whole, within `body_timeout`, before the
+//! handler runs ([`read_whole`]); an `/api` upload streams through [`Idle`], which cuts it
+//! off when it stalls longer than `proxy_timeout` between chunks and notes how a body
+//! failed (timed out, broken framing, too large), so the answer can say so (408 / 400 /
+//! 413 JSON) instead of blaming the upstream.
+//!
+//! actix keeps draining a chunked body whose reader was dropped, for as long as the
+//! client keeps sending; it closes the connection after the answer only while the reader
+//! is alive. So an answer given before its request body was read whole keeps the reader
+//! alive until the answer is sent ([`Holding`]): the connection then closes.
 
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
-use actix_web::web::Bytes;
-use futures_util::Stream;
+use actix_web::web::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
+
+use crate::error::BffError;
 
 /// How a request body failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,67 +72,70 @@ impl BodyFault {
     }
 }
 
-/// Shared between the wrapped body (which writes) and whoever answers the request
-/// (which reads); kept in the request's extensions.
-#[derive(Clone, Default)]
-pub struct BodyWatch(Arc<AtomicU8>);
+/// The request body, shared between the stream handed on (which reads it) and whoever
+/// answers the request (which learns how it ended, and may keep it alive); kept in the
+/// request's extensions.
+#[derive(Clone)]
+pub struct BodyWatch(Rc<WatchState>);
+
+struct WatchState {
+    status: Cell<u8>,
+    finished_at: Cell<Option<Instant>>,
+    payload: RefCell<Payload>,
+}
 
 impl BodyWatch {
-    /// How the body failed, if it did.
-    pub fn fault(&self) -> Option<BodyFault> {
-        BodyFault::from_code(self.0.load(Ordering::Acquire))
+    fn new(payload: Payload) -> Self {
+        Self(Rc::new(WatchState {
+            status: Cell::new(NONE),
+            finished_at: Cell::new(None),
+            payload: RefCell::new(payload),
+        }))
     }
 
-    /// True once the whole body was read.
-    pub fn finished(&self) -> bool {
-        self.0.load(Ordering::Acquire) == DONE
+    /// How the body failed, if it did.
+    pub fn fault(&self) -> Option<BodyFault> {
+        BodyFault::from_code(self.0.status.get())
+    }
+
+    /// When the whole body had been read, if it has.
+    pub fn finished_at(&self) -> Option<Instant> {
+        self.0.finished_at.get()
     }
 
     fn set(&self, v: u8) {
-        let _ = self
-            .0
-            .compare_exchange(NONE, v, Ordering::AcqRel, Ordering::Acquire);
-    }
-}
-
-/// The bound a body is held to.
-#[derive(Debug, Clone, Copy)]
-pub enum Limit {
-    /// The whole body within this time of the head.
-    Total(Duration),
-    /// At most this long without a chunk.
-    Idle(Duration),
-}
-
-/// A request body with a deadline.
-pub struct Deadline {
-    inner: Payload,
-    sleep: Pin<Box<Sleep>>,
-    idle: Option<Duration>,
-    last: Instant,
-    watch: BodyWatch,
-    ended: bool,
-}
-
-impl Deadline {
-    pub fn new(inner: Payload, limit: Limit, watch: BodyWatch) -> Self {
-        let now = Instant::now();
-        let (after, idle) = match limit {
-            Limit::Total(d) => (d, None),
-            Limit::Idle(d) => (d, Some(d)),
-        };
-        Self {
-            inner,
-            sleep: Box::pin(tokio::time::sleep_until(now + after)),
-            idle,
-            last: now,
-            watch,
-            ended: false,
+        if self.0.status.get() == NONE {
+            self.0.status.set(v);
+            if v == DONE {
+                self.0.finished_at.set(Some(Instant::now()));
+            }
         }
     }
 }
 
-impl Stream for Deadline {
+impl BodyFault {
+    /// The answer for a body that failed this way.
+    pub fn error(self) -> BffError {
+        match self {
+            BodyFault::TimedOut => BffError::BodyTimeout,
+            BodyFault::TooLarge => BffError::PayloadTooLarge,
+            BodyFault::Malformed | BodyFault::Incomplete => BffError::MalformedBody,
+        }
+    }
+}
+
+/// A streamed request body that may not stall longer than `idle` between chunks. Only
+/// time spent waiting on the client counts: while the upstream applies back-pressure
+/// (the body is not polled) the clock does not run.
+pub struct Idle {
+    watch: BodyWatch,
+    sleep: Pin<Box<Sleep>>,
+    idle: Duration,
+    waiting_since: Option<Instant>,
+    ended: bool,
+}
+
+impl Stream for Idle {
     type Item = Result<Bytes, PayloadError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -132,13 +143,10 @@ impl Stream for Deadline {
         if this.ended {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut this.inner).poll_next(cx) {
+        let polled = Pin::new(&mut *this.watch.0.payload.borrow_mut()).poll_next(cx);
+        match polled {
             Poll::Ready(Some(Ok(chunk))) => {
-                if this.idle.is_some() {
-                    // Moving the timer on every chunk would cost a timer-wheel update per
-                    // chunk; noting the time is enough, the timer catches up when it fires.
-                    this.last = Instant::now();
-                }
+                this.waiting_since = None;
                 return Poll::Ready(Some(Ok(chunk)));
             }
             Poll::Ready(Some(Err(e))) => {
@@ -153,22 +161,23 @@ impl Stream for Deadline {
             }
             Poll::Pending => {}
         }
+        let since = *this.waiting_since.get_or_insert_with(Instant::now);
+        let due = since + this.idle;
+        // The timer only ever moves later, and only when it fires early: no timer-wheel
+        // update per chunk.
         loop {
             if this.sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
-            if let Some(idle) = this.idle {
-                let due = this.last + idle;
-                if due > Instant::now() {
-                    this.sleep.as_mut().reset(due);
-                    continue;
-                }
+            if due > Instant::now() {
+                this.sleep.as_mut().reset(due);
+                continue;
             }
             this.ended = true;
             this.watch.set(BodyFault::TimedOut.code());
             return Poll::Ready(Some(Err(PayloadError::Io(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "request body deadline passed",
+                "request body stalled",
             )))));
         }
     }
@@ -177,12 +186,72 @@ impl Stream for Deadline {
 /// actix's boxed payload stream (not re-exported by actix-web).
 type BoxedStream = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
 
-/// Replaces `payload` by one held to `limit`; the returned watch tells how it ended.
-pub fn wrap(payload: Payload, limit: Limit) -> (Payload, BodyWatch) {
-    let watch = BodyWatch::default();
-    let stream: BoxedStream =
-        Box::pin(Deadline::new(payload, limit, watch.clone()));
+/// Replaces `payload` by one that may not stall longer than `idle`; the returned watch
+/// tells how it ended.
+pub fn idle(payload: Payload, idle: Duration) -> (Payload, BodyWatch) {
+    let watch = BodyWatch::new(payload);
+    let stream: BoxedStream = Box::pin(Idle {
+        watch: watch.clone(),
+        sleep: Box::pin(tokio::time::sleep(idle)),
+        idle,
+        waiting_since: None,
+        ended: false,
+    });
     (Payload::from(stream), watch)
+}
+
+/// An answer's body that keeps its request's unread body alive until it is sent, so
+/// actix closes the connection instead of draining what the client still sends.
+pub struct Holding {
+    body: BoxBody,
+    _request_body: Box<dyn std::any::Any>,
+}
+
+impl Holding {
+    pub fn new(body: BoxBody, request_body: impl std::any::Any) -> Self {
+        Self {
+            body,
+            _request_body: Box::new(request_body),
+        }
+    }
+}
+
+impl MessageBody for Holding {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
+}
+
+/// Reads the whole body, at most `limit` bytes, within `within`: the body that a
+/// `/bff/` handler then reads from memory.
+pub async fn read_whole(
+    payload: &mut Payload,
+    limit: usize,
+    within: Duration,
+) -> Result<Bytes, BffError> {
+    let read = async {
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| BodyFault::of(&e).error())?;
+            if body.len() + chunk.len() > limit {
+                return Err(BffError::PayloadTooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .map_err(|_| BffError::BodyTimeout)?
 }
 
 #[cfg(test)]
@@ -210,22 +279,21 @@ mod tests {
     }
 
     #[actix_rt::test]
-    async fn total_deadline_cuts_a_slow_body() {
-        let (p, watch) = wrap(slow(&[40, 40, 40, 40]), Limit::Total(Duration::from_millis(100)));
-        let (n, failed) = drain(p).await;
-        assert!(failed && n < 4, "{n}");
-        assert_eq!(watch.fault(), Some(BodyFault::TimedOut));
+    async fn a_whole_body_must_arrive_in_time_and_fit() {
+        let r = read_whole(&mut slow(&[40, 40, 40, 40]), 100, Duration::from_millis(100)).await;
+        assert!(matches!(r, Err(BffError::BodyTimeout)), "{r:?}");
+        let r = read_whole(&mut slow(&[10, 10, 10]), 100, Duration::from_millis(500)).await;
+        assert_eq!(r.unwrap().len(), 3);
+        let r = read_whole(&mut slow(&[10, 10, 10]), 2, Duration::from_millis(500)).await;
+        assert!(matches!(r, Err(BffError::PayloadTooLarge)), "{r:?}");
     }
 
     #[actix_rt::test]
     async fn idle_deadline_allows_steady_chunks_and_cuts_a_stall() {
-        let (p, watch) = wrap(
-            slow(&[30, 30, 30, 30, 30, 30]),
-            Limit::Idle(Duration::from_millis(100)),
-        );
+        let (p, watch) = idle(slow(&[30, 30, 30, 30, 30, 30]), Duration::from_millis(100));
         assert_eq!(drain(p).await, (6, false), "180 ms in all, never 100 ms idle");
-        assert!(watch.finished() && watch.fault().is_none());
-        let (p, watch) = wrap(slow(&[30, 250]), Limit::Idle(Duration::from_millis(100)));
+        assert!(watch.finished_at().is_some() && watch.fault().is_none());
+        let (p, watch) = idle(slow(&[30, 250]), Duration::from_millis(100));
         assert_eq!(drain(p).await, (1, true));
         assert_eq!(watch.fault(), Some(BodyFault::TimedOut));
     }

@@ -343,6 +343,31 @@ fn body_error(watch: Option<&crate::deadline::BodyWatch>) -> Option<BffError> {
     })
 }
 
+/// awc's own bound on an upload (its timeout covers sending the body too).
+const UNBOUNDED: Duration = Duration::from_secs(24 * 3600);
+
+/// The upstream's answer to an upload, due within `timeout` after the body ended.
+async fn answer_to_upload<T>(
+    send: impl std::future::Future<Output = Result<T, SendRequestError>>,
+    watch: Option<&crate::deadline::BodyWatch>,
+    timeout: Duration,
+) -> Result<T, SendRequestError> {
+    use tokio::time::{timeout_at, Instant};
+    let mut send = std::pin::pin!(send);
+    loop {
+        let finished = watch.and_then(|w| w.finished_at());
+        let until = finished.unwrap_or_else(Instant::now) + timeout;
+        if let Ok(r) = timeout_at(until, &mut send).await {
+            return r;
+        }
+        let moving = watch.is_some_and(|w| w.fault().is_none() && w.finished_at().is_none());
+        let just_finished = finished.is_none() && watch.is_some_and(|w| w.finished_at().is_some());
+        if !moving && !just_finished {
+            return Err(SendRequestError::Timeout);
+        }
+    }
+}
+
 pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
@@ -411,7 +436,7 @@ pub async fn forward(
         || req.headers().contains_key(header::TRANSFER_ENCODING);
     let timeout = state.config.proxy_timeout;
 
-    let build = |bearer: Option<&str>| {
+    let build = |bearer: Option<&str>, timeout: Duration| {
         let mut r = upstream
             .0
             .request(method.clone(), &url)
@@ -425,13 +450,18 @@ pub async fn forward(
 
     let bearer = session.as_ref().and_then(|s| s.access_token.clone());
     let mut res = if has_body {
-        let r = build(bearer.as_deref());
-        match content_length {
-            Some(len) => r.send_body(SizedStream::new(len, payload)).await,
-            None => r.send_stream(payload).await,
-        }
+        // An upload takes as long as it keeps moving (a stall is cut off by the body's
+        // own deadline); the answer is due within `proxy_timeout` after it ends.
+        let r = build(bearer.as_deref(), UNBOUNDED);
+        let send = async {
+            match content_length {
+                Some(len) => r.send_body(SizedStream::new(len, payload)).await,
+                None => r.send_stream(payload).await,
+            }
+        };
+        answer_to_upload(send, body_watch.as_ref(), timeout).await
     } else {
-        build(bearer.as_deref()).send().await
+        build(bearer.as_deref(), timeout).send().await
     }
     .map_err(|e| body_error(body_watch.as_ref()).unwrap_or_else(|| send_error(e).into()))?;
 
@@ -447,7 +477,7 @@ pub async fn forward(
             match state.refresher.ensure_fresh(&state, &http.0, s, true).await {
                 Ok(_) => {
                     cookies = Some(save(&req, &state, s).await?);
-                    res = build(s.access_token.as_deref())
+                    res = build(s.access_token.as_deref(), timeout)
                         .send()
                         .await
                         .map_err(send_error)?;

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::dev::Payload;
 use actix_web::http::{header, ConnectionType, Method};
@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error};
 
 use crate::app::AppState;
-use crate::deadline::{BodyFault, BodyWatch, Limit};
+use crate::deadline::{BodyWatch, Holding};
 use crate::error::BffError;
 
 /// Paths the OP calls directly; exempt from the rule.
@@ -94,8 +94,9 @@ fn check(req: &ServiceRequest, state: Option<&web::Data<AppState>>) -> Result<()
         s.config.max_cookie_header,
     )?;
     // Issue 9: TRACE, TRACK and CONNECT never reach an upstream (an echoing upstream
-    // would hand the bearer token to the page), with or without X-CSRF.
-    if is_api(req.path()) && crate::proxy::refused_method(req.method()) {
+    // would hand the bearer token to the page), with or without X-CSRF; nothing else
+    // here serves them either.
+    if crate::proxy::refused_method(req.method()) {
         return Err(BffError::MethodNotAllowed);
     }
     if needs_check(req.method(), req.path()) {
@@ -120,29 +121,51 @@ fn is_api(path: &str) -> bool {
 fn has_body(req: &ServiceRequest) -> bool {
     let h = req.headers();
     h.contains_key(header::TRANSFER_ENCODING)
-        || *req.method() == Method::CONNECT
         || h.get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim() != "0")
 }
 
-/// Issue 9: holds the body to its deadline (`body_timeout` for the whole body of
-/// `/bff/` and callback requests, `proxy_timeout` between chunks of `/api` uploads).
-fn hold_body_to_deadline(req: &mut ServiceRequest, state: &AppState) -> Option<BodyWatch> {
+/// What became of a request's body before the handler ran.
+enum Held {
+    /// No body, or one read whole.
+    Done,
+    /// An `/api` upload, streaming.
+    Streaming(BodyWatch),
+    /// Refused (too slow, too large, malformed); the unread rest is kept alive until
+    /// the answer is sent, so that the connection closes.
+    Refused(BffError, Payload),
+}
+
+/// Issue 9: holds the body to its deadline. An `/api` upload streams, and may not
+/// stall longer than `proxy_timeout` between chunks; any other body (`/bff/`, the
+/// callback) is read here, whole, within `body_timeout` and `max_bff_body`, so that no
+/// handler waits on a slow client.
+async fn hold_body_to_deadline(req: &mut ServiceRequest, state: &AppState) -> Held {
     use actix_web::HttpMessage;
     if !has_body(req) {
-        return None;
+        return Held::Done;
     }
-    let limit = if is_api(req.path()) {
-        Limit::Idle(state.config.proxy_timeout)
-    } else {
-        Limit::Total(state.config.body_timeout)
-    };
-    let payload = std::mem::replace(req.parts_mut().1, Payload::None);
-    let (payload, watch) = crate::deadline::wrap(payload, limit);
-    req.set_payload(payload);
-    req.extensions_mut().insert(watch.clone());
-    Some(watch)
+    let mut payload = std::mem::replace(req.parts_mut().1, Payload::None);
+    if is_api(req.path()) {
+        let (payload, watch) = crate::deadline::idle(payload, state.config.proxy_timeout);
+        req.set_payload(payload);
+        req.extensions_mut().insert(watch.clone());
+        return Held::Streaming(watch);
+    }
+    let read = crate::deadline::read_whole(
+        &mut payload,
+        state.config.max_bff_body,
+        state.config.body_timeout,
+    )
+    .await;
+    match read {
+        Ok(body) => {
+            req.set_payload(Payload::from(body));
+            Held::Done
+        }
+        Err(e) => Held::Refused(e, payload),
+    }
 }
 
 /// The answer to send instead of `res`, if any: our JSON for a body that failed (the
@@ -156,11 +179,7 @@ fn replacement<B>(
     let status = res.status();
     if let Some(fault) = watch.and_then(BodyWatch::fault) {
         if status.is_client_error() || status.is_server_error() {
-            let e = match fault {
-                BodyFault::TimedOut => BffError::BodyTimeout,
-                BodyFault::TooLarge => BffError::PayloadTooLarge,
-                BodyFault::Malformed | BodyFault::Incomplete => BffError::MalformedBody,
-            };
+            let e = fault.error();
             return Some((actix_web::ResponseError::error_response(&e), true));
         }
         return None;
@@ -180,6 +199,12 @@ fn replacement<B>(
         tracing::debug!(status = status.as_u16(), error = %e, "error answer replaced by JSON");
     }
     Some((crate::error::for_status(status), false))
+}
+
+fn close<B>(res: &mut ServiceResponse<B>) {
+    res.response_mut()
+        .head_mut()
+        .set_connection_type(ConnectionType::Close);
 }
 
 fn area_and_route(path: &str, pattern: Option<String>) -> (&'static str, String) {
@@ -214,19 +239,41 @@ pub async fn guard(
             }
             Ok(()) => {
                 let mut req = req;
-                if let Some(s) = state.as_ref() {
-                    watch = hold_body_to_deadline(&mut req, s);
+                let held = match state.as_ref() {
+                    Some(s) => hold_body_to_deadline(&mut req, s).await,
+                    None => Held::Done,
+                };
+                match held {
+                    Held::Done => next.call(req).await?.map_into_left_body(),
+                    Held::Streaming(w) => {
+                        let res = next.call(req).await?;
+                        watch = Some(w);
+                        res.map_into_left_body()
+                    }
+                    Held::Refused(e, unread) => {
+                        tracing::info!(%method, %path, error = %e, "request body refused");
+                        let mut res = req.error_response(e);
+                        close(&mut res);
+                        res.map_body(|_, b| BoxBody::new(Holding::new(b, unread)))
+                            .map_into_right_body()
+                    }
                 }
-                next.call(req).await?.map_into_left_body()
             }
         };
-        if let Some((answer, close)) = replacement(&res, &path, watch.as_ref()) {
+        if let Some((answer, must_close)) = replacement(&res, &path, watch.as_ref()) {
             res = res.into_response(answer).map_into_right_body();
-            if close {
-                res.response_mut()
-                    .head_mut()
-                    .set_connection_type(ConnectionType::Close);
+            if must_close {
+                close(&mut res);
             }
+        }
+        // An `/api` answer given before the upload was read whole: keep the upload's
+        // reader alive until the answer is sent, so the connection closes.
+        if let Some(w) = watch.filter(|w| w.finished_at().is_none()) {
+            close(&mut res);
+            res = res
+                .map_into_boxed_body()
+                .map_body(|_, b| BoxBody::new(Holding::new(b, w)))
+                .map_into_right_body();
         }
         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&rid) {
             res.headers_mut().insert(
