@@ -1357,10 +1357,17 @@ mod tests {
         assert_eq!(got, ["127.0.0.1/32", "10.0.0.0/8", "::1/128", "fd00::/8"]);
         assert_eq!(c.body_timeout, Duration::from_secs(3));
         let env = [("BFF_TRUSTED_PROXIES", "192.168.0.0/16, 2001:db8::1")];
-        let env = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let env = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         let c = Config::from_value(base(), &env).unwrap();
         assert_eq!(c.trusted_proxies.len(), 2);
-        for bad in [json!(["10.0.0.0/33"]), json!(["proxy.example"]), json!("10.0.0.1")] {
+        for bad in [
+            json!(["10.0.0.0/33"]),
+            json!(["proxy.example"]),
+            json!("10.0.0.1"),
+        ] {
             let e = err(base(), json!({ "trusted_proxies": bad }), &[]);
             assert_eq!(e.key, "trusted_proxies");
         }

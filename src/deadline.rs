@@ -280,7 +280,12 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_whole_body_must_arrive_in_time_and_fit() {
-        let r = read_whole(&mut slow(&[40, 40, 40, 40]), 100, Duration::from_millis(100)).await;
+        let r = read_whole(
+            &mut slow(&[40, 40, 40, 40]),
+            100,
+            Duration::from_millis(100),
+        )
+        .await;
         assert!(matches!(r, Err(BffError::BodyTimeout)), "{r:?}");
         let r = read_whole(&mut slow(&[10, 10, 10]), 100, Duration::from_millis(500)).await;
         assert_eq!(r.unwrap().len(), 3);
@@ -291,7 +296,11 @@ mod tests {
     #[actix_rt::test]
     async fn idle_deadline_allows_steady_chunks_and_cuts_a_stall() {
         let (p, watch) = idle(slow(&[30, 30, 30, 30, 30, 30]), Duration::from_millis(100));
-        assert_eq!(drain(p).await, (6, false), "180 ms in all, never 100 ms idle");
+        assert_eq!(
+            drain(p).await,
+            (6, false),
+            "180 ms in all, never 100 ms idle"
+        );
         assert!(watch.finished_at().is_some() && watch.fault().is_none());
         let (p, watch) = idle(slow(&[30, 250]), Duration::from_millis(100));
         assert_eq!(drain(p).await, (1, true));

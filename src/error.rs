@@ -280,7 +280,10 @@ pub fn for_status(status: StatusCode) -> HttpResponse {
         411 => ("length_required", "the request needs a Content-Length"),
         413 => ("too_large", "the request body is too large"),
         414 => ("too_large", "the request URI is too long"),
-        415 => ("unsupported_media_type", "this content type is not accepted here"),
+        415 => (
+            "unsupported_media_type",
+            "this content type is not accepted here",
+        ),
         431 => ("too_large", "the request headers are too large"),
         s if s < 500 => ("invalid_request", "the request was refused"),
         503 => ("unavailable", "the service is unavailable"),

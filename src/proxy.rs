@@ -599,16 +599,25 @@ mod tests {
     #[test]
     fn refused_methods() {
         for m in ["TRACE", "TRACK", "CONNECT", "trace", "Track"] {
-            assert!(refused_method(&Method::from_bytes(m.as_bytes()).unwrap()), "{m}");
+            assert!(
+                refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "{m}"
+            );
         }
-        for m in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND"] {
-            assert!(!refused_method(&Method::from_bytes(m.as_bytes()).unwrap()), "{m}");
+        for m in [
+            "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND",
+        ] {
+            assert!(
+                !refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "{m}"
+            );
         }
     }
 
     #[test]
     fn trust_is_by_peer_address() {
-        let nets: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        let nets: Vec<ipnet::IpNet> =
+            vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
         let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
         assert!(Hop::is_trusted(&nets, ip("10.2.3.4")));
         assert!(Hop::is_trusted(&nets, ip("::ffff:10.2.3.4")), "IPv4-mapped");

@@ -38,7 +38,10 @@ impl Raw {
             .and_then(|s| s.parse().ok())
     }
     fn body(&self) -> &str {
-        self.text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("")
+        self.text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or("")
     }
     fn json(&self) -> Value {
         serde_json::from_str(self.body()).unwrap_or(Value::Null)
@@ -77,7 +80,10 @@ fn assert_no_internal_text(text: &str) {
         "invalid digit",
         "upstream_error",
     ] {
-        assert!(!text.contains(needle), "`{needle}` reached the client: {text}");
+        assert!(
+            !text.contains(needle),
+            "`{needle}` reached the client: {text}"
+        );
     }
 }
 
@@ -326,7 +332,10 @@ async fn slow_bodies_are_cut_off_and_do_not_starve_the_server() {
     let port = bff.port;
     let targets = [
         ("/bff/login", "application/json"),
-        ("/bff/backchannel-logout", "application/x-www-form-urlencoded"),
+        (
+            "/bff/backchannel-logout",
+            "application/x-www-form-urlencoded",
+        ),
         ("/bff/revoke", "application/json"),
     ];
     // One of each, answered 408 JSON within the deadline.
@@ -353,7 +362,11 @@ async fn slow_bodies_are_cut_off_and_do_not_starve_the_server() {
             .await
             .expect("healthz answers while 60 bodies trickle");
         assert_eq!(res.status(), 200);
-        assert!(started.elapsed() < Duration::from_millis(800), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            started.elapsed()
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     for (i, h) in slow.into_iter().enumerate() {
@@ -442,7 +455,10 @@ async fn a_stalled_api_upload_is_cut_off_after_proxy_timeout() {
     let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
     let text = String::from_utf8_lossy(&buf);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert!(text.contains(r#""body_len":6"#), "the upstream got it all: {text}");
+    assert!(
+        text.contains(r#""body_len":6"#),
+        "the upstream got it all: {text}"
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -454,7 +470,8 @@ async fn upstream_failures_answer_our_words_only() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let (_op, bff, mut b) = setup(json!({"api_endpoint": format!("http://127.0.0.1:{port}")})).await;
+    let (_op, bff, mut b) =
+        setup(json!({"api_endpoint": format!("http://127.0.0.1:{port}")})).await;
     let res = b.request("GET", "/api/x", &[("X-CSRF", "1")], None).await;
     let text = String::from_utf8_lossy(&res.body).to_string();
     assert_eq!(res.status, 502, "{text}");
@@ -470,7 +487,9 @@ async fn upstream_failures_answer_our_words_only() {
     let res = b.request("GET", "/api/x", &[("X-CSRF", "1")], None).await;
     let text = String::from_utf8_lossy(&res.body).to_string();
     assert!(res.status == 502, "{} {text}", res.status);
-    assert!(res.json()["error"].as_str().is_some_and(|e| e.starts_with("upstream_")));
+    assert!(res.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("upstream_")));
     assert_no_internal_text(&text);
 }
 
@@ -482,7 +501,12 @@ async fn extractor_and_static_file_errors_are_json_in_our_words() {
         ("POST", "/bff/login", Some("{\"returnUrl\": 1"), 400),
         ("POST", "/bff/login", Some("{\"returnUrl\": 7}"), 400),
         ("POST", "/bff/revoke", Some("{bad"), 400),
-        ("POST", "/bff/revoke", Some("{\"token\": \"id_token\", \"x\": 1}"), 400),
+        (
+            "POST",
+            "/bff/revoke",
+            Some("{\"token\": \"id_token\", \"x\": 1}"),
+            400,
+        ),
         ("GET", "/bff/login?maxAge=abc", None, 400),
         ("GET", "/bff/frontchannel-logout?iss=%ZZ", None, 400),
         ("POST", "/healthz", None, 405),
@@ -494,7 +518,10 @@ async fn extractor_and_static_file_errors_are_json_in_our_words() {
         let res = b.request(method, path, &headers, body).await;
         let text = String::from_utf8_lossy(&res.body).to_string();
         assert_eq!(res.status, status, "{method} {path}: {text}");
-        assert!(res.json()["error"].is_string(), "{method} {path}: JSON error: {text}");
+        assert!(
+            res.json()["error"].is_string(),
+            "{method} {path}: JSON error: {text}"
+        );
         assert!(res.json()["error_description"].is_string(), "{text}");
         assert_no_internal_text(&text);
     }
@@ -516,11 +543,20 @@ async fn malformed_chunked_bodies_are_400_never_502() {
     let cookie = b.cookie_header();
     let bodies: &[(&str, &str)] = &[
         ("Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n0\r\n\r\n"),
-        ("Transfer-Encoding: chunked\r\n", "3\r\nabc\r\nzz\r\nabc\r\n0\r\n\r\n"),
+        (
+            "Transfer-Encoding: chunked\r\n",
+            "3\r\nabc\r\nzz\r\nabc\r\n0\r\n\r\n",
+        ),
         ("Transfer-Encoding: chunked\r\n", "3\r\nabcdef\r\n0\r\n\r\n"),
-        ("Transfer-Encoding: chunked\r\n", "3;\u{1}ext\r\nabc\r\n0\r\n\r\n"),
+        (
+            "Transfer-Encoding: chunked\r\n",
+            "3;\u{1}ext\r\nabc\r\n0\r\n\r\n",
+        ),
         ("Transfer-Encoding: chunked\r\n", "-3\r\nabc\r\n0\r\n\r\n"),
-        ("Transfer-Encoding: chunked\r\n", "ffffffffffffffffff\r\nabc\r\n0\r\n\r\n"),
+        (
+            "Transfer-Encoding: chunked\r\n",
+            "ffffffffffffffffff\r\nabc\r\n0\r\n\r\n",
+        ),
         (
             "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
             "3\r\nabc\r\n0\r\n\r\n",
@@ -529,7 +565,10 @@ async fn malformed_chunked_bodies_are_400_never_502() {
             "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
             "3\r\nabc\r\n0\r\n\r\n",
         ),
-        ("Transfer-Encoding: chunked, identity\r\n", "3\r\nabc\r\n0\r\n\r\n"),
+        (
+            "Transfer-Encoding: chunked, identity\r\n",
+            "3\r\nabc\r\n0\r\n\r\n",
+        ),
         ("Transfer-Encoding: xchunked\r\n", "3\r\nabc\r\n0\r\n\r\n"),
     ];
     for path in ["/api/upload", "/bff/login"] {

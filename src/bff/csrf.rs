@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::dev::Payload;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, ConnectionType, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
@@ -143,7 +143,11 @@ enum Held {
 /// handler waits on a slow client.
 async fn hold_body_to_deadline(req: &mut ServiceRequest, state: &AppState) -> Held {
     use actix_web::HttpMessage;
-    if !has_body(req) {
+    // HTTP/2 bodies need no Content-Length; a `/bff/` one is read here all the same.
+    let h2_body = req.version() == actix_web::http::Version::HTTP_2
+        && !matches!(*req.method(), Method::GET | Method::HEAD)
+        && !is_api(req.path());
+    if !has_body(req) && !h2_body {
         return Held::Done;
     }
     let mut payload = std::mem::replace(req.parts_mut().1, Payload::None);
