@@ -589,6 +589,29 @@ async fn malformed_chunked_bodies_are_400_never_502() {
             assert_no_internal_text(&res.text);
         }
     }
+    // The broken chunk arrives after the upload started streaming to the upstream: the
+    // upstream call fails because of the client's body, and that is the client's 400.
+    for bad in [
+        "zz\r\nabc\r\n0\r\n\r\n",
+        "3;\u{1}ext\r\nabc\r\n0\r\n\r\n",
+        "3\r\nabcdef\r\n",
+    ] {
+        let mut conn = TcpStream::connect(("127.0.0.1", bff.port)).await.unwrap();
+        let head = format!(
+            "POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nX-CSRF: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        conn.write_all(bad.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf)).await;
+        let res = Raw {
+            text: String::from_utf8_lossy(&buf).to_string(),
+        };
+        assert_eq!(res.status(), Some(400), "{bad:?}: {}", res.text);
+        assert_eq!(res.json()["error"], "invalid_body", "{bad:?}: {}", res.text);
+        assert_no_internal_text(&res.text);
+    }
     // The fake upstream records a request once its body was read whole.
     assert_eq!(up.count(), 0, "no malformed body completed at the upstream");
 }
