@@ -615,3 +615,62 @@ async fn malformed_chunked_bodies_are_400_never_502() {
     // The fake upstream records a request once its body was read whole.
     assert_eq!(up.count(), 0, "no malformed body completed at the upstream");
 }
+
+// ---------------------------------------------------------------------------------
+// The two new settings: a bad value is one line naming the key, exit 2.
+
+#[test]
+fn bad_trusted_proxies_or_body_timeout_stop_start_up_naming_the_key() {
+    const BIN: &str = env!("CARGO_BIN_EXE_oidc-bff");
+    let dir = std::env::temp_dir().join(format!("oidc-bff-edge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = json!({"issuer": "https://op.example", "client_id": "c", "client_secret": "s", "base_url": "https://localhost:5443"});
+    let cases: Vec<(Value, Vec<(&str, &str)>, &str)> = vec![
+        (
+            json!({"trusted_proxies": ["10.0.0.0/33"]}),
+            vec![],
+            "`trusted_proxies`",
+        ),
+        (
+            json!({"trusted_proxies": ["proxy.internal"]}),
+            vec![],
+            "`trusted_proxies`",
+        ),
+        (
+            json!({}),
+            vec![("BFF_TRUSTED_PROXIES", "10.0.0.1,not-an-ip")],
+            "`trusted_proxies`",
+        ),
+        (json!({"body_timeout": 0}), vec![], "`body_timeout`"),
+        (
+            json!({}),
+            vec![("BFF_BODY_TIMEOUT", "soon")],
+            "`body_timeout`",
+        ),
+    ];
+    for (i, (patch, env, key)) in cases.into_iter().enumerate() {
+        let mut settings = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
+        let path = dir.join(format!("settings-{i}.json"));
+        std::fs::write(&path, settings.to_string()).unwrap();
+        for check in [true, false] {
+            let mut cmd = std::process::Command::new(BIN);
+            cmd.arg("--config").arg(&path).envs(env.iter().copied());
+            if check {
+                cmd.arg("--check");
+            }
+            let out = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "case {i} check={check}: {stderr}"
+            );
+            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(lines.len(), 1, "case {i}: one line: {stderr}");
+            assert!(lines[0].contains(key), "case {i}: {stderr}");
+        }
+    }
+}
