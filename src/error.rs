@@ -143,7 +143,19 @@ impl BffError {
                     return Cow::Owned(e.to_string())
                 }
             },
-            other => return Cow::Owned(other.to_string()),
+            // Fixed sentences of ours already. Listed, not matched by `_`, so that a new
+            // variant has to decide what it shows.
+            BffError::NotAuthenticated
+            | BffError::SessionExpired
+            | BffError::Csrf
+            | BffError::NotFound
+            | BffError::PayloadTooLarge
+            | BffError::NoRefreshToken
+            | BffError::NoAccessToken
+            | BffError::UserinfoSubMismatch
+            | BffError::MethodNotAllowed
+            | BffError::BodyTimeout
+            | BffError::MalformedBody => return Cow::Owned(self.to_string()),
         };
         Cow::Borrowed(fixed)
     }
@@ -292,4 +304,41 @@ pub fn for_status(status: StatusCode) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({ "error": code, "error_description": message }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_messages_carry_no_library_text() {
+        let internal = [
+            "Connection refused (os error 111)",
+            "received corrupt message of type InvalidContentType",
+            "expected value at line 1 column 2",
+        ];
+        let errors = [
+            BffError::Proxy(crate::proxy::ProxyError::Connect(internal[0].into())),
+            BffError::Proxy(crate::proxy::ProxyError::Upstream(internal[1].into())),
+            BffError::Invalid("the body is not valid JSON", internal[2].into()),
+            BffError::Oidc(OidcError::Network(internal[0].into())),
+            BffError::Oidc(OidcError::InvalidResponse(internal[2].into())),
+            BffError::Oidc(OidcError::Discovery(internal[1].into())),
+        ];
+        for e in errors {
+            let shown = e.public_message();
+            for text in internal {
+                assert!(!shown.contains(text), "{shown}");
+                assert!(!shown.contains("os error"), "{shown}");
+            }
+            assert!(
+                e.to_string().len() > shown.len(),
+                "the log keeps the detail: {e}"
+            );
+        }
+        assert_eq!(
+            BffError::BadRequest("sid is required".into()).public_message(),
+            "sid is required"
+        );
+    }
 }
