@@ -73,8 +73,12 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     request_headers(
                         black_box(&h),
-                        Some("127.0.0.1"),
-                        "http",
+                        &oidc_bff::proxy::Hop {
+                            peer: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+                            trusted: false,
+                            proto: "http",
+                            host: "localhost:8080",
+                        },
                         route,
                         Some("eyJhbGciOiJSUzI1NiJ9.e30.sig"),
                         "rid-0123456789",

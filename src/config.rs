@@ -100,6 +100,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("max_header_bytes", Kind::Num),
     ("request_timeout", Kind::Num),
     ("proxy_timeout", Kind::Num),
+    // Issue 9 (the proxy edge): forwarded headers and body deadlines.
+    ("trusted_proxies", Kind::List),
+    ("body_timeout", Kind::Num),
 ];
 
 /// The file as written (every key optional here; `Config::validate` decides).
@@ -160,6 +163,9 @@ struct Raw {
     max_header_bytes: Option<usize>,
     request_timeout: Option<u64>,
     proxy_timeout: Option<u64>,
+    // Issue 9 (the proxy edge).
+    trusted_proxies: Option<Vec<String>>,
+    body_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -474,6 +480,11 @@ pub struct Config {
     /// Time allowed to receive a request's head.
     pub request_timeout: Duration,
     pub proxy_timeout: Duration,
+    // Issue 9 (the proxy edge).
+    /// Peers whose `X-Forwarded-*`/`Forwarded`/client-IP headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Time allowed for the whole body of a `/bff/` or callback request.
+    pub body_timeout: Duration,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
 }
@@ -1075,8 +1086,29 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         request_timeout: secs("request_timeout", raw.request_timeout, 10, 1)?,
         proxy_connect_timeout: secs("proxy_connect_timeout", raw.proxy_connect_timeout, 5, 1)?,
         proxy_timeout: secs("proxy_timeout", raw.proxy_timeout, 30, 1)?,
+        // Issue 9 (the proxy edge).
+        trusted_proxies: parse_trusted_proxies(raw.trusted_proxies.unwrap_or_default())?,
+        body_timeout: secs("body_timeout", raw.body_timeout, 10, 1)?,
         unknown_keys,
     })
+}
+
+/// Issue 9: `trusted_proxies` entries are IP addresses or CIDRs (IPv4 or IPv6).
+fn parse_trusted_proxies(list: Vec<String>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.iter()
+        .map(|entry| {
+            let text = entry.trim();
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    ConfigError::new(
+                        "trusted_proxies",
+                        format!("`{text}` is not an IP address or CIDR"),
+                    )
+                })
+        })
+        .collect()
 }
 
 fn parse_routes(
@@ -1342,5 +1374,39 @@ mod tests {
         v["client_sercet"] = json!("typo");
         let c = Config::from_value(v, &BTreeMap::new()).unwrap();
         assert_eq!(c.unknown_keys, vec!["client_sercet".to_string()]);
+    }
+
+    // Issue 9 (the proxy edge).
+    #[test]
+    fn trusted_proxies_and_body_timeout() {
+        let c = Config::from_value(base(), &BTreeMap::new()).unwrap();
+        assert!(c.trusted_proxies.is_empty());
+        assert_eq!(c.body_timeout, Duration::from_secs(10));
+        let mut v = base();
+        v["trusted_proxies"] = json!(["127.0.0.1", "10.1.2.3/8", "::1", "fd00::/8"]);
+        v["body_timeout"] = json!(3);
+        let c = Config::from_value(v, &BTreeMap::new()).unwrap();
+        let got: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(got, ["127.0.0.1/32", "10.0.0.0/8", "::1/128", "fd00::/8"]);
+        assert_eq!(c.body_timeout, Duration::from_secs(3));
+        let env = [("BFF_TRUSTED_PROXIES", "192.168.0.0/16, 2001:db8::1")];
+        let env = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let c = Config::from_value(base(), &env).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        for bad in [
+            json!(["10.0.0.0/33"]),
+            json!(["proxy.example"]),
+            json!("10.0.0.1"),
+        ] {
+            let e = err(base(), json!({ "trusted_proxies": bad }), &[]);
+            assert_eq!(e.key, "trusted_proxies");
+        }
+        assert_eq!(
+            err(base(), json!({"body_timeout": 0}), &[]).key,
+            "body_timeout"
+        );
     }
 }

@@ -17,8 +17,23 @@ pub enum BffError {
     SessionExpired,
     #[error("missing X-CSRF header or foreign Origin")]
     Csrf,
+    /// Bad input, described by a sentence of ours (shown to the client).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Bad input whose detail comes from a library (logged, never shown): the public
+    /// sentence, then the detail.
+    #[error("bad request: {0} ({1})")]
+    Invalid(&'static str, String),
+    /// TRACE, TRACK and CONNECT under `/api` (issue 9).
+    #[error("this method is not allowed")]
+    MethodNotAllowed,
+    /// The request body did not arrive in time (`body_timeout`, or `proxy_timeout`
+    /// between chunks of an `/api` upload).
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    /// The request body's framing is broken (bad chunk sizes or extensions).
+    #[error("the request body is malformed")]
+    MalformedBody,
     #[error("no such endpoint")]
     NotFound,
     #[error("{0}")]
@@ -50,7 +65,12 @@ impl BffError {
             BffError::NotAuthenticated => (StatusCode::UNAUTHORIZED, "not_authenticated"),
             BffError::SessionExpired => (StatusCode::UNAUTHORIZED, "session_expired"),
             BffError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
-            BffError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            BffError::BadRequest(_) | BffError::Invalid(..) => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
+            }
+            BffError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            BffError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            BffError::MalformedBody => (StatusCode::BAD_REQUEST, "invalid_body"),
             BffError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             BffError::NoRefreshToken => (StatusCode::CONFLICT, "no_refresh_token"),
             BffError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
@@ -90,6 +110,56 @@ impl BffError {
 }
 
 impl BffError {
+    /// The short sentence of ours that the client sees as `error_description`. Library
+    /// and OS text (connection errors, TLS alerts, serde positions) never appears here;
+    /// it goes to the log with the full error.
+    pub fn public_message(&self) -> std::borrow::Cow<'static, str> {
+        use crate::proxy::ProxyError;
+        use std::borrow::Cow;
+        let fixed: &'static str = match self {
+            BffError::BadRequest(s) => return Cow::Owned(s.clone()),
+            BffError::Invalid(public, _) => public,
+            BffError::TooLarge(s) => s,
+            BffError::LogoutToken(e) => return Cow::Owned(format!("logout token rejected: {e}")),
+            BffError::Store(_) => "the session store is unavailable",
+            BffError::Session(_) => "the session could not be stored",
+            BffError::Proxy(ProxyError::BadPath) => {
+                "the path is not allowed (dot segments, encoded separators or control characters)"
+            }
+            BffError::Proxy(ProxyError::NoRoute) => "no route for this path",
+            BffError::Proxy(ProxyError::Timeout) => "the upstream did not answer in time",
+            BffError::Proxy(ProxyError::Connect(_)) => "the upstream is unreachable",
+            BffError::Proxy(ProxyError::Upstream(_)) => "the upstream failed",
+            BffError::Oidc(e) => match e {
+                OidcError::NotReady | OidcError::Discovery(_) => {
+                    "the OpenID Provider's metadata is not loaded yet"
+                }
+                OidcError::Network(_) => "could not reach the OpenID Provider",
+                OidcError::Timeout => "the OpenID Provider did not answer in time",
+                OidcError::Status { .. } => "the OpenID Provider refused the request",
+                OidcError::InvalidResponse(_) => "the OpenID Provider's answer is not valid",
+                OidcError::IdToken(_) => "the OpenID Provider's ID token was rejected",
+                OidcError::Unsupported(_) | OidcError::InvalidParameter(_) => {
+                    return Cow::Owned(e.to_string())
+                }
+            },
+            // Fixed sentences of ours already. Listed, not matched by `_`, so that a new
+            // variant has to decide what it shows.
+            BffError::NotAuthenticated
+            | BffError::SessionExpired
+            | BffError::Csrf
+            | BffError::NotFound
+            | BffError::PayloadTooLarge
+            | BffError::NoRefreshToken
+            | BffError::NoAccessToken
+            | BffError::UserinfoSubMismatch
+            | BffError::MethodNotAllowed
+            | BffError::BodyTimeout
+            | BffError::MalformedBody => return Cow::Owned(self.to_string()),
+        };
+        Cow::Borrowed(fixed)
+    }
+
     /// The JSON error answer, plus cookies (e.g. the cleared session of an ended session).
     pub fn response_with_cookies(
         &self,
@@ -117,7 +187,7 @@ impl ResponseError for BffError {
         }
         HttpResponse::build(status)
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(json!({ "error": code, "error_description": self.to_string() }))
+            .json(json!({ "error": code, "error_description": self.public_message() }))
     }
 }
 
@@ -199,7 +269,76 @@ impl LoginError {
     }
 }
 
-/// Answer for bad JSON bodies and query strings (actix extractor errors).
+/// Answer for bad JSON bodies, forms, query strings and paths (actix extractor errors):
+/// a sentence of ours; the extractor's own text (serde positions and the like) is logged.
 pub fn bad_request(err: impl std::fmt::Display) -> actix_web::Error {
-    BffError::BadRequest(err.to_string()).into()
+    BffError::Invalid(
+        "the request is malformed (body, query string or path)",
+        err.to_string(),
+    )
+    .into()
+}
+
+/// The JSON answer for an error that actix or a library produced itself (plain text or
+/// an empty body): the same status, a stable code and a sentence of ours.
+pub fn for_status(status: StatusCode) -> HttpResponse {
+    let (code, message) = match status.as_u16() {
+        400 => ("invalid_request", "the request is malformed"),
+        401 => ("not_authenticated", "not authenticated"),
+        403 => ("forbidden", "this request is not allowed"),
+        404 => ("not_found", "no such resource"),
+        405 => ("method_not_allowed", "this method is not allowed here"),
+        408 => ("request_timeout", "the request did not arrive in time"),
+        411 => ("length_required", "the request needs a Content-Length"),
+        413 => ("too_large", "the request body is too large"),
+        414 => ("too_large", "the request URI is too long"),
+        415 => (
+            "unsupported_media_type",
+            "this content type is not accepted here",
+        ),
+        431 => ("too_large", "the request headers are too large"),
+        s if s < 500 => ("invalid_request", "the request was refused"),
+        503 => ("unavailable", "the service is unavailable"),
+        _ => ("internal_error", "the request could not be completed"),
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "error": code, "error_description": message }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_messages_carry_no_library_text() {
+        let internal = [
+            "Connection refused (os error 111)",
+            "received corrupt message of type InvalidContentType",
+            "expected value at line 1 column 2",
+        ];
+        let errors = [
+            BffError::Proxy(crate::proxy::ProxyError::Connect(internal[0].into())),
+            BffError::Proxy(crate::proxy::ProxyError::Upstream(internal[1].into())),
+            BffError::Invalid("the body is not valid JSON", internal[2].into()),
+            BffError::Oidc(OidcError::Network(internal[0].into())),
+            BffError::Oidc(OidcError::InvalidResponse(internal[2].into())),
+            BffError::Oidc(OidcError::Discovery(internal[1].into())),
+        ];
+        for e in errors {
+            let shown = e.public_message();
+            for text in internal {
+                assert!(!shown.contains(text), "{shown}");
+                assert!(!shown.contains("os error"), "{shown}");
+            }
+            assert!(
+                e.to_string().len() > shown.len(),
+                "the log keeps the detail: {e}"
+            );
+        }
+        assert_eq!(
+            BffError::BadRequest("sid is required".into()).public_message(),
+            "sid is required"
+        );
+    }
 }

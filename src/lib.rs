@@ -4,6 +4,7 @@
 pub mod app;
 pub mod bff;
 pub mod config;
+pub mod deadline;
 pub mod error;
 pub mod metrics;
 pub mod oidc;

@@ -1,6 +1,7 @@
 //! The `/api` reverse proxy: path normalisation and routing, header rewriting, the bearer
 //! token (refreshed first when due), streamed bodies both ways, one retry on `invalid_token`.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use actix_web::body::SizedStream;
@@ -51,9 +52,20 @@ impl UpstreamClient {
     }
 }
 
+/// Methods never proxied (issue 9): TRACE and TRACK echo the request, `Authorization`
+/// included, back to the page; CONNECT opens a tunnel. Compared case-insensitively, as
+/// some upstream servers do.
+pub fn refused_method(method: &Method) -> bool {
+    ["TRACE", "TRACK", "CONNECT"]
+        .iter()
+        .any(|m| method.as_str().eq_ignore_ascii_case(m))
+}
+
 /// Accepts a raw (still percent-encoded) request path only when no segment is `.` or
-/// `..` (encoded or not), no separator is percent-encoded (`%2f`, `%5c`), and nothing
-/// decodes to a backslash or a control character.
+/// `..` (encoded or not, and also when path parameters follow: `..;x=1`, `%2e%2e;`,
+/// `..%3b` — Tomcat, Jetty and Spring drop what follows `;` and resolve the rest), no
+/// separator is percent-encoded (`%2f`, `%5c`), and nothing decodes to a backslash or a
+/// control character. Other `;` parameters are forwarded unchanged.
 pub fn check_path(raw: &str) -> Result<(), ProxyError> {
     if !raw.starts_with('/') {
         return Err(ProxyError::BadPath);
@@ -64,7 +76,9 @@ pub fn check_path(raw: &str) -> Result<(), ProxyError> {
         if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
             return Err(ProxyError::BadPath);
         }
-        if decoded == b"." || decoded == b".." {
+        // The part before the first `;` (plain or `%3b`) of the decoded segment.
+        let name = decoded.split(|b| *b == b';').next().unwrap_or(&[]);
+        if name == b"." || name == b".." {
             return Err(ProxyError::BadPath);
         }
         if decoded.iter().any(|b| *b == b'\\' || b.is_ascii_control()) {
@@ -128,12 +142,82 @@ const DROPPED_REQUEST: &[&str] = &[
     "authorization",
     "host",
     "x-csrf",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "forwarded",
     "x-request-id",
     "content-length",
 ];
+
+/// Headers that claim something about the client or the original request (its address,
+/// scheme, host, port, URL or prefix). Believed only from a peer in `trusted_proxies`;
+/// from anyone else they are removed (issue 9). `X-Forwarded-For/-Proto/-Host` are
+/// handled apart: the BFF always sends its own.
+const CLIENT_CLAIMS: &[&str] = &[
+    "forwarded",
+    "x-real-ip",
+    "x-client-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-forwarded-uri",
+    "x-forwarded-path",
+    "x-forwarded-prefix",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-protocol",
+    "x-url-scheme",
+    "front-end-https",
+    "x-forwarded",
+    "forwarded-for",
+    "x-forwarded-for-original",
+    "x-original-forwarded-for",
+    "x-original-host",
+    "x-host",
+    "x-http-host-override",
+    "x-forwarded-client-cert",
+    "x-client-cert",
+    "ssl-client-cert",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "cf-connecting-ipv6",
+    "fastly-client-ip",
+    "akamai-client-ip",
+    "x-cluster-client-ip",
+    "x-proxyuser-ip",
+    "x-envoy-external-address",
+    "x-appengine-user-ip",
+    "x-azure-clientip",
+    "x-azure-socketip",
+];
+
+/// What the BFF knows about the hop it received a request on.
+pub struct Hop<'a> {
+    /// The TCP peer's address.
+    pub peer: Option<IpAddr>,
+    /// The peer is in `trusted_proxies`.
+    pub trusted: bool,
+    /// `base_url`'s scheme and `host[:port]`.
+    pub proto: &'a str,
+    pub host: &'a str,
+}
+
+impl Hop<'_> {
+    pub fn is_trusted(trusted_proxies: &[ipnet::IpNet], peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|p| {
+            let p = p.to_canonical();
+            trusted_proxies.iter().any(|n| n.contains(&p))
+        })
+    }
+}
+
+/// `base_url`'s `host[:port]` (the port only when not the scheme's default).
+pub fn public_host(base: &url::Url) -> String {
+    match (base.host_str(), base.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
 
 fn connection_named(headers: &HeaderMap) -> Vec<String> {
     headers
@@ -145,11 +229,12 @@ fn connection_named(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-/// The upstream request's headers from the browser's.
+/// The upstream request's headers from the browser's. The route's configured headers
+/// (and `Ocp-Apim-Subscription-Key` from `subscription_key`) replace any the client sent
+/// under those names; forwarding headers follow `hop` (see [`Hop`]).
 pub fn request_headers(
     incoming: &HeaderMap,
-    peer: Option<&str>,
-    proto: &str,
+    hop: &Hop<'_>,
     route: &Route,
     bearer: Option<&str>,
     request_id: &str,
@@ -157,23 +242,38 @@ pub fn request_headers(
     let named = connection_named(incoming);
     let mut out: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(incoming.len() + 6);
     let mut xff: Option<String> = None;
+    let (mut has_proto, mut has_host) = (false, false);
     for (name, value) in incoming.iter() {
         let n = name.as_str();
-        if n == "x-forwarded-for" {
-            if let Ok(v) = value.to_str() {
-                xff = Some(match xff {
-                    Some(prev) => format!("{prev}, {v}"),
-                    None => v.to_string(),
-                });
-            }
+        if HOP_BY_HOP.contains(&n)
+            || DROPPED_REQUEST.contains(&n)
+            || named.iter().any(|c| c == n)
+            || route.headers.iter().any(|(owned, _)| owned == name)
+        {
             continue;
         }
-        if HOP_BY_HOP.contains(&n) || DROPPED_REQUEST.contains(&n) || named.iter().any(|c| c == n) {
-            continue;
+        match n {
+            "x-forwarded-for" => {
+                if hop.trusted {
+                    if let Ok(v) = value.to_str() {
+                        xff = Some(match xff {
+                            Some(prev) => format!("{prev}, {v}"),
+                            None => v.to_string(),
+                        });
+                    }
+                }
+                continue;
+            }
+            "x-forwarded-proto" | "x-forwarded-host" if !hop.trusted => continue,
+            "x-forwarded-proto" => has_proto = true,
+            "x-forwarded-host" => has_host = true,
+            _ if !hop.trusted && CLIENT_CLAIMS.contains(&n) => continue,
+            _ => {}
         }
         out.push((name.clone(), value.clone()));
     }
-    if let Some(peer) = peer {
+    if let Some(peer) = hop.peer {
+        let peer = peer.to_canonical();
         let v = match xff {
             Some(prev) => format!("{prev}, {peer}"),
             None => peer.to_string(),
@@ -182,12 +282,15 @@ pub fn request_headers(
             out.push((HeaderName::from_static("x-forwarded-for"), v));
         }
     }
-    out.push((
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_str(proto).unwrap_or(HeaderValue::from_static("https")),
-    ));
-    if let Some(host) = incoming.get(header::HOST) {
-        out.push((HeaderName::from_static("x-forwarded-host"), host.clone()));
+    if !has_proto {
+        if let Ok(v) = HeaderValue::from_str(hop.proto) {
+            out.push((HeaderName::from_static("x-forwarded-proto"), v));
+        }
+    }
+    if !has_host {
+        if let Ok(v) = HeaderValue::from_str(hop.host) {
+            out.push((HeaderName::from_static("x-forwarded-host"), v));
+        }
     }
     if let Ok(v) = HeaderValue::try_from(request_id) {
         out.push((HeaderName::from_static("x-request-id"), v));
@@ -229,6 +332,42 @@ fn send_error(e: SendRequestError) -> ProxyError {
     err
 }
 
+/// When the browser's body failed (stalled, broken framing, too large), that is the
+/// error, not the upstream's.
+fn body_error(watch: Option<&crate::deadline::BodyWatch>) -> Option<BffError> {
+    use crate::deadline::BodyFault;
+    Some(match watch?.fault()? {
+        BodyFault::TimedOut => BffError::BodyTimeout,
+        BodyFault::TooLarge => BffError::PayloadTooLarge,
+        BodyFault::Malformed | BodyFault::Incomplete => BffError::MalformedBody,
+    })
+}
+
+/// awc's own bound on an upload (its timeout covers sending the body too).
+const UNBOUNDED: Duration = Duration::from_secs(24 * 3600);
+
+/// The upstream's answer to an upload, due within `timeout` after the body ended.
+async fn answer_to_upload<T>(
+    send: impl std::future::Future<Output = Result<T, SendRequestError>>,
+    watch: Option<&crate::deadline::BodyWatch>,
+    timeout: Duration,
+) -> Result<T, SendRequestError> {
+    use tokio::time::{timeout_at, Instant};
+    let mut send = std::pin::pin!(send);
+    loop {
+        let finished = watch.and_then(|w| w.finished_at());
+        let until = finished.unwrap_or_else(Instant::now) + timeout;
+        if let Ok(r) = timeout_at(until, &mut send).await {
+            return r;
+        }
+        let moving = watch.is_some_and(|w| w.fault().is_none() && w.finished_at().is_none());
+        let just_finished = finished.is_none() && watch.is_some_and(|w| w.finished_at().is_some());
+        if !moving && !just_finished {
+            return Err(SendRequestError::Timeout);
+        }
+    }
+}
+
 pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
@@ -236,6 +375,9 @@ pub async fn forward(
     http: web::Data<Http>,
     upstream: web::Data<UpstreamClient>,
 ) -> Result<HttpResponse, BffError> {
+    if refused_method(req.method()) {
+        return Err(BffError::MethodNotAllowed);
+    }
     let raw_path = req.uri().path();
     check_path(raw_path)?;
     let (route, rest) = route_for(&state.config.routes, raw_path).ok_or(ProxyError::NoRoute)?;
@@ -270,8 +412,20 @@ pub async fn forward(
             .map(|r| r.0.clone())
             .unwrap_or_else(|| crate::bff::csrf::request_id(req.headers()))
     };
-    let peer = req.peer_addr().map(|a| a.ip().to_string());
-    let proto = state.config.base_url.scheme();
+    let peer = req.peer_addr().map(|a| a.ip());
+    let public_host = public_host(&state.config.base_url);
+    let hop = Hop {
+        peer,
+        trusted: Hop::is_trusted(&state.config.trusted_proxies, peer),
+        proto: state.config.base_url.scheme(),
+        host: &public_host,
+    };
+    let body_watch = {
+        use actix_web::HttpMessage;
+        req.extensions()
+            .get::<crate::deadline::BodyWatch>()
+            .cloned()
+    };
     let method = req.method().clone();
     let content_length = req
         .headers()
@@ -282,13 +436,13 @@ pub async fn forward(
         || req.headers().contains_key(header::TRANSFER_ENCODING);
     let timeout = state.config.proxy_timeout;
 
-    let build = |bearer: Option<&str>| {
+    let build = |bearer: Option<&str>, timeout: Duration| {
         let mut r = upstream
             .0
             .request(method.clone(), &url)
             .no_decompress()
             .timeout(timeout);
-        for (n, v) in request_headers(req.headers(), peer.as_deref(), proto, route, bearer, &rid) {
+        for (n, v) in request_headers(req.headers(), &hop, route, bearer, &rid) {
             r = r.append_header((n, v));
         }
         r
@@ -296,15 +450,20 @@ pub async fn forward(
 
     let bearer = session.as_ref().and_then(|s| s.access_token.clone());
     let mut res = if has_body {
-        let r = build(bearer.as_deref());
-        match content_length {
-            Some(len) => r.send_body(SizedStream::new(len, payload)).await,
-            None => r.send_stream(payload).await,
-        }
+        // An upload takes as long as it keeps moving (a stall is cut off by the body's
+        // own deadline); the answer is due within `proxy_timeout` after it ends.
+        let r = build(bearer.as_deref(), UNBOUNDED);
+        let send = async {
+            match content_length {
+                Some(len) => r.send_body(SizedStream::new(len, payload)).await,
+                None => r.send_stream(payload).await,
+            }
+        };
+        answer_to_upload(send, body_watch.as_ref(), timeout).await
     } else {
-        build(bearer.as_deref()).send().await
+        build(bearer.as_deref(), timeout).send().await
     }
-    .map_err(send_error)?;
+    .map_err(|e| body_error(body_watch.as_ref()).unwrap_or_else(|| send_error(e).into()))?;
 
     // One refresh and one retry when an idempotent, bodyless request's token was refused.
     let retryable = !has_body
@@ -318,7 +477,7 @@ pub async fn forward(
             match state.refresher.ensure_fresh(&state, &http.0, s, true).await {
                 Ok(_) => {
                     cookies = Some(save(&req, &state, s).await?);
-                    res = build(s.access_token.as_deref())
+                    res = build(s.access_token.as_deref(), timeout)
                         .send()
                         .await
                         .map_err(send_error)?;
@@ -412,6 +571,63 @@ mod tests {
     }
 
     #[test]
+    fn dot_segments_hidden_by_path_parameters_are_rejected() {
+        for bad in [
+            "/api/b/..;/a/echo",
+            "/api/..;x=1/a",
+            "/api/%2e%2e;/a",
+            "/api/..%3b/a",
+            "/api/..%3B/a",
+            "/api/.;/a",
+            "/api/%2E;/a",
+            "/api/.%3bjsessionid=1",
+            "/api/..;",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "/api/a;v=1/b",
+            "/api/items;color=red;size=m",
+            "/api/..x;y",
+            "/api/;/x",
+            "/api/a.;b",
+        ] {
+            assert!(check_path(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refused_methods() {
+        for m in ["TRACE", "TRACK", "CONNECT", "trace", "Track"] {
+            assert!(
+                refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "{m}"
+            );
+        }
+        for m in [
+            "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND",
+        ] {
+            assert!(
+                !refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn trust_is_by_peer_address() {
+        let nets: Vec<ipnet::IpNet> =
+            vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert!(Hop::is_trusted(&nets, ip("10.2.3.4")));
+        assert!(Hop::is_trusted(&nets, ip("::ffff:10.2.3.4")), "IPv4-mapped");
+        assert!(Hop::is_trusted(&nets, ip("::1")));
+        assert!(!Hop::is_trusted(&nets, ip("11.0.0.1")));
+        assert!(!Hop::is_trusted(&nets, None));
+        assert!(!Hop::is_trusted(&[], ip("127.0.0.1")));
+    }
+
+    #[test]
     fn longest_prefix_wins_and_stays_under_the_base() {
         let routes = vec![
             route("/api/orders", "https://orders.example:8443/v2/", true),
@@ -457,7 +673,13 @@ mod tests {
             h.append(HeaderName::from_static(n), HeaderValue::from_static(v));
         }
         let r = route("/api", "https://api.example", true);
-        let out = request_headers(&h, Some("127.0.0.1"), "https", &r, Some("tok"), "rid-1");
+        let hop = Hop {
+            peer: Some("127.0.0.1".parse().unwrap()),
+            trusted: false,
+            proto: "https",
+            host: "bff.example:8443",
+        };
+        let out = request_headers(&h, &hop, &r, Some("tok"), "rid-1");
         let get = |n: &str| {
             out.iter()
                 .filter(|(k, _)| k.as_str() == n)
@@ -478,9 +700,11 @@ mod tests {
             assert!(get(gone).is_empty(), "{gone} must be removed");
         }
         assert_eq!(get("authorization"), vec!["Bearer tok"]);
-        assert_eq!(get("x-forwarded-for"), vec!["10.0.0.1, 127.0.0.1"]);
+        // Issue 9: an untrusted peer's X-Forwarded-For is dropped; X-Forwarded-Host is
+        // `base_url`'s, never the `Host` header.
+        assert_eq!(get("x-forwarded-for"), vec!["127.0.0.1"]);
         assert_eq!(get("x-forwarded-proto"), vec!["https"]);
-        assert_eq!(get("x-forwarded-host"), vec!["bff.example"]);
+        assert_eq!(get("x-forwarded-host"), vec!["bff.example:8443"]);
         assert_eq!(get("x-request-id"), vec!["rid-1"]);
         assert_eq!(get("x-key"), vec!["k"]);
         assert_eq!(get("accept"), vec!["application/json"]);

@@ -68,7 +68,7 @@ pub async fn frontchannel(
     query: Result<web::Query<FrontChannel>, actix_web::Error>,
 ) -> Result<HttpResponse, BffError> {
     let q = query
-        .map_err(|e| BffError::BadRequest(e.to_string()))?
+        .map_err(|e| BffError::Invalid("the query string is malformed", e.to_string()))?
         .into_inner();
     if q.iss.as_deref() != Some(state.config.issuer.as_str()) {
         return Err(BffError::BadRequest(

@@ -4,13 +4,15 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::Payload;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::http::{header, ConnectionType, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 
 use crate::app::AppState;
+use crate::deadline::{BodyWatch, Holding};
 use crate::error::BffError;
 
 /// Paths the OP calls directly; exempt from the rule.
@@ -91,6 +93,12 @@ fn check(req: &ServiceRequest, state: Option<&web::Data<AppState>>) -> Result<()
         s.config.max_cookies,
         s.config.max_cookie_header,
     )?;
+    // Issue 9: TRACE, TRACK and CONNECT never reach an upstream (an echoing upstream
+    // would hand the bearer token to the page), with or without X-CSRF; nothing else
+    // here serves them either.
+    if crate::proxy::refused_method(req.method()) {
+        return Err(BffError::MethodNotAllowed);
+    }
     if needs_check(req.method(), req.path()) {
         let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
         if !allowed(
@@ -103,6 +111,104 @@ fn check(req: &ServiceRequest, state: Option<&web::Data<AppState>>) -> Result<()
         }
     }
     Ok(())
+}
+
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// True when the request announces a body.
+fn has_body(req: &ServiceRequest) -> bool {
+    let h = req.headers();
+    h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+/// What became of a request's body before the handler ran.
+enum Held {
+    /// No body, or one read whole.
+    Done,
+    /// An `/api` upload, streaming.
+    Streaming(BodyWatch),
+    /// Refused (too slow, too large, malformed); the unread rest is kept alive until
+    /// the answer is sent, so that the connection closes.
+    Refused(BffError, Payload),
+}
+
+/// Issue 9: holds the body to its deadline. An `/api` upload streams, and may not
+/// stall longer than `proxy_timeout` between chunks; any other body (`/bff/`, the
+/// callback) is read here, whole, within `body_timeout` and `max_bff_body`, so that no
+/// handler waits on a slow client.
+async fn hold_body_to_deadline(req: &mut ServiceRequest, state: &AppState) -> Held {
+    use actix_web::HttpMessage;
+    // HTTP/2 bodies need no Content-Length; a `/bff/` one is read here all the same.
+    let h2_body = req.version() == actix_web::http::Version::HTTP_2
+        && !matches!(*req.method(), Method::GET | Method::HEAD)
+        && !is_api(req.path());
+    if !has_body(req) && !h2_body {
+        return Held::Done;
+    }
+    let mut payload = std::mem::replace(req.parts_mut().1, Payload::None);
+    if is_api(req.path()) {
+        let (payload, watch) = crate::deadline::idle(payload, state.config.proxy_timeout);
+        req.set_payload(payload);
+        req.extensions_mut().insert(watch.clone());
+        return Held::Streaming(watch);
+    }
+    let read = crate::deadline::read_whole(
+        &mut payload,
+        state.config.max_bff_body,
+        state.config.body_timeout,
+    )
+    .await;
+    match read {
+        Ok(body) => {
+            req.set_payload(Payload::from(body));
+            Held::Done
+        }
+        Err(e) => Held::Refused(e, payload),
+    }
+}
+
+/// The answer to send instead of `res`, if any: our JSON for a body that failed (the
+/// connection is then closed), and for error answers that actix or a library made
+/// itself (plain text or empty; upstream answers under `/api` pass unchanged).
+fn replacement<B>(
+    res: &ServiceResponse<B>,
+    path: &str,
+    watch: Option<&BodyWatch>,
+) -> Option<(actix_web::HttpResponse, bool)> {
+    let status = res.status();
+    if let Some(fault) = watch.and_then(BodyWatch::fault) {
+        if status.is_client_error() || status.is_server_error() {
+            let e = fault.error();
+            return Some((actix_web::ResponseError::error_response(&e), true));
+        }
+        return None;
+    }
+    if status.as_u16() < 400 {
+        return None;
+    }
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json || (is_api(path) && res.response().error().is_none()) {
+        return None;
+    }
+    if let Some(e) = res.response().error() {
+        tracing::debug!(status = status.as_u16(), error = %e, "error answer replaced by JSON");
+    }
+    Some((crate::error::for_status(status), false))
+}
+
+fn close<B>(res: &mut ServiceResponse<B>) {
+    res.response_mut()
+        .head_mut()
+        .set_connection_type(ConnectionType::Close);
 }
 
 fn area_and_route(path: &str, pattern: Option<String>) -> (&'static str, String) {
@@ -129,13 +235,50 @@ pub async fn guard(
         let method = req.method().clone();
         let path = req.path().to_string();
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let mut watch = None;
         let mut res = match check(&req, state.as_ref()) {
             Err(e) => {
                 tracing::info!(%method, %path, error = %e, "request refused before routing");
                 req.error_response(e).map_into_right_body()
             }
-            Ok(()) => next.call(req).await?.map_into_left_body(),
+            Ok(()) => {
+                let mut req = req;
+                let held = match state.as_ref() {
+                    Some(s) => hold_body_to_deadline(&mut req, s).await,
+                    None => Held::Done,
+                };
+                match held {
+                    Held::Done => next.call(req).await?.map_into_left_body(),
+                    Held::Streaming(w) => {
+                        let res = next.call(req).await?;
+                        watch = Some(w);
+                        res.map_into_left_body()
+                    }
+                    Held::Refused(e, unread) => {
+                        tracing::info!(%method, %path, error = %e, "request body refused");
+                        let mut res = req.error_response(e);
+                        close(&mut res);
+                        res.map_body(|_, b| BoxBody::new(Holding::new(b, unread)))
+                            .map_into_right_body()
+                    }
+                }
+            }
         };
+        if let Some((answer, must_close)) = replacement(&res, &path, watch.as_ref()) {
+            res = res.into_response(answer).map_into_right_body();
+            if must_close {
+                close(&mut res);
+            }
+        }
+        // An `/api` answer given before the upload was read whole: keep the upload's
+        // reader alive until the answer is sent, so the connection closes.
+        if let Some(w) = watch.filter(|w| w.finished_at().is_none()) {
+            close(&mut res);
+            res = res
+                .map_into_boxed_body()
+                .map_body(|_, b| BoxBody::new(Holding::new(b, w)))
+                .map_into_right_body();
+        }
         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&rid) {
             res.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("x-request-id"),

@@ -79,7 +79,7 @@ pub async fn start_get(
     query: Result<web::Query<LoginOptions>, actix_web::Error>,
 ) -> Result<HttpResponse, BffError> {
     let options = query
-        .map_err(|e| BffError::BadRequest(e.to_string()))?
+        .map_err(|e| BffError::Invalid("the query string is malformed", e.to_string()))?
         .into_inner();
     let (url, cookie) = start(&req, &state, &http, options, false).await?;
     Ok(HttpResponse::Found()
@@ -99,7 +99,7 @@ pub async fn start_post(
         LoginOptions::default()
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| BffError::BadRequest(format!("body is not valid JSON: {e}")))?
+            .map_err(|e| BffError::Invalid("the body is not valid JSON", e.to_string()))?
     };
     let (url, cookie) = start(&req, &state, &http, options, false).await?;
     Ok(HttpResponse::Ok()

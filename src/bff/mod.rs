@@ -173,8 +173,7 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
     use futures_util::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| BffError::BadRequest(format!("cannot read the body: {e}")))?;
+        let chunk = chunk.map_err(|e| BffError::Invalid("cannot read the body", e.to_string()))?;
         if body.len() + chunk.len() > limit {
             return Err(BffError::PayloadTooLarge);
         }

@@ -61,6 +61,19 @@ impl Upstream {
             .unwrap_or(Value::Null)
     }
 
+    /// Every value the last request carried under `name` (case-insensitive).
+    pub fn last_values(&self, name: &str) -> Vec<String> {
+        self.last()["all_headers"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|p| p[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                    .filter_map(|p| p[1].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn count(&self) -> usize {
         self.state.lock().unwrap().seen.len()
     }
@@ -74,8 +87,14 @@ fn record(req: &HttpRequest, state: &Shared) -> Option<HttpResponse> {
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), json!(v.to_str().unwrap_or("?"))))
         .collect();
+    // Every copy of every header, in order (the map above keeps one value per name).
+    let all: Vec<Value> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| json!([k.as_str(), v.to_str().unwrap_or("?")]))
+        .collect();
     let mut s = state.lock().unwrap();
-    s.seen.push(json!({"method": req.method().as_str(), "path": req.path(), "query": req.query_string(), "headers": headers}));
+    s.seen.push(json!({"method": req.method().as_str(), "path": req.path(), "query": req.query_string(), "headers": headers, "all_headers": all}));
     let token = req
         .headers()
         .get("authorization")
