@@ -100,6 +100,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("max_header_bytes", Kind::Num),
     ("request_timeout", Kind::Num),
     ("proxy_timeout", Kind::Num),
+    // issue 17: the `aud` of client assertions.
+    ("client_assertion_audience", Kind::Str),
 ];
 
 /// The file as written (every key optional here; `Config::validate` decides).
@@ -160,6 +162,8 @@ struct Raw {
     max_header_bytes: Option<usize>,
     request_timeout: Option<u64>,
     proxy_timeout: Option<u64>,
+    // issue 17: the `aud` of client assertions.
+    client_assertion_audience: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +179,45 @@ pub enum ClientAuth {
     Post,
     SecretJwt,
     PrivateKeyJwt,
+}
+
+/// issue 17: the `aud` of client assertions (`client_secret_jwt`, `private_key_jwt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAudience {
+    /// The token endpoint, at every endpoint (OIDC Core §9; the default).
+    TokenEndpoint,
+    /// The issuer identifier (draft-ietf-oauth-rfc7523bis; FAPI 2.0).
+    Issuer,
+    /// The URL being called: token, PAR, introspection or revocation endpoint.
+    Endpoint,
+}
+
+impl AssertionAudience {
+    /// `client_assertion_audience` as written; `fapi2` is whether `profile: "fapi2"` is
+    /// in force, which always means `issuer` (an explicit other value is refused).
+    pub fn parse(value: Option<&str>, fapi2: bool) -> Result<Self, ConfigError> {
+        const KEY: &str = "client_assertion_audience";
+        let aud = match value {
+            None => None,
+            Some("token_endpoint") => Some(Self::TokenEndpoint),
+            Some("issuer") => Some(Self::Issuer),
+            Some("endpoint") => Some(Self::Endpoint),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    KEY,
+                    format!("`{other}` is not token_endpoint, issuer or endpoint"),
+                ))
+            }
+        };
+        match (aud, fapi2) {
+            (None | Some(Self::Issuer), true) => Ok(Self::Issuer),
+            (Some(_), true) => Err(ConfigError::new(
+                KEY,
+                "must be issuer (or unset) under profile fapi2",
+            )),
+            (aud, false) => Ok(aud.unwrap_or(Self::TokenEndpoint)),
+        }
+    }
 }
 
 /// The client's own signing key (private_key_jwt, signed request objects).
@@ -437,6 +480,8 @@ pub struct Config {
     /// Time allowed to receive a request's head.
     pub request_timeout: Duration,
     pub proxy_timeout: Duration,
+    /// issue 17: the `aud` of client assertions.
+    pub client_assertion_audience: AssertionAudience,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
 }
@@ -1042,6 +1087,11 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         request_timeout: secs("request_timeout", raw.request_timeout, 10, 1)?,
         proxy_connect_timeout: secs("proxy_connect_timeout", raw.proxy_connect_timeout, 5, 1)?,
         proxy_timeout: secs("proxy_timeout", raw.proxy_timeout, 30, 1)?,
+        // issue 17. Hook for issue 12: pass `true` when `profile` is `fapi2`.
+        client_assertion_audience: AssertionAudience::parse(
+            raw.client_assertion_audience.as_deref(),
+            false,
+        )?,
         unknown_keys,
     })
 }
@@ -1309,5 +1359,45 @@ mod tests {
         v["client_sercet"] = json!("typo");
         let c = Config::from_value(v, &BTreeMap::new()).unwrap();
         assert_eq!(c.unknown_keys, vec!["client_sercet".to_string()]);
+    }
+
+    // issue 17
+    #[test]
+    fn client_assertion_audience_values_and_the_fapi2_hook() {
+        use AssertionAudience::*;
+        let get = |patch: Value, env: &[(&str, &str)]| {
+            let mut v = base();
+            if let (Value::Object(m), Value::Object(p)) = (&mut v, patch) {
+                m.extend(p);
+            }
+            let env = env
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            Config::from_value(v, &env).map(|c| c.client_assertion_audience)
+        };
+        assert_eq!(get(json!({}), &[]), Ok(TokenEndpoint));
+        for (text, want) in [
+            ("token_endpoint", TokenEndpoint),
+            ("issuer", Issuer),
+            ("endpoint", Endpoint),
+        ] {
+            assert_eq!(get(json!({"client_assertion_audience": text}), &[]), Ok(want));
+            assert_eq!(
+                get(json!({}), &[("BFF_CLIENT_ASSERTION_AUDIENCE", text)]),
+                Ok(want)
+            );
+        }
+        let e = err(base(), json!({"client_assertion_audience": "Issuer"}), &[]);
+        assert_eq!(e.key, "client_assertion_audience");
+        // profile fapi2 (issue 12) forces the issuer.
+        assert_eq!(AssertionAudience::parse(None, true), Ok(Issuer));
+        assert_eq!(AssertionAudience::parse(Some("issuer"), true), Ok(Issuer));
+        assert_eq!(
+            AssertionAudience::parse(Some("endpoint"), true)
+                .unwrap_err()
+                .key,
+            "client_assertion_audience"
+        );
     }
 }
