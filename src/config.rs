@@ -1382,7 +1382,10 @@ mod tests {
             ("issuer", Issuer),
             ("endpoint", Endpoint),
         ] {
-            assert_eq!(get(json!({"client_assertion_audience": text}), &[]), Ok(want));
+            assert_eq!(
+                get(json!({"client_assertion_audience": text}), &[]),
+                Ok(want)
+            );
             assert_eq!(
                 get(json!({}), &[("BFF_CLIENT_ASSERTION_AUDIENCE", text)]),
                 Ok(want)

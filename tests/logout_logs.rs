@@ -34,10 +34,7 @@ async fn back_channel(base: &str, op: &FakeOp, by: Value) -> u16 {
     awc::Client::default()
         .post(format!("{base}/bff/backchannel-logout"))
         .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .send_body(format!(
-            "logout_token={}",
-            urlencode(&logout_token(op, by))
-        ))
+        .send_body(format!("logout_token={}", urlencode(&logout_token(op, by))))
         .await
         .unwrap()
         .status()
@@ -77,7 +74,10 @@ async fn a_logout_that_matches_nothing_ends_nothing_and_says_so() {
 
     // The OP puts the user id in `sid`: it matches no session.
     assert_eq!(front_channel(&mut b, &op, "user-42").await, 200);
-    assert_eq!(back_channel(&bff.base, &op, json!({"sid": "nobody"})).await, 200);
+    assert_eq!(
+        back_channel(&bff.base, &op, json!({"sid": "nobody"})).await,
+        200
+    );
     assert_eq!(b.get("/bff/user").await.status, 200, "nothing ended");
 
     let logs = bff.logs();
@@ -89,15 +89,24 @@ async fn a_logout_that_matches_nothing_ends_nothing_and_says_so() {
         let line = &lines[0];
         assert!(line.contains("logout recorded"), "{line}");
         assert!(line.contains(&iss), "names the iss: {line}");
-        assert!(line.contains(&format!("sid=\"{sid}\"")), "names the sid: {line}");
-        assert!(line.contains("not known"), "says what it does not know: {line}");
+        assert!(
+            line.contains(&format!("sid=\"{sid}\"")),
+            "names the sid: {line}"
+        );
+        assert!(
+            line.contains("not known"),
+            "says what it does not know: {line}"
+        );
         assert_eq!(metric(&mut b, channel, "unknown").await, 1, "{channel}");
     }
     // A matching one (cookie sessions: the BFF cannot count them, and does not claim).
     assert_eq!(front_channel(&mut b, &op, "op-session-live").await, 200);
     assert_eq!(b.get("/bff/user").await.status, 401, "that sid now ends");
     // By sub, named as such.
-    assert_eq!(back_channel(&bff.base, &op, json!({"sub": "user-9"})).await, 200);
+    assert_eq!(
+        back_channel(&bff.base, &op, json!({"sub": "user-9"})).await,
+        200
+    );
     let lines = bff.lines_with("sub=\"user-9\"").await;
     assert_eq!(lines.len(), 1, "{}", bff.logs());
     assert!(lines[0].contains("sessions of this sub"), "{}", lines[0]);
@@ -118,7 +127,10 @@ async fn in_redis_session_mode_logouts_say_how_many_sessions_matched() {
     with_sid(&op, "sid-c");
     c.login().await;
 
-    assert_eq!(back_channel(&bff.base, &op, json!({"sid": "sid-z"})).await, 200);
+    assert_eq!(
+        back_channel(&bff.base, &op, json!({"sid": "sid-z"})).await,
+        200
+    );
     let lines = bff.lines_with("sid=\"sid-z\"").await;
     assert_eq!(lines.len(), 1, "{}", bff.logs());
     assert!(lines[0].contains("matched=0"), "{}", lines[0]);
@@ -128,7 +140,10 @@ async fn in_redis_session_mode_logouts_say_how_many_sessions_matched() {
         assert_eq!(b.get("/bff/user").await.status, 200, "nothing ended");
     }
 
-    assert_eq!(back_channel(&bff.base, &op, json!({"sid": "sid-a"})).await, 200);
+    assert_eq!(
+        back_channel(&bff.base, &op, json!({"sid": "sid-a"})).await,
+        200
+    );
     let lines = bff.lines_with("sid=\"sid-a\"").await;
     assert_eq!(lines.len(), 1, "{}", bff.logs());
     assert!(lines[0].contains("matched=2"), "{}", lines[0]);
@@ -164,7 +179,10 @@ async fn the_missing_sid_warning_appears_once_when_the_op_does_front_channel_log
     let bff = Proc::start(&op.issuer, json!({})).await;
     let mut b = Browser::new(&bff.base);
     b.login().await;
-    assert!(!bff.logs().contains(WARNING), "ID tokens with sid: no warning");
+    assert!(
+        !bff.logs().contains(WARNING),
+        "ID tokens with sid: no warning"
+    );
     op.with(|s| s.tweaks.omit_sid = true);
     for _ in 0..3 {
         let mut b = Browser::new(&bff.base);
@@ -173,7 +191,11 @@ async fn the_missing_sid_warning_appears_once_when_the_op_does_front_channel_log
     let lines = bff.lines_with(WARNING).await;
     assert_eq!(lines.len(), 1, "once:\n{}", bff.logs());
     assert!(lines[0].contains("WARN"), "{}", lines[0]);
-    assert!(lines[0].contains("back-channel logout by `sub`"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("back-channel logout by `sub`"),
+        "{}",
+        lines[0]
+    );
 }
 
 #[actix_web::test]

@@ -118,7 +118,10 @@ async fn ten_concurrent_api_calls_after_expiry_cause_one_grant() {
     assert_eq!(refreshes(&op), 1, "single flight: one grant for ten calls");
     let seen: HashSet<String> = up.state.lock().unwrap().seen.iter().map(bearer).collect();
     assert_eq!(seen.len(), 1, "all ten carried the one new token: {seen:?}");
-    assert!(!seen.contains(&login_token), "the expired token was replaced");
+    assert!(
+        !seen.contains(&login_token),
+        "the expired token was replaced"
+    );
 }
 
 #[actix_web::test]

@@ -379,7 +379,8 @@ fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<Stri
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data = jsonwebtoken::decode::<Value>(assertion, &key, &v).ok()?;
         if data.claims["aud"].as_str() != Some(expected.as_str())
-            || data.claims["sub"] != CLIENT_ID || data.claims["jti"].as_str().is_none_or(str::is_empty)
+            || data.claims["sub"] != CLIENT_ID
+            || data.claims["jti"].as_str().is_none_or(str::is_empty)
         {
             return None;
         }

@@ -146,9 +146,11 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Dropped (killed and waited for) on every path, also when it never listens.
+        let redis = Redis { port, child };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Redis { port, child });
+                return Some(redis);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
