@@ -103,6 +103,8 @@ const KEYS: &[(&str, Kind)] = &[
     // Issue 9 (the proxy edge): forwarded headers and body deadlines.
     ("trusted_proxies", Kind::List),
     ("body_timeout", Kind::Num),
+    // issue 17: the `aud` of client assertions.
+    ("client_assertion_audience", Kind::Str),
 ];
 
 /// The file as written (every key optional here; `Config::validate` decides).
@@ -166,6 +168,8 @@ struct Raw {
     // Issue 9 (the proxy edge).
     trusted_proxies: Option<Vec<String>>,
     body_timeout: Option<u64>,
+    // issue 17: the `aud` of client assertions.
+    client_assertion_audience: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +207,45 @@ impl ClientAuth {
 
     pub fn from_name(name: &str) -> Option<ClientAuth> {
         Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// issue 17: the `aud` of client assertions (`client_secret_jwt`, `private_key_jwt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAudience {
+    /// The token endpoint, at every endpoint (OIDC Core §9; the default).
+    TokenEndpoint,
+    /// The issuer identifier (draft-ietf-oauth-rfc7523bis; FAPI 2.0).
+    Issuer,
+    /// The URL being called: token, PAR, introspection or revocation endpoint.
+    Endpoint,
+}
+
+impl AssertionAudience {
+    /// `client_assertion_audience` as written; `fapi2` is whether `profile: "fapi2"` is
+    /// in force, which always means `issuer` (an explicit other value is refused).
+    pub fn parse(value: Option<&str>, fapi2: bool) -> Result<Self, ConfigError> {
+        const KEY: &str = "client_assertion_audience";
+        let aud = match value {
+            None => None,
+            Some("token_endpoint") => Some(Self::TokenEndpoint),
+            Some("issuer") => Some(Self::Issuer),
+            Some("endpoint") => Some(Self::Endpoint),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    KEY,
+                    format!("`{other}` is not token_endpoint, issuer or endpoint"),
+                ))
+            }
+        };
+        match (aud, fapi2) {
+            (None | Some(Self::Issuer), true) => Ok(Self::Issuer),
+            (Some(_), true) => Err(ConfigError::new(
+                KEY,
+                "must be issuer (or unset) under profile fapi2",
+            )),
+            (aud, false) => Ok(aud.unwrap_or(Self::TokenEndpoint)),
+        }
     }
 }
 
@@ -485,6 +528,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Time allowed for the whole body of a `/bff/` or callback request.
     pub body_timeout: Duration,
+    /// issue 17: the `aud` of client assertions.
+    pub client_assertion_audience: AssertionAudience,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
 }
@@ -1089,6 +1134,11 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         // Issue 9 (the proxy edge).
         trusted_proxies: parse_trusted_proxies(raw.trusted_proxies.unwrap_or_default())?,
         body_timeout: secs("body_timeout", raw.body_timeout, 10, 1)?,
+        // issue 17. Hook for issue 12: pass `true` when `profile` is `fapi2`.
+        client_assertion_audience: AssertionAudience::parse(
+            raw.client_assertion_audience.as_deref(),
+            false,
+        )?,
         unknown_keys,
     })
 }
@@ -1407,6 +1457,49 @@ mod tests {
         assert_eq!(
             err(base(), json!({"body_timeout": 0}), &[]).key,
             "body_timeout"
+        );
+    }
+
+    // issue 17
+    #[test]
+    fn client_assertion_audience_values_and_the_fapi2_hook() {
+        use AssertionAudience::*;
+        let get = |patch: Value, env: &[(&str, &str)]| {
+            let mut v = base();
+            if let (Value::Object(m), Value::Object(p)) = (&mut v, patch) {
+                m.extend(p);
+            }
+            let env = env
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            Config::from_value(v, &env).map(|c| c.client_assertion_audience)
+        };
+        assert_eq!(get(json!({}), &[]), Ok(TokenEndpoint));
+        for (text, want) in [
+            ("token_endpoint", TokenEndpoint),
+            ("issuer", Issuer),
+            ("endpoint", Endpoint),
+        ] {
+            assert_eq!(
+                get(json!({"client_assertion_audience": text}), &[]),
+                Ok(want)
+            );
+            assert_eq!(
+                get(json!({}), &[("BFF_CLIENT_ASSERTION_AUDIENCE", text)]),
+                Ok(want)
+            );
+        }
+        let e = err(base(), json!({"client_assertion_audience": "Issuer"}), &[]);
+        assert_eq!(e.key, "client_assertion_audience");
+        // profile fapi2 (issue 12) forces the issuer.
+        assert_eq!(AssertionAudience::parse(None, true), Ok(Issuer));
+        assert_eq!(AssertionAudience::parse(Some("issuer"), true), Ok(Issuer));
+        assert_eq!(
+            AssertionAudience::parse(Some("endpoint"), true)
+                .unwrap_err()
+                .key,
+            "client_assertion_audience"
         );
     }
 }

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub upstream_errors: IntCounterVec,
     pub op_latency: HistogramVec,
     pub store_errors: IntCounterVec,
+    /// issue 17: front- and back-channel logouts by whether they matched a live session.
+    pub logouts: IntCounterVec,
 }
 
 const BUCKETS: &[f64] = &[
@@ -85,6 +87,13 @@ impl Metrics {
                 "bff_store_errors_total",
                 "Shared-store (Redis) errors by operation",
                 &["operation"],
+            ),
+            // issue 17
+            logouts: counter(
+                &r,
+                "bff_logouts_total",
+                "OP-initiated logouts by channel (backchannel, frontchannel) and outcome (matched, unmatched, unknown: sessions live in cookies)",
+                &["channel", "outcome"],
             ),
             registry: r,
         }

@@ -1,5 +1,12 @@
 //! Keeping a session's access token fresh: refresh within `refresh_skew` of expiry,
-//! single-flight per session across workers, rotated refresh tokens stored.
+//! single-flight per session across workers and instances, rotated refresh tokens stored.
+//!
+//! Every refresh that is asked for reaches the OP, also when the OP does not rotate
+//! refresh tokens. What single flight shares is keyed on the access token a refresh
+//! *replaced* (or, for a session that holds none, on the refresh token spent): a finished
+//! refresh is handed only to requests that still carry that replaced access token, i.e.
+//! requests whose cookie (or server-side copy) predates the refresh. A request whose
+//! session already holds the new tokens has a different key and starts a new grant.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,11 +20,14 @@ use crate::error::BffError;
 use crate::oidc::{token, OidcError};
 use crate::session::{now, Session};
 
-/// How long a finished refresh is shared with requests that still carry the old
-/// refresh token (concurrent requests whose cookies predate the refresh).
+/// How long a finished refresh is shared with requests that still carry the access token
+/// it replaced (concurrent requests whose cookies predate the refresh).
 const SHARE_WINDOW: Duration = Duration::from_secs(30);
 
-/// What a refresh produced, shared by every request that spent the same refresh token.
+/// Finished refreshes remembered per session in one process.
+const REMEMBERED: usize = 4;
+
+/// What a refresh produced, shared by every request that carried what it replaced.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 enum Outcome {
     Refreshed(Box<Tokens>),
@@ -33,10 +43,30 @@ struct Tokens {
     id_token: Option<(String, Map<String, Value>)>,
 }
 
+/// A finished refresh as it is shared (sealed in the shared store across instances).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Finished {
+    outcome: Outcome,
+    /// When it finished, milliseconds since the epoch.
+    finished_ms: u64,
+    /// Whether what the key names was certainly replaced by it (a different access
+    /// token; for a session without one, a rotated refresh token). When not, the result
+    /// is shared only with requests that arrived before it finished (true concurrency).
+    replaced: bool,
+}
+
+impl Finished {
+    /// Whether a request that arrived at `arrived_ms` with this key may take this result.
+    fn serves(&self, arrived_ms: u64) -> bool {
+        let fresh = now_ms().saturating_sub(self.finished_ms) < SHARE_WINDOW.as_millis() as u64;
+        fresh && (self.replaced || self.finished_ms >= arrived_ms)
+    }
+}
+
 #[derive(Default)]
 struct Flight {
-    /// `(hash of the refresh token spent, outcome, when)`.
-    last: tokio::sync::Mutex<Option<(String, Outcome, Instant)>>,
+    /// The last few finished refreshes of this session: `(key, result)`.
+    last: tokio::sync::Mutex<Vec<(String, Finished)>>,
 }
 
 /// Per-process single-flight refresh.
@@ -52,6 +82,38 @@ fn digest(token: &str) -> String {
         .collect()
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The single-flight key of a refresh of `session`: the digest of the access token it
+/// replaces, or (no access token held, e.g. after `/bff/revoke`) of the refresh token
+/// spent, under a distinct prefix so the two can never collide.
+fn flight_key(session: &Session, refresh_token: &str) -> String {
+    match &session.access_token {
+        Some(at) => format!("at:{}", digest(at)),
+        None => format!("rt:{}", digest(refresh_token)),
+    }
+}
+
+/// Whether `tokens` certainly replaced what `key` names (see [`Finished::replaced`]).
+fn replaces(key: &str, spent_refresh_token: &str, outcome: &Outcome) -> bool {
+    match outcome {
+        // An ended session stays ended: share that with everyone of this key.
+        Outcome::Ended => true,
+        Outcome::Refreshed(t) => match key.strip_prefix("at:") {
+            Some(old) => digest(&t.access_token) != old,
+            None => t
+                .refresh_token
+                .as_deref()
+                .is_some_and(|rt| rt != spent_refresh_token),
+        },
+    }
+}
+
 /// True when the access token is missing or expires within `skew` seconds.
 pub fn needs_refresh(session: &Session, now: u64, skew: u64) -> bool {
     match (&session.access_token, session.access_token_expires_at) {
@@ -64,6 +126,7 @@ pub fn needs_refresh(session: &Session, now: u64, skew: u64) -> bool {
 impl Tokens {
     fn apply(&self, session: &mut Session) {
         session.access_token = Some(self.access_token.clone());
+        // An answer without a refresh token keeps the old one (RFC 6749 §6).
         if let Some(rt) = &self.refresh_token {
             session.refresh_token = Some(rt.clone());
         }
@@ -113,46 +176,58 @@ impl Refresher {
             }
             return Err(self.end(state, session).await);
         };
-        let spent = digest(&refresh_token);
+        let arrived_ms = now_ms();
+        let key = flight_key(session, &refresh_token);
         // In-process single flight first: one request per session goes on.
         let flight = self.flight(&session.id);
         let mut last = flight.last.lock().await;
-        if let Some((hash, outcome, at)) = last.as_ref() {
-            if *hash == spent && at.elapsed() < SHARE_WINDOW {
-                return Self::apply(outcome.clone(), session);
+        if let Some((_, done)) = last.iter().rev().find(|(k, _)| *k == key) {
+            if done.serves(arrived_ms) {
+                return Self::apply(done.outcome.clone(), session);
             }
         }
-        // Across instances: a short lock per session, then look for a result another
-        // instance already got for this same refresh token.
-        let lock_key = format!("refresh:{}", session.id);
-        let outcome_key = format!("refreshed:{}:{spent}", session.id);
+        // Across instances: a short lock on this same key, then look for a result another
+        // instance already got for it. The lock and the shared result use one key.
+        let lock_key = format!("refresh:{}:{key}", session.id);
+        let outcome_key = format!("refreshed:{}:{key}", session.id);
         let token = self.lock(state, &lock_key).await?;
         let result = async {
             if let Some(shared) = self.shared_outcome(state, &outcome_key).await? {
-                return Ok(shared);
+                if shared.serves(arrived_ms) {
+                    return Ok(shared);
+                }
             }
             let outcome = self.grant(state, client, session, &refresh_token).await?;
+            let done = Finished {
+                replaced: replaces(&key, &refresh_token, &outcome),
+                outcome,
+                finished_ms: now_ms(),
+            };
             if state.store.is_shared() {
                 let sealed = state
                     .sealer
-                    .seal(OUTCOME, &outcome, now() + SHARE_WINDOW.as_secs());
+                    .seal(OUTCOME, &done, now() + SHARE_WINDOW.as_secs());
                 state
                     .store
                     .put(&outcome_key, sealed.into_bytes(), SHARE_WINDOW)
                     .await?;
             }
-            Ok::<Outcome, BffError>(outcome)
+            Ok::<Finished, BffError>(done)
         }
         .await;
         if let Err(e) = state.store.unlock(&lock_key, &token).await {
             tracing::warn!(error = %e, "could not release the refresh lock (it expires by itself)");
         }
-        let outcome = result?;
-        *last = Some((spent, outcome.clone(), Instant::now()));
-        if matches!(outcome, Outcome::Ended) {
+        let done = result?;
+        last.retain(|(k, d)| *k != key && d.serves(0));
+        if last.len() >= REMEMBERED {
+            last.remove(0);
+        }
+        last.push((key, done.clone()));
+        if matches!(done.outcome, Outcome::Ended) {
             self.end(state, session).await;
         }
-        Self::apply(outcome, session)
+        Self::apply(done.outcome, session)
     }
 
     fn apply(outcome: Outcome, session: &mut Session) -> Result<bool, BffError> {
@@ -183,14 +258,14 @@ impl Refresher {
         &self,
         state: &AppState,
         key: &str,
-    ) -> Result<Option<Outcome>, BffError> {
+    ) -> Result<Option<Finished>, BffError> {
         let Some(bytes) = state.store.get(key).await? else {
             return Ok(None);
         };
         let text = String::from_utf8(bytes).unwrap_or_default();
         Ok(state
             .sealer
-            .open::<Outcome>(OUTCOME, &text, now())
+            .open::<Finished>(OUTCOME, &text, now())
             .ok()
             .map(|(o, _)| o))
     }

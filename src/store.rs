@@ -49,6 +49,24 @@ pub trait SharedState: Send + Sync {
     /// Short-lived shared values (refresh outcomes).
     fn put<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> R<'a, ()>;
     fn get<'a>(&'a self, key: &'a str) -> R<'a, Option<Vec<u8>>>;
+    /// issue 17: indexes a server-side session under its OP `sid` (if any) and its `sub`
+    /// until `until` (its absolute expiry), so logouts can say how many they matched.
+    /// Stores that keep no sessions ignore it.
+    fn index_session<'a>(
+        &'a self,
+        _id: &'a str,
+        _sid: Option<&'a str>,
+        _sub: &'a str,
+        _until: u64,
+    ) -> R<'a, ()> {
+        ready(())
+    }
+    /// issue 17: ends (deletes) the indexed live server-side sessions of OP session `sid`
+    /// (`by_sid`) or of user `sub`, and says how many there were; `None` when sessions
+    /// are not indexed here (they live in cookies).
+    fn end_indexed<'a>(&'a self, _by_sid: bool, _value: &'a str) -> R<'a, Option<usize>> {
+        ready(None)
+    }
     /// Readiness: `None` when fine, else what is missing.
     fn check<'a>(&'a self) -> BoxFuture<'a, Option<&'static str>>;
     /// Whether several instances share this store (locks and outcomes matter).
@@ -230,6 +248,27 @@ local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 return 1";
 
+/// issue 17: adds a session id to an index set, drops members whose session is gone once
+/// the set grows, and keeps the set alive as long as its longest-lived session.
+const INDEX_ADD: &str = r"
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('SCARD', KEYS[1]) > 32 then
+  for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    if redis.call('EXISTS', ARGV[3] .. m) == 0 then redis.call('SREM', KEYS[1], m) end
+  end
+end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1";
+
+/// issue 17: deletes the live sessions of an index set and the set; returns how many.
+const INDEX_END: &str = r"
+local n = 0
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  n = n + redis.call('DEL', ARGV[1] .. m)
+end
+redis.call('DEL', KEYS[1])
+return n";
+
 const UNLOCK: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0";
@@ -374,6 +413,45 @@ impl SharedState for RedisStore {
     }
     fn get<'a>(&'a self, key: &'a str) -> R<'a, Option<Vec<u8>>> {
         async move { self.c().get(format!("{P}{key}")).await.map_err(err("get")) }.boxed()
+    }
+    fn index_session<'a>(
+        &'a self,
+        id: &'a str,
+        sid: Option<&'a str>,
+        sub: &'a str,
+        until: u64,
+    ) -> R<'a, ()> {
+        async move {
+            let mut sets = vec![format!("{P}idx:sub:{sub}")];
+            if let Some(sid) = sid {
+                sets.push(format!("{P}idx:sid:{sid}"));
+            }
+            for set in sets {
+                redis::Script::new(INDEX_ADD)
+                    .key(set)
+                    .arg(id)
+                    .arg(px(until))
+                    .arg(format!("{P}session:"))
+                    .invoke_async::<i64>(&mut self.c())
+                    .await
+                    .map_err(err("index_session"))?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+    fn end_indexed<'a>(&'a self, by_sid: bool, value: &'a str) -> R<'a, Option<usize>> {
+        async move {
+            let kind = if by_sid { "sid" } else { "sub" };
+            redis::Script::new(INDEX_END)
+                .key(format!("{P}idx:{kind}:{value}"))
+                .arg(format!("{P}session:"))
+                .invoke_async::<i64>(&mut self.c())
+                .await
+                .map(|n| Some(n.max(0) as usize))
+                .map_err(err("end_indexed"))
+        }
+        .boxed()
     }
     fn check<'a>(&'a self) -> BoxFuture<'a, Option<&'static str>> {
         async move {

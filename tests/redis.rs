@@ -330,3 +330,93 @@ async fn redis_down_gives_quick_503s_and_service_resumes() {
     assert_eq!(fresh.login().await.location(), "/");
     assert_eq!(fresh.get("/bff/user").await.status, 200);
 }
+
+// issue 17: an OP that does not rotate refresh tokens, two instances on one Redis.
+#[actix_web::test]
+async fn without_rotation_concurrent_api_calls_share_one_grant_and_explicit_refreshes_all_reach_the_op(
+) {
+    let Some(redis) = Redis::start() else { return };
+    let up = support::upstream::Upstream::start();
+    let bearer = |v: &Value| {
+        v["headers"]["authorization"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    for (mode, patch) in modes(&redis) {
+        let op = FakeOp::start().await;
+        op.without_refresh_token_rotation();
+        op.with(|s| {
+            s.access_token_ttl = 5;
+            s.refresh_delay_ms = 300;
+        });
+        let mut p = patch.clone();
+        p["refresh_skew"] = json!(30);
+        p["api_endpoint"] = json!(up.base);
+        let a = instance(&op, p.clone()).await;
+        let b = instance(&op, p).await;
+        let mut first = Browser::new(&a.base);
+        first.login().await;
+        op.with(|s| s.access_token_ttl = 300);
+        up.state.lock().unwrap().seen.clear();
+        let cookie = first.cookie_header();
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .finish();
+        let calls = (0..10).map(|i| {
+            let base = if i % 2 == 0 { &a.base } else { &b.base };
+            let req = client
+                .get(format!("{base}/api/n/{i}"))
+                .insert_header(("Cookie", cookie.clone()))
+                .insert_header(("X-CSRF", "1"));
+            async move { req.send().await.map(|r| r.status().as_u16()) }
+        });
+        let statuses: Vec<u16> = futures_util::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(statuses, vec![200; 10], "{mode}");
+        assert_eq!(
+            op.with(|s| s.counters.refresh),
+            1,
+            "{mode}: one grant across both instances"
+        );
+        let seen: std::collections::HashSet<String> =
+            up.state.lock().unwrap().seen.iter().map(bearer).collect();
+        assert_eq!(seen.len(), 1, "{mode}: one new token for all ten");
+
+        // Explicit refreshes, alternating instances, each right after the last: every
+        // one reaches the OP and brings a new access token upstream.
+        let mut on = [Browser::new(&a.base), Browser::new(&b.base)];
+        on[0].jar = first.jar.clone();
+        // Take up the cookie of the shared refresh (in cookie mode each answer set one).
+        assert_eq!(
+            on[0]
+                .request("GET", "/api/warm", &[("X-CSRF", "1")], None)
+                .await
+                .status,
+            200
+        );
+        let mut tokens = vec![bearer(&up.last())];
+        for i in 0..3 {
+            let (x, y) = (i % 2, (i + 1) % 2);
+            let res = on[x].post("/bff/refresh", None).await;
+            assert_eq!(res.status, 200, "{mode}: refresh {i}");
+            assert_eq!(
+                op.with(|s| s.counters.refresh),
+                2 + i,
+                "{mode}: refresh {i} reached the OP"
+            );
+            on[y].jar = on[x].jar.clone();
+            let res = on[y]
+                .request("GET", "/api/after", &[("X-CSRF", "1")], None)
+                .await;
+            assert_eq!(res.status, 200, "{mode}");
+            tokens.push(bearer(&up.last()));
+            on[x].jar = on[y].jar.clone();
+        }
+        let distinct: std::collections::HashSet<&String> = tokens.iter().collect();
+        assert_eq!(distinct.len(), 4, "{mode}: {tokens:?}");
+    }
+}

@@ -1,6 +1,8 @@
 //! `POST /bff/backchannel-logout` (Back-Channel Logout 1.0) and `GET /bff/frontchannel-logout`
 //! (Front-Channel Logout 1.0): the OP says an OP session or user logged out; those sessions end.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
@@ -40,18 +42,130 @@ pub async fn post(
     if !fresh {
         return Err(BffError::LogoutToken(LogoutTokenError::Replayed));
     }
+    let by = match (&logout.sid, &logout.sub) {
+        (Some(sid), _) => By::Sid(sid),
+        (None, Some(sub)) => By::Sub(sub),
+        (None, None) => return Err(BffError::LogoutToken(LogoutTokenError::NoSidOrSub)),
+    };
+    record(&state, "backchannel", by, now).await?;
+    Ok(HttpResponse::Ok().json(json!({})))
+}
+
+/// What an OP-initiated logout names.
+#[derive(Clone, Copy)]
+enum By<'a> {
+    Sid(&'a str),
+    Sub(&'a str),
+}
+
+/// issue 17: records a logout (sessions of that `sid`/`sub` begun by `now` are refused
+/// from now on), counts the live sessions it matched where sessions are indexed (Redis
+/// session mode), and logs and counts exactly that: never "ended" when nothing is known
+/// to have matched.
+async fn record(
+    state: &AppState,
+    channel: &'static str,
+    by: By<'_>,
+    now: u64,
+) -> Result<(), BffError> {
     // Sessions that could still be alive: no older than the absolute lifetime.
     let until = now + state.config.session_lifetime.as_secs();
-    match (&logout.sid, &logout.sub) {
-        (Some(sid), _) => state.store.end_sid(sid, now, until).await?,
-        (None, Some(sub)) => state.store.end_sub(sub, now, until).await?,
-        (None, None) => return Err(BffError::LogoutToken(LogoutTokenError::NoSidOrSub)),
+    let (by_sid, value) = match by {
+        By::Sid(v) => (true, v),
+        By::Sub(v) => (false, v),
+    };
+    let matched = if state.config.server_sessions() {
+        state.store.end_indexed(by_sid, value).await?
+    } else {
+        None
+    };
+    if by_sid {
+        state.store.end_sid(value, now, until).await?;
+    } else {
+        state.store.end_sub(value, now, until).await?;
     }
-    tracing::info!(
-        by_sid = logout.sid.is_some(),
-        "back-channel logout: sessions ended"
-    );
-    Ok(HttpResponse::Ok().json(json!({})))
+    let outcome = match matched {
+        Some(0) => "unmatched",
+        Some(_) => "matched",
+        None => "unknown",
+    };
+    crate::metrics::get()
+        .logouts
+        .with_label_values(&[channel, outcome])
+        .inc();
+    let iss = state.config.issuer.as_str();
+    let what = if by_sid { "sid" } else { "sub" };
+    // Values from the OP are logged with Debug (quoted, escaped): no forged log lines.
+    macro_rules! say {
+        ($($rest:tt)*) => {
+            match by {
+                By::Sid(v) => tracing::info!(channel, iss, sid = ?v, $($rest)*),
+                By::Sub(v) => tracing::info!(channel, iss, sub = ?v, $($rest)*),
+            }
+        };
+    }
+    match matched {
+        Some(0) => say!(
+            matched = 0,
+            "logout recorded: no live session matched; sessions of this {what} begun until now are refused from now on"
+        ),
+        Some(n) => say!(
+            matched = n,
+            "logout: {n} live session(s) ended; sessions of this {what} begun until now are refused from now on"
+        ),
+        None => say!(
+            "logout recorded: sessions of this {what} begun until now are refused from now on (sessions live in cookies: whether any matched is not known)"
+        ),
+    }
+    Ok(())
+}
+
+/// A front-channel logout request has arrived since start.
+static FRONTCHANNEL_SEEN: AtomicBool = AtomicBool::new(false);
+/// A login whose ID token had no `sid` has happened since start.
+static SIDLESS_LOGIN_SEEN: AtomicBool = AtomicBool::new(false);
+/// The missing-`sid` warning was given (once per process).
+static SIDLESS_WARNED: AtomicBool = AtomicBool::new(false);
+
+fn warn_sidless_once() {
+    if !SIDLESS_WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "front-channel logout is in use but the OP's ID tokens carry no `sid`: front-channel \
+             logouts cannot reach these sessions; only a back-channel logout by `sub`, or the \
+             next refresh the OP refuses, ends them"
+        );
+    }
+}
+
+/// issue 17: called once a login has saved its new session. Indexes it for logouts
+/// (Redis session mode) and warns once when front-channel logout is in use (the OP's
+/// metadata says `frontchannel_logout_supported`, or a front-channel request came) and
+/// the ID token carries no `sid`.
+pub async fn on_login(state: &AppState, session: &crate::session::Session) {
+    if state.config.server_sessions() {
+        if let Err(e) = state
+            .store
+            .index_session(
+                &session.id,
+                session.sid.as_deref(),
+                &session.sub,
+                session.expires_at,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not index the session for logouts");
+        }
+    }
+    if session.sid.is_none() {
+        SIDLESS_LOGIN_SEEN.store(true, Ordering::Relaxed);
+        let advertised = state
+            .provider
+            .metadata()
+            .is_ok_and(|m| m.frontchannel_logout_supported);
+        if advertised || FRONTCHANNEL_SEEN.load(Ordering::Relaxed) {
+            warn_sidless_once();
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -79,12 +193,11 @@ pub async fn frontchannel(
         .sid
         .filter(|s| !s.is_empty() && s.len() <= 256)
         .ok_or_else(|| BffError::BadRequest("sid is required".into()))?;
-    let now = now();
-    state
-        .store
-        .end_sid(&sid, now, now + state.config.session_lifetime.as_secs())
-        .await?;
-    tracing::info!("front-channel logout: sessions ended");
+    FRONTCHANNEL_SEEN.store(true, Ordering::Relaxed);
+    if SIDLESS_LOGIN_SEEN.load(Ordering::Relaxed) {
+        warn_sidless_once();
+    }
+    record(&state, "frontchannel", By::Sid(&sid), now()).await?;
     let op_origin = url::Url::parse(&state.config.issuer)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();

@@ -181,6 +181,7 @@ async fn finish(
         crate::error::BffError::Session(s) => LoginError::Session(s),
         _ => LoginError::Store,
     })?;
+    super::backchannel::on_login(state, &session).await;
     tracing::info!(
         has_refresh_token = session.refresh_token.is_some(),
         "login succeeded"

@@ -39,6 +39,9 @@ pub struct Metadata {
     pub code_challenge_methods_supported: Option<Vec<String>>,
     #[serde(default)]
     pub registration_endpoint: Option<String>,
+    /// issue 17: whether the OP does Front-Channel Logout (for the missing-`sid` warning).
+    #[serde(default)]
+    pub frontchannel_logout_supported: bool,
 }
 
 impl Metadata {

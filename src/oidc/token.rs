@@ -6,7 +6,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::{http, Metadata, OidcError};
-use crate::config::{ClientAuth, Config};
+use crate::config::{AssertionAudience, ClientAuth, Config};
 
 /// The token endpoint's answer. `Debug` never shows the tokens.
 #[derive(Deserialize)]
@@ -65,19 +65,30 @@ pub fn basic_auth_header(client_id: &str, secret: &str) -> String {
 /// Form fields of a request to the OP.
 pub type Form = Vec<(&'static str, String)>;
 
+/// The `aud` of a client assertion sent to `url` (`client_assertion_audience`).
+pub fn assertion_audience<'a>(config: &'a Config, meta: &'a Metadata, url: &'a str) -> &'a str {
+    match config.client_assertion_audience {
+        AssertionAudience::TokenEndpoint => &meta.token_endpoint,
+        AssertionAudience::Issuer => &config.issuer,
+        AssertionAudience::Endpoint => url,
+    }
+}
+
 /// The client authentication of RFC 7523 (`client_secret_jwt`, `private_key_jwt`): a
-/// short-lived JWT with `iss` = `sub` = client_id and `aud` = the token endpoint.
+/// short-lived JWT with `iss` = `sub` = client_id and `aud` as `client_assertion_audience`
+/// says for a request to `url`.
 pub fn client_assertion(
     config: &Config,
     meta: &Metadata,
     method: ClientAuth,
+    url: &str,
 ) -> Result<String, OidcError> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let now = crate::session::now();
     let claims = serde_json::json!({
         "iss": config.client_id,
         "sub": config.client_id,
-        "aud": meta.token_endpoint,
+        "aud": assertion_audience(config, meta, url),
         "jti": crate::session::random_id(16),
         "iat": now,
         "exp": now + 60,
@@ -138,7 +149,10 @@ pub fn authenticated(
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
                 ),
-                ("client_assertion", client_assertion(config, meta, method)?),
+                (
+                    "client_assertion",
+                    client_assertion(config, meta, method, url)?,
+                ),
             ],
         ),
     })

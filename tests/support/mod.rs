@@ -2,6 +2,7 @@
 //! bad signatures, wrong `iss`, replays) and a browser-like client with a cookie jar.
 #![allow(dead_code)]
 
+pub mod proc;
 pub mod upstream;
 
 use std::collections::{BTreeMap, HashMap};
@@ -75,6 +76,8 @@ pub struct Tweaks {
     pub omit_nonce: bool,
     pub no_id_token: bool,
     pub extra_claims: Map<String, Value>,
+    /// issue 17: ID tokens without `sid` (OPs that do not do sessions that way).
+    pub omit_sid: bool,
 }
 
 #[derive(Clone)]
@@ -140,6 +143,8 @@ pub struct FakeOp {
     pub issuer: String,
     pub port: u16,
     pub state: Arc<Mutex<OpState>>,
+    /// issue 17: which client-assertion `aud` this OP accepts, and what it was sent.
+    pub assertions: Arc<Mutex<AssertionCheck>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -200,9 +205,12 @@ impl FakeOp {
             last_authorize_query: BTreeMap::new(),
         }));
         let data = web::Data::new(state.clone());
+        let assertions = Arc::new(Mutex::new(AssertionCheck::default()));
+        let assertion_data = web::Data::new(assertions.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(assertion_data.clone())
                 .route(
                     "/.well-known/openid-configuration",
                     web::get().to(discovery),
@@ -226,6 +234,7 @@ impl FakeOp {
             issuer,
             port,
             state,
+            assertions,
             handle,
         }
     }
@@ -363,12 +372,15 @@ fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<Stri
             Algorithm::RS256 => (client_public_key(), "private_key_jwt"),
             _ => return None,
         };
+        let expected = expected_assertion_aud(req, assertion);
         let mut v = jsonwebtoken::Validation::new(header.alg);
-        v.set_audience(&[format!("{}/token", issuer_of(req))]);
+        v.set_audience(std::slice::from_ref(&expected));
         v.set_issuer(&[CLIENT_ID]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data = jsonwebtoken::decode::<Value>(assertion, &key, &v).ok()?;
-        if data.claims["sub"] != CLIENT_ID || data.claims["jti"].as_str().is_none_or(str::is_empty)
+        if data.claims["aud"].as_str() != Some(expected.as_str())
+            || data.claims["sub"] != CLIENT_ID
+            || data.claims["jti"].as_str().is_none_or(str::is_empty)
         {
             return None;
         }
@@ -377,6 +389,71 @@ fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<Stri
     (form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
         && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET))
     .then(|| "post".into())
+}
+
+// ---------------------------------------------------------------------------
+// issue 17: an OP that accepts a client assertion only with one `aud` value.
+
+/// The one `aud` a client assertion must carry (a single string, nothing else).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AudRule {
+    /// `{issuer}/token` at every endpoint (what this fake OP always did).
+    #[default]
+    TokenEndpoint,
+    /// The issuer identifier.
+    Issuer,
+    /// The URL being called.
+    Endpoint,
+}
+
+#[derive(Default)]
+pub struct AssertionCheck {
+    pub rule: AudRule,
+    /// `(path called, aud sent)` of every client assertion received.
+    pub seen: Vec<(String, Value)>,
+}
+
+impl FakeOp {
+    /// Accept client assertions only with this `aud`.
+    pub fn accept_assertion_aud(&self, rule: AudRule) {
+        self.assertions.lock().unwrap().rule = rule;
+    }
+    /// The `aud` of the client assertions sent to `path` so far.
+    pub fn assertion_auds(&self, path: &str) -> Vec<Value> {
+        let a = self.assertions.lock().unwrap();
+        a.seen
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, aud)| aud.clone())
+            .collect()
+    }
+    /// An OP that never rotates refresh tokens: a refresh answer has no `refresh_token`
+    /// and the one refresh token stays valid.
+    pub fn without_refresh_token_rotation(&self) {
+        self.with(|s| s.rotate_refresh_tokens = false);
+    }
+}
+
+/// Records the assertion's `aud` and returns the one this OP accepts for this request.
+fn expected_assertion_aud(req: &HttpRequest, assertion: &str) -> String {
+    let issuer = issuer_of(req);
+    let aud = assertion
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .map(|c| c["aud"].clone())
+        .unwrap_or(Value::Null);
+    let Some(check) = req.app_data::<web::Data<Arc<Mutex<AssertionCheck>>>>() else {
+        return format!("{issuer}/token");
+    };
+    let mut check = check.lock().unwrap();
+    check.seen.push((req.path().to_string(), aud));
+    match check.rule {
+        AudRule::TokenEndpoint => format!("{issuer}/token"),
+        AudRule::Issuer => issuer,
+        AudRule::Endpoint => format!("{issuer}{}", req.path()),
+    }
 }
 
 fn issuer_of(req: &HttpRequest) -> String {
@@ -503,6 +580,9 @@ pub fn sign_id_token(s: &OpState, nonce: &str) -> String {
     }
     if t.omit_nonce {
         claims.as_object_mut().unwrap().remove("nonce");
+    }
+    if t.omit_sid {
+        claims.as_object_mut().unwrap().remove("sid");
     }
     for (k, v) in &t.extra_claims {
         claims[k] = v.clone();
