@@ -100,6 +100,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("max_header_bytes", Kind::Num),
     ("request_timeout", Kind::Num),
     ("proxy_timeout", Kind::Num),
+    // issue 9 (i9b): logout by POST form, the admin listener.
+    ("end_session_method", Kind::Str),
+    ("admin_listen", Kind::Str),
 ];
 
 /// The file as written (every key optional here; `Config::validate` decides).
@@ -160,6 +163,9 @@ struct Raw {
     max_header_bytes: Option<usize>,
     request_timeout: Option<u64>,
     proxy_timeout: Option<u64>,
+    // issue 9 (i9b)
+    end_session_method: Option<String>,
+    admin_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,6 +320,14 @@ impl ClientKey {
     }
 }
 
+/// `end_session_method` (issue 9): `post` (a form the BFF's logout page submits, so the
+/// ID token stays out of every URL) or `get` (a redirect, for OPs that take only GET).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSessionMethod {
+    Post,
+    Get,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
     Strict,
@@ -405,7 +419,9 @@ pub struct Config {
     pub id_token_signing_algs: Vec<jsonwebtoken::Algorithm>,
     pub jwks_min_refetch_interval: Duration,
     pub max_cookie_chunks: usize,
-    pub spa_dir: PathBuf,
+    /// The SPA's folder; `None`: a sidecar without static files (`spa_dir` unset and no
+    /// `./spa` folder).
+    pub spa_dir: Option<PathBuf>,
     pub workers: usize,
     pub json_logs: bool,
     /// `/api` routes, longest prefix first.
@@ -437,6 +453,12 @@ pub struct Config {
     /// Time allowed to receive a request's head.
     pub request_timeout: Duration,
     pub proxy_timeout: Duration,
+    // issue 9 (i9b)
+    /// How the RP-initiated logout reaches the OP's end-session endpoint.
+    pub end_session_method: EndSessionMethod,
+    /// `address:port` of the admin listener (`/metrics`); `None`: `/metrics` is served on
+    /// the public listener.
+    pub admin_listen: Option<String>,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
 }
@@ -988,6 +1010,43 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         }
     };
 
+    // issue 9 (i9b): sidecar without an SPA, logout method, admin listener.
+    let spa_dir = match raw.spa_dir {
+        Some(dir) if dir.is_dir() => Some(dir),
+        Some(dir) => {
+            return Err(ConfigError::new(
+                "spa_dir",
+                format!("{} is not a directory", dir.display()),
+            ))
+        }
+        None => Some(PathBuf::from("spa")).filter(|d| d.is_dir()),
+    };
+    let end_session_method = match raw.end_session_method.as_deref() {
+        None | Some("post") => EndSessionMethod::Post,
+        Some("get") => EndSessionMethod::Get,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "end_session_method",
+                format!("`{other}` is not post or get"),
+            ))
+        }
+    };
+    let admin_listen = match raw.admin_listen.filter(|a| !a.trim().is_empty()) {
+        Some(a) => {
+            let addr = a.parse::<std::net::SocketAddr>().map_err(|_| {
+                ConfigError::new("admin_listen", format!("`{a}` is not address:port"))
+            })?;
+            if listen.parse::<std::net::SocketAddr>().ok() == Some(addr) && addr.port() != 0 {
+                return Err(ConfigError::new(
+                    "admin_listen",
+                    "must not be the same address as listen",
+                ));
+            }
+            Some(a)
+        }
+        None => None,
+    };
+
     Ok(Config {
         issuer: issuer_text,
         client_id,
@@ -1024,7 +1083,7 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         id_token_signing_algs,
         jwks_min_refetch_interval,
         max_cookie_chunks,
-        spa_dir: raw.spa_dir.unwrap_or_else(|| PathBuf::from("spa")),
+        spa_dir,
         workers,
         json_logs,
         routes,
@@ -1042,6 +1101,8 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         request_timeout: secs("request_timeout", raw.request_timeout, 10, 1)?,
         proxy_connect_timeout: secs("proxy_connect_timeout", raw.proxy_connect_timeout, 5, 1)?,
         proxy_timeout: secs("proxy_timeout", raw.proxy_timeout, 30, 1)?,
+        end_session_method,
+        admin_listen,
         unknown_keys,
     })
 }

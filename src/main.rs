@@ -41,7 +41,13 @@ fn init_logging(config: &Config) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(&cli.config) {
+    oidc_bff::install_crypto_provider();
+    // The same validation for start-up and `--check`: the settings, then what start-up
+    // builds from them before binding (Application::build runs `preflight` again).
+    let config = match Config::load(&cli.config).and_then(|c| {
+        oidc_bff::app::preflight(&c)?;
+        Ok(c)
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("oidc-bff: {e}");
@@ -53,7 +59,6 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    oidc_bff::install_crypto_provider();
     for key in &config.unknown_keys {
         tracing::warn!(key = %key, "unknown settings key ignored");
     }
@@ -80,6 +85,9 @@ fn main() -> ExitCode {
         let config = Application::prepare(config).await?;
         let app = Application::build(config, listener)?;
         tracing::info!(base_url = %base_url, port = app.port(), "oidc-bff listening");
+        if let Some(port) = app.admin_port() {
+            tracing::info!(port, "admin listener (/metrics) listening");
+        }
         app.run_until_stopped()
             .await
             .map_err(|e| oidc_bff::config::ConfigError::new("listen", e.to_string()))
