@@ -60,7 +60,10 @@ async fn metrics_move_to_the_admin_listener() {
         "the login shows on the admin listener: {text}"
     );
     let other = admin.get("/bff/user").await;
-    assert_eq!(other.status, 404, "the admin listener serves only its own routes");
+    assert_eq!(
+        other.status, 404,
+        "the admin listener serves only its own routes"
+    );
     assert_eq!(other.json()["error"], "not_found");
 
     // Stopping the main server stops the admin listener too.
@@ -171,7 +174,11 @@ fn a_bad_or_busy_admin_listen_is_one_line_naming_the_key() {
             }
             let out = cmd.output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{value} check={check}: {stderr}");
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{value} check={check}: {stderr}"
+            );
             let lines: Vec<&str> = stderr.lines().collect();
             assert_eq!(lines.len(), 1, "{stderr}");
             assert!(lines[0].contains("`admin_listen`"), "{stderr}");

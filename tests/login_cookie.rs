@@ -36,7 +36,12 @@ async fn an_attacker_opening_long_logins_never_breaks_the_newest_login() {
         // Every other stored login parameter at its maximum, too.
         let body = json!({"returnUrl": long, "maxAge": u64::MAX}).to_string();
         let res = b.post("/bff/login", Some(&body)).await;
-        assert_eq!(res.status, 200, "POST {i}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            200,
+            "POST {i}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         login_set_cookie(&res);
         let plain = format!("/{}", "A".repeat(MAX_RETURN_URL - 1));
         let res = b
@@ -50,7 +55,11 @@ async fn an_attacker_opening_long_logins_never_breaks_the_newest_login() {
     let callback = b.authorize(&victim_url).await;
     let res = b.get(&callback).await;
     assert_eq!(res.status, 302);
-    assert_eq!(res.location(), victim_url, "signed in where the victim asked");
+    assert_eq!(
+        res.location(),
+        victim_url,
+        "signed in where the victim asked"
+    );
     assert_eq!(b.get("/bff/user").await.status, 200);
 }
 

@@ -55,7 +55,8 @@ fn logout_set_cookie(res: &Resp) -> Option<String> {
 
 #[actix_web::test]
 async fn logout_posts_a_form_to_the_op_and_no_url_holds_the_id_token() {
-    let (op, bff) = pair(json!({"post_logout_redirect_uri": "http://127.0.0.1:1/bye?x=1&y=2"})).await;
+    let (op, bff) =
+        pair(json!({"post_logout_redirect_uri": "http://127.0.0.1:1/bye?x=1&y=2"})).await;
     let mut b = Browser::new(&bff.base);
     b.login().await;
     let token = id_token(&op);
@@ -70,7 +71,12 @@ async fn logout_posts_a_form_to_the_op_and_no_url_holds_the_id_token() {
     // The hand-off cookie: sealed (no token in clear), HttpOnly, Strict, this page only.
     let sc = logout_set_cookie(&res).expect("a logout cookie");
     assert!(!sc.contains(&token));
-    for attr in ["HttpOnly", "SameSite=Strict", "Path=/bff/logout/end", "Max-Age=60"] {
+    for attr in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/bff/logout/end",
+        "Max-Age=60",
+    ] {
         assert!(sc.contains(attr), "{attr} in {sc}");
     }
     assert_eq!(
@@ -86,7 +92,10 @@ async fn logout_posts_a_form_to_the_op_and_no_url_holds_the_id_token() {
         .unwrap()
         .starts_with("text/html"));
     assert_eq!(page.header("cache-control").as_deref(), Some("no-store"));
-    assert_eq!(page.header("referrer-policy").as_deref(), Some("no-referrer"));
+    assert_eq!(
+        page.header("referrer-policy").as_deref(),
+        Some("no-referrer")
+    );
     let csp = page.header("content-security-policy").unwrap();
     let nonce = csp
         .split("'nonce-")
@@ -95,7 +104,10 @@ async fn logout_posts_a_form_to_the_op_and_no_url_holds_the_id_token() {
         .expect("a script nonce in the CSP")
         .to_string();
     assert!(nonce.len() >= 16, "{csp}");
-    assert!(!csp.contains("unsafe-inline") && csp.contains("default-src 'none'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     let html = String::from_utf8_lossy(&page.body).to_string();
     assert!(
@@ -108,12 +120,20 @@ async fn logout_posts_a_form_to_the_op_and_no_url_holds_the_id_token() {
     // Every script carries the nonce; none runs without it.
     let scripts: Vec<&str> = html.split("<script").skip(1).collect();
     assert_eq!(scripts.len(), 1, "{html}");
-    assert!(scripts[0].starts_with(&format!(" nonce=\"{nonce}\">")), "{html}");
+    assert!(
+        scripts[0].starts_with(&format!(" nonce=\"{nonce}\">")),
+        "{html}"
+    );
     assert!(!html.contains(" on"), "no inline event handlers: {html}");
     let inputs = hidden_inputs(&html);
     assert_eq!(
         inputs.keys().collect::<Vec<_>>(),
-        vec!["client_id", "id_token_hint", "post_logout_redirect_uri", "state"]
+        vec![
+            "client_id",
+            "id_token_hint",
+            "post_logout_redirect_uri",
+            "state"
+        ]
     );
     assert_eq!(inputs["id_token_hint"], token);
     assert_eq!(inputs["client_id"], CLIENT_ID);
@@ -144,7 +164,10 @@ async fn end_session_method_get_redirects_with_the_same_parameters() {
     assert_eq!(page.status, 302);
     assert_eq!(page.header("cache-control").as_deref(), Some("no-store"));
     let to = page.location();
-    assert!(to.starts_with(&format!("{}/session/end?", op.issuer)), "{to}");
+    assert!(
+        to.starts_with(&format!("{}/session/end?", op.issuer)),
+        "{to}"
+    );
     assert_eq!(query_param(&to, "id_token_hint"), Some(token));
     assert_eq!(query_param(&to, "client_id").as_deref(), Some(CLIENT_ID));
     assert_eq!(
@@ -163,7 +186,8 @@ async fn the_page_without_a_pending_logout_goes_to_post_logout_redirect_uri() {
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), format!("{}/", bff.base));
     // A forged or foreign hand-off cookie counts as none.
-    b.jar.insert("bff-logout".into(), "AQAAAAAAAAAAAAAAAAAAAAAAAAAA".into());
+    b.jar
+        .insert("bff-logout".into(), "AQAAAAAAAAAAAAAAAAAAAAAAAAAA".into());
     let res = b.get("/bff/logout/end").await;
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), format!("{}/", bff.base));
@@ -179,7 +203,11 @@ async fn the_page_without_a_pending_logout_goes_to_post_logout_redirect_uri() {
 
 #[test]
 fn a_bad_end_session_method_names_the_key() {
-    let v: Value = settings("https://op.example", 5443, json!({"end_session_method": "put"}));
+    let v: Value = settings(
+        "https://op.example",
+        5443,
+        json!({"end_session_method": "put"}),
+    );
     let err = oidc_bff::config::Config::from_value(v, &BTreeMap::new()).unwrap_err();
     assert_eq!(err.key, "end_session_method");
     assert!(!err.to_string().contains('\n'));

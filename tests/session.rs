@@ -206,7 +206,10 @@ async fn logout_returns_end_session_url_revokes_and_ends_the_session() {
     );
     let page = b.get(&url).await;
     let html = String::from_utf8_lossy(&page.body).to_string();
-    assert!(html.contains(&format!("action=\"{}/session/end\"", op.issuer)), "{html}");
+    assert!(
+        html.contains(&format!("action=\"{}/session/end\"", op.issuer)),
+        "{html}"
+    );
     assert!(html.contains(&format!("name=\"id_token_hint\" value=\"{id_token}\"")));
     assert!(html.contains("name=\"post_logout_redirect_uri\" value=\"http://127.0.0.1:1/bye\""));
     assert!(html.contains(&format!("name=\"client_id\" value=\"{CLIENT_ID}\"")));

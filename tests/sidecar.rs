@@ -131,10 +131,7 @@ fn run(dir: &PathBuf, check: bool) -> (i32, String, String) {
     if check {
         cmd.arg("--check");
     }
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs");
+    let out = cmd.stdin(Stdio::null()).output().expect("the binary runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).to_string(),
@@ -146,7 +143,10 @@ fn run(dir: &PathBuf, check: bool) -> (i32, String, String) {
 fn assert_refused(dir: &PathBuf, key: &str) {
     for check in [false, true] {
         let (code, stdout, stderr) = run(dir, check);
-        assert_eq!(code, 2, "check={check}: exit 2; stdout={stdout} stderr={stderr}");
+        assert_eq!(
+            code, 2,
+            "check={check}: exit 2; stdout={stdout} stderr={stderr}"
+        );
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 1, "check={check}: one line: {stderr}");
         assert!(

@@ -72,13 +72,14 @@ pub async fn post(
             id_token_hint: session.as_ref().map(|s| s.id_token.clone()),
             state: random_id(16),
         };
-        let mut cookie =
-            state
-                .cookies
-                .write_logout(&state.sealer, &handoff, now, HANDOFF_SECONDS);
+        let mut cookie = state
+            .cookies
+            .write_logout(&state.sealer, &handoff, now, HANDOFF_SECONDS);
         if !fits_browser(&cookie) {
             // A browser would drop it; the OP then asks the user to confirm instead.
-            tracing::warn!("ID token too large for the logout cookie: logging out without id_token_hint");
+            tracing::warn!(
+                "ID token too large for the logout cookie: logging out without id_token_hint"
+            );
             handoff.id_token_hint = None;
             cookie = state
                 .cookies

@@ -84,7 +84,12 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let nonce = random_id(16);
     let inputs: String = params
         .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", escape(v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
+                escape(v)
+            )
+        })
         .collect();
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -119,9 +124,6 @@ mod tests {
 
     #[test]
     fn escapes_attribute_breakers() {
-        assert_eq!(
-            escape(r#"a"b'c<d>&e"#),
-            "a&quot;b&#39;c&lt;d&gt;&amp;e"
-        );
+        assert_eq!(escape(r#"a"b'c<d>&e"#), "a&quot;b&#39;c&lt;d&gt;&amp;e");
     }
 }
