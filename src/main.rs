@@ -44,8 +44,10 @@ fn main() -> ExitCode {
     oidc_bff::install_crypto_provider();
     // The same validation for start-up and `--check`: the settings, then what start-up
     // builds from them before binding (Application::build runs `preflight` again).
+    // Inside the actix System: the Redis client needs a runtime even when it does not connect.
+    let system = actix_web::rt::System::new();
     let config = match Config::load(&cli.config).and_then(|c| {
-        oidc_bff::app::preflight(&c)?;
+        system.block_on(async { oidc_bff::app::preflight(&c).map(|_| ()) })?;
         Ok(c)
     }) {
         Ok(c) => c,
@@ -81,7 +83,7 @@ fn main() -> ExitCode {
         }
     };
     let base_url = config.base_url.to_string();
-    let result = actix_web::rt::System::new().block_on(async move {
+    let result = system.block_on(async move {
         let config = Application::prepare(config).await?;
         let app = Application::build(config, listener)?;
         tracing::info!(base_url = %base_url, port = app.port(), "oidc-bff listening");

@@ -189,6 +189,19 @@ fn check_refuses_what_start_up_refuses() {
     std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
     assert_refused(&dir, "tls_cert");
 
+    // A shared store that is not reachable is not a configuration error (no network in
+    // --check), and --check must not crash building its client either.
+    let settings = json!({
+        "issuer": "https://op.example",
+        "client_id": "c",
+        "client_secret": "s",
+        "base_url": "https://localhost:5443",
+        "session_store": "redis://127.0.0.1:1/",
+    });
+    std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    let (code, stdout, stderr) = run(&dir, true);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
     // And a good file passes both ways alike: --check says OK.
     let settings = json!({
         "issuer": "https://op.example",
