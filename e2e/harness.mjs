@@ -334,7 +334,11 @@ export async function openSession(browser, { label }) {
     if (!problems.blocked.includes(url.href)) problems.blocked.push(url.href);
     return route.abort('blockedbyclient');
   });
+  const requests = []; // {method, url, postData, navigation}
   context.on('request', (req) => {
+    requests.push({ method: req.method(), url: req.url(), postData: req.postData(), navigation: req.isNavigationRequest() });
+    // No URL the browser loads (and so none in the address bar or the history) holds a token.
+    if (JWT.test(req.url())) problems.tokenLeaks.push(`${req.method()} ${req.url().slice(0, 80)}… has a JWT-like string in the URL`);
     const url = new URL(req.url());
     if ((url.protocol === 'http:' || url.protocol === 'https:') && !LOCAL_HOSTS.has(url.hostname)) {
       if (!problems.blocked.includes(url.href)) problems.blocked.push(url.href);
@@ -371,10 +375,8 @@ export async function openSession(browser, { label }) {
           }
           bffJson.push({ path: url.pathname, status: res.status(), body });
           for (const k of tokenKeys(body)) problems.tokenLeaks.push(`${url.pathname} JSON has key ${k}`);
-          // The logout answer carries the OP's end-session URL with id_token_hint (by contract).
-          if (url.pathname !== '/bff/logout') {
-            for (const s of jwtStrings(body)) problems.tokenLeaks.push(`${url.pathname} JSON has a JWT-like string (${s.length} chars)`);
-          }
+          // 0.2: no exception for /bff/logout; its logoutUrl points at the BFF's logout page.
+          for (const s of jwtStrings(body)) problems.tokenLeaks.push(`${url.pathname} JSON has a JWT-like string (${s.length} chars)`);
           if (url.pathname === '/bff/user') {
             for (const s of jwtStrings(body, 200)) problems.tokenLeaks.push(`/bff/user has a long JWT-like string (${s.length} chars)`);
           }
@@ -393,6 +395,7 @@ export async function openSession(browser, { label }) {
     page,
     problems,
     bffJson,
+    requests,
     consoleLines,
     /** Waits for the body checks, then throws if anything was seen that must not be. */
     async check() {

@@ -32,7 +32,46 @@ pub struct AppState {
 pub struct Application {
     server: Server,
     port: u16,
+    /// The admin listener (`admin_listen`), stopped when the main server stops.
+    admin: Option<(Server, u16)>,
     pub state: web::Data<AppState>,
+}
+
+/// What start-up builds from a validated `Config` before it binds or calls the network.
+/// `--check` runs exactly this (and `Config::load`), so the two cannot drift.
+pub struct Preflight {
+    pub tls_client: Arc<rustls::ClientConfig>,
+    pub tls_server: Option<rustls::ServerConfig>,
+    pub store: Arc<dyn SharedState>,
+}
+
+/// The start-up validation that needs more than the settings themselves: the CA file
+/// and client TLS, the server certificate, the shared-store URL.
+pub fn preflight(config: &Config) -> Result<Preflight, ConfigError> {
+    let tls_client = http::tls_client_config(config).map_err(|e| ConfigError::new("ca_file", e))?;
+    let store: Arc<dyn SharedState> = match &config.shared_store {
+        Some(url) => Arc::new(RedisStore::new(url, config.store_timeout).map_err(|e| {
+            ConfigError::new(
+                if config.redis_sessions {
+                    "session_store"
+                } else {
+                    "shared_store"
+                },
+                e,
+            )
+        })?),
+        None => Arc::new(MemoryStore::default()),
+    };
+    let tls_server = if config.https {
+        Some(crate::tls::server_config(config.tls.as_ref())?)
+    } else {
+        None
+    };
+    Ok(Preflight {
+        tls_client,
+        tls_server,
+        store,
+    })
 }
 
 /// The SPA's Content-Security-Policy; with silent login the hidden iframe may also be
@@ -67,29 +106,18 @@ impl Application {
 
     /// Builds the server on `listener`; discovery starts in the background.
     pub fn build(config: Config, listener: TcpListener) -> Result<Application, ConfigError> {
+        let Preflight {
+            tls_client,
+            tls_server,
+            store,
+        } = preflight(&config)?;
         let config = Arc::new(config);
-        if !config.spa_dir.is_dir() {
-            return Err(ConfigError::new(
-                "spa_dir",
-                format!("{} is not a directory", config.spa_dir.display()),
-            ));
-        }
-        let tls_client =
-            http::tls_client_config(&config).map_err(|e| ConfigError::new("ca_file", e))?;
         let provider = Arc::new(Provider::new());
-        let store: Arc<dyn SharedState> = match &config.shared_store {
-            Some(url) => Arc::new(RedisStore::new(url, config.store_timeout).map_err(|e| {
-                ConfigError::new(
-                    if config.redis_sessions {
-                        "session_store"
-                    } else {
-                        "shared_store"
-                    },
-                    e,
-                )
-            })?),
-            None => Arc::new(MemoryStore::default()),
-        };
+        if config.spa_dir.is_none() {
+            tracing::info!(
+                "no spa_dir and no ./spa folder: serving no static files (sidecar mode)"
+            );
+        }
         let state = web::Data::new(AppState {
             sealer: Sealer::new(&config.cookie_keys),
             cookies: CookieJar::new(&config),
@@ -152,13 +180,27 @@ impl Application {
                 // A prefix scope, not a `{tail:.*}` pattern: no regex on the hot path.
                 .service(web::scope("/api").default_service(web::to(proxy::forward)))
                 .route("/healthz", web::get().to(bff::health::ready))
-                .route("/metrics", web::get().to(crate::metrics::endpoint))
                 .route("/healthz/live", web::get().to(bff::health::live))
-                .service(
-                    actix_files::Files::new("/", &config.spa_dir)
-                        .index_file("index.html")
-                        .default_handler(web::to(bff::not_found)),
-                )
+                .configure(|cfg| {
+                    // With an admin listener `/metrics` lives there only.
+                    if config.admin_listen.is_some() {
+                        cfg.route("/metrics", web::to(bff::not_found));
+                    } else {
+                        cfg.route("/metrics", web::get().to(crate::metrics::endpoint));
+                    }
+                    match &config.spa_dir {
+                        Some(dir) => {
+                            cfg.service(
+                                actix_files::Files::new("/", dir)
+                                    .index_file("index.html")
+                                    .default_handler(web::to(bff::not_found)),
+                            );
+                        }
+                        None => {
+                            cfg.default_service(web::to(bff::not_found));
+                        }
+                    }
+                })
         });
         server = server
             // Small final segments of streamed answers must not wait for delayed ACKs.
@@ -168,19 +210,27 @@ impl Application {
         if config.workers > 0 {
             server = server.workers(config.workers);
         }
-        let server = if config.https {
-            let tls = crate::tls::server_config(config.tls.as_ref())?;
-            server.listen_rustls_0_23(listener, tls)
-        } else {
-            server.listen(listener)
+        let server = match tls_server {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => server.listen(listener),
         }
         .map_err(|e| ConfigError::new("listen", e.to_string()))?
         .run();
+        let admin = match &config.admin_listen {
+            Some(addr) => Some(crate::admin::server(addr, &config, state.clone())?),
+            None => None,
+        };
         Ok(Application {
             server,
             port,
+            admin,
             state,
         })
+    }
+
+    /// The admin listener's port, when `admin_listen` is set.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(_, p)| *p)
     }
 
     pub fn port(&self) -> u16 {
@@ -191,7 +241,18 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until the main server stops (SIGTERM/SIGINT or its handle), then stops the
+    /// admin listener too.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let admin = self.admin.map(|(server, _)| {
+            let handle = server.handle();
+            actix_rt::spawn(server);
+            handle
+        });
+        let result = self.server.await;
+        if let Some(handle) = admin {
+            handle.stop(true).await;
+        }
+        result
     }
 }

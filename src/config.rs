@@ -105,6 +105,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("body_timeout", Kind::Num),
     // issue 17: the `aud` of client assertions.
     ("client_assertion_audience", Kind::Str),
+    // issue 9 (i9b): logout by POST form, the admin listener.
+    ("end_session_method", Kind::Str),
+    ("admin_listen", Kind::Str),
 ];
 
 /// The file as written (every key optional here; `Config::validate` decides).
@@ -170,6 +173,9 @@ struct Raw {
     body_timeout: Option<u64>,
     // issue 17: the `aud` of client assertions.
     client_assertion_audience: Option<String>,
+    // issue 9 (i9b)
+    end_session_method: Option<String>,
+    admin_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,6 +406,14 @@ impl ClientKey {
     }
 }
 
+/// `end_session_method` (issue 9): `post` (a form the BFF's logout page submits, so the
+/// ID token stays out of every URL) or `get` (a redirect, for OPs that take only GET).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSessionMethod {
+    Post,
+    Get,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
     Strict,
@@ -491,7 +505,9 @@ pub struct Config {
     pub id_token_signing_algs: Vec<jsonwebtoken::Algorithm>,
     pub jwks_min_refetch_interval: Duration,
     pub max_cookie_chunks: usize,
-    pub spa_dir: PathBuf,
+    /// The SPA's folder; `None`: a sidecar without static files (`spa_dir` unset and no
+    /// `./spa` folder).
+    pub spa_dir: Option<PathBuf>,
     pub workers: usize,
     pub json_logs: bool,
     /// `/api` routes, longest prefix first.
@@ -530,6 +546,12 @@ pub struct Config {
     pub body_timeout: Duration,
     /// issue 17: the `aud` of client assertions.
     pub client_assertion_audience: AssertionAudience,
+    // issue 9 (i9b)
+    /// How the RP-initiated logout reaches the OP's end-session endpoint.
+    pub end_session_method: EndSessionMethod,
+    /// `address:port` of the admin listener (`/metrics`); `None`: `/metrics` is served on
+    /// the public listener.
+    pub admin_listen: Option<String>,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
 }
@@ -1077,6 +1099,43 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         }
     };
 
+    // issue 9 (i9b): sidecar without an SPA, logout method, admin listener.
+    let spa_dir = match raw.spa_dir {
+        Some(dir) if dir.is_dir() => Some(dir),
+        Some(dir) => {
+            return Err(ConfigError::new(
+                "spa_dir",
+                format!("{} is not a directory", dir.display()),
+            ))
+        }
+        None => Some(PathBuf::from("spa")).filter(|d| d.is_dir()),
+    };
+    let end_session_method = match raw.end_session_method.as_deref() {
+        None | Some("post") => EndSessionMethod::Post,
+        Some("get") => EndSessionMethod::Get,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "end_session_method",
+                format!("`{other}` is not post or get"),
+            ))
+        }
+    };
+    let admin_listen = match raw.admin_listen.filter(|a| !a.trim().is_empty()) {
+        Some(a) => {
+            let addr = a.parse::<std::net::SocketAddr>().map_err(|_| {
+                ConfigError::new("admin_listen", format!("`{a}` is not address:port"))
+            })?;
+            if listen.parse::<std::net::SocketAddr>().ok() == Some(addr) && addr.port() != 0 {
+                return Err(ConfigError::new(
+                    "admin_listen",
+                    "must not be the same address as listen",
+                ));
+            }
+            Some(a)
+        }
+        None => None,
+    };
+
     Ok(Config {
         issuer: issuer_text,
         client_id,
@@ -1113,7 +1172,7 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
         id_token_signing_algs,
         jwks_min_refetch_interval,
         max_cookie_chunks,
-        spa_dir: raw.spa_dir.unwrap_or_else(|| PathBuf::from("spa")),
+        spa_dir,
         workers,
         json_logs,
         routes,
@@ -1139,6 +1198,8 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
             raw.client_assertion_audience.as_deref(),
             false,
         )?,
+        end_session_method,
+        admin_listen,
         unknown_keys,
     })
 }

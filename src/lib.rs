@@ -1,6 +1,7 @@
 //! oidc-bff: a Backend-for-Frontend that runs OpenID Connect for a single-page app and
 //! keeps every token server-side, in sealed HTTP-only cookies.
 
+pub mod admin;
 pub mod app;
 pub mod bff;
 pub mod config;

@@ -41,7 +41,15 @@ fn init_logging(config: &Config) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(&cli.config) {
+    oidc_bff::install_crypto_provider();
+    // The same validation for start-up and `--check`: the settings, then what start-up
+    // builds from them before binding (Application::build runs `preflight` again).
+    // Inside the actix System: the Redis client needs a runtime even when it does not connect.
+    let system = actix_web::rt::System::new();
+    let config = match Config::load(&cli.config).and_then(|c| {
+        system.block_on(async { oidc_bff::app::preflight(&c).map(|_| ()) })?;
+        Ok(c)
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("oidc-bff: {e}");
@@ -53,7 +61,6 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    oidc_bff::install_crypto_provider();
     for key in &config.unknown_keys {
         tracing::warn!(key = %key, "unknown settings key ignored");
     }
@@ -76,10 +83,13 @@ fn main() -> ExitCode {
         }
     };
     let base_url = config.base_url.to_string();
-    let result = actix_web::rt::System::new().block_on(async move {
+    let result = system.block_on(async move {
         let config = Application::prepare(config).await?;
         let app = Application::build(config, listener)?;
         tracing::info!(base_url = %base_url, port = app.port(), "oidc-bff listening");
+        if let Some(port) = app.admin_port() {
+            tracing::info!(port, "admin listener (/metrics) listening");
+        }
         app.run_until_stopped()
             .await
             .map_err(|e| oidc_bff::config::ConfigError::new("listen", e.to_string()))

@@ -468,11 +468,15 @@ async function main() {
   ok(revOther.status === 400, "a client cannot revoke another client's token", revOther.status);
 
   // --- RP-initiated logout + back-channel logout ---------------------------
-  const endUrl = `${disco.end_session_endpoint}?${new URLSearchParams({
+  const endParams = {
     id_token_hint: t2.id_token || t1.id_token, post_logout_redirect_uri: `${bffOrigin}/`, client_id: CLIENT_ID, state: 'bye',
-  })}`;
-  const endPage = await request('GET', endUrl, { jar });
-  ok(endPage.status === 200 && endPage.text.includes('id="logout-confirm"'), 'end_session shows the confirmation page with #logout-confirm', endPage.status);
+  };
+  // GET (end_session_method "get") still shows the confirmation page...
+  const endGet = await request('GET', `${disco.end_session_endpoint}?${new URLSearchParams(endParams)}`, { jar });
+  ok(endGet.status === 200 && endGet.text.includes('id="logout-confirm"'), 'end_session by GET shows the confirmation page', endGet.status);
+  // ...but the BFF sends it as a POST form (the ID token in no URL): that one is confirmed.
+  const endPage = await request('POST', disco.end_session_endpoint, { jar, form: endParams });
+  ok(endPage.status === 200 && endPage.text.includes('id="logout-confirm"'), 'end_session by POST shows the confirmation page with #logout-confirm', endPage.status);
   ok(hasNoExternalResources(endPage.text), 'logout page loads no external resources');
   const xsrf = endPage.text.match(/name="xsrf" value="([^"]+)"/)?.[1];
   const confirmAction = new URL(endPage.text.match(/<form id="op.logoutForm" method="post" action="([^"]+)"/)?.[1] || '/session/end/confirm', issuer).href;

@@ -386,7 +386,13 @@ const configuration = {
   jwks: loadJwks(),
   cookies: {
     keys: COOKIE_KEYS.length ? COOKIE_KEYS : [crypto.randomBytes(32).toString('base64url')],
+    // The session cookie must come along on a cross-site POST (the BFF's logout form),
+    // which oidc-provider requires for enableHttpPostMethods. Secure: the OP is https.
+    long: { httpOnly: true, sameSite: 'none', secure: true },
   },
+  // RP-initiated logout by POST (the BFF's logout page posts id_token_hint in a form,
+  // never in a URL); this also accepts POST at the authorization endpoint.
+  enableHttpPostMethods: true,
   scopes: ['openid', 'profile', 'email', 'address', 'phone', 'offline_access'],
   claims: {
     openid: ['sub'],

@@ -11,6 +11,11 @@ use crate::error::BffError;
 use crate::oidc::authorize::{self, safe_return_url, LoginOptions, Secrets};
 use crate::session::{now, LoginState, PendingLogin};
 
+/// Longest `returnUrl` (bytes) a login accepts: `POST /bff/login` answers 400
+/// `invalid_request` above it, `GET /bff/login` signs in with `/` instead (issue 9). With
+/// this bound one pending login always fits a browser's 4,096-byte cookie.
+pub const MAX_RETURN_URL: usize = 1024;
+
 /// Builds the authorization URL and the updated login cookie.
 async fn start(
     req: &HttpRequest,
@@ -25,6 +30,15 @@ async fn start(
             serde_json::from_str(text)
                 .map_err(|_| BffError::BadRequest("claims is not JSON".into()))?,
         );
+    }
+    if options
+        .return_url
+        .as_ref()
+        .is_some_and(|r| r.len() > MAX_RETURN_URL)
+    {
+        return Err(BffError::BadRequest(format!(
+            "returnUrl is longer than {MAX_RETURN_URL} bytes"
+        )));
     }
     options.validate()?;
     let meta = state.provider.metadata()?;
@@ -65,9 +79,17 @@ async fn start(
         now,
         timeout,
     );
-    let cookie = state
+    // Browsers drop a cookie over 4,096 bytes, which would lose every pending login:
+    // the oldest logins give way until the newest fits.
+    let mut cookie = state
         .cookies
         .write_login(&state.sealer, &logins, now + timeout, now);
+    while !crate::session::cookies::fits_browser(&cookie) && logins.pending.len() > 1 {
+        logins.pending.remove(0);
+        cookie = state
+            .cookies
+            .write_login(&state.sealer, &logins, now + timeout, now);
+    }
     tracing::info!(pending = logins.pending.len(), "login started");
     Ok((url.to_string(), cookie))
 }
@@ -78,9 +100,19 @@ pub async fn start_get(
     http: web::Data<Http>,
     query: Result<web::Query<LoginOptions>, actix_web::Error>,
 ) -> Result<HttpResponse, BffError> {
-    let options = query
+    let mut options = query
         .map_err(|e| BffError::Invalid("the query string is malformed", e.to_string()))?
         .into_inner();
+    // A navigation has no one to read a 400: an over-long returnUrl is treated like any
+    // other one we will not follow, and the user lands on `/`.
+    if options
+        .return_url
+        .as_ref()
+        .is_some_and(|r| r.len() > MAX_RETURN_URL)
+    {
+        tracing::info!("returnUrl too long: signing in with / instead");
+        options.return_url = None;
+    }
     let (url, cookie) = start(&req, &state, &http, options, false).await?;
     Ok(HttpResponse::Found()
         .insert_header(("Location", url))

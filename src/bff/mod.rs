@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod health;
 pub mod login;
 pub mod logout;
+pub mod logout_page;
 pub mod tokens;
 pub mod user;
 
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::get().to(backchannel::frontchannel),
             )
             .route("/logout", web::post().to(logout::post))
+            .route("/logout/end", web::get().to(logout_page::get))
             .route("/backchannel-logout", web::post().to(backchannel::post))
             .route("/refresh", web::post().to(tokens::refresh))
             .route("/revoke", web::post().to(tokens::revoke))

@@ -25,5 +25,10 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     for c in cookies.into_iter().flatten() {
         res.cookie(c);
     }
-    Ok(res.json(json!({ "claims": session.claims, "session": session.summary(idle) })))
+    // `sid` identifies the OP session for (front-/back-channel) logout; a page has no use
+    // for it, and whoever knows it can end the session through front-channel logout.
+    let summary = session.summary(idle);
+    let mut claims = session.claims;
+    claims.remove("sid");
+    Ok(res.json(json!({ "claims": claims, "session": summary })))
 }

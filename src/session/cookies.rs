@@ -14,6 +14,9 @@ use crate::config::{Config, SameSite};
 pub struct CookieJar {
     pub session_name: String,
     pub login_name: String,
+    /// The logout hand-off (issue 9): the ID token on its way from `POST /bff/logout` to
+    /// the logout page, sent to that page's path only.
+    pub logout_name: String,
     secure: bool,
     session_same_site: CookieSameSite,
     max_chunks: usize,
@@ -39,6 +42,15 @@ pub fn cookie_pairs(req: &HttpRequest) -> impl Iterator<Item = (&str, &str)> {
         })
 }
 
+/// The most a browser keeps of one cookie (RFC 6265bis §5.7: name plus value; we count
+/// the whole `Set-Cookie` value, attributes included, to stay clear of every browser).
+pub const MAX_BROWSER_COOKIE: usize = 4096;
+
+/// Whether a browser will keep `cookie` (see [`MAX_BROWSER_COOKIE`]).
+pub fn fits_browser(cookie: &Cookie<'_>) -> bool {
+    cookie.to_string().len() <= MAX_BROWSER_COOKIE
+}
+
 /// Cookies to add to a response.
 pub type CookieSet = Vec<Cookie<'static>>;
 
@@ -48,6 +60,13 @@ impl CookieJar {
         Self {
             session_name: format!("{prefix}bff-session"),
             login_name: format!("{prefix}bff-login"),
+            // `__Host-` requires `Path=/`; `__Secure-` keeps the Secure guarantee while
+            // the cookie travels only to the logout page.
+            logout_name: if config.https {
+                "__Secure-bff-logout".to_string()
+            } else {
+                "bff-logout".to_string()
+            },
             secure: config.secure_cookies,
             session_same_site: match config.same_site {
                 SameSite::Strict => CookieSameSite::Strict,
@@ -205,4 +224,47 @@ impl CookieJar {
     pub fn clear_login(&self) -> Cookie<'static> {
         self.removal(self.login_name.clone(), CookieSameSite::Lax)
     }
+
+    /// The sealed logout hand-off: `HttpOnly`, `SameSite=Strict`, `Path` = the logout
+    /// page, alive `max_age` seconds.
+    pub fn write_logout<T: Serialize>(
+        &self,
+        sealer: &Sealer,
+        value: &T,
+        now: u64,
+        max_age: u64,
+    ) -> Cookie<'static> {
+        let sealed = sealer.seal(&self.logout_name, value, now + max_age);
+        let mut c = self.build(
+            self.logout_name.clone(),
+            sealed,
+            max_age as i64,
+            CookieSameSite::Strict,
+        );
+        c.set_path(LOGOUT_PAGE_PATH);
+        c
+    }
+
+    /// Opens the logout hand-off; anything unreadable or expired counts as absent.
+    pub fn open_logout<T: DeserializeOwned>(
+        &self,
+        req: &HttpRequest,
+        sealer: &Sealer,
+        now: u64,
+    ) -> Option<T> {
+        let (_, value) = cookie_pairs(req).find(|(n, _)| *n == self.logout_name)?;
+        sealer
+            .open(&self.logout_name, value, now)
+            .ok()
+            .map(|(v, _)| v)
+    }
+
+    pub fn clear_logout(&self) -> Cookie<'static> {
+        let mut c = self.removal(self.logout_name.clone(), CookieSameSite::Strict);
+        c.set_path(LOGOUT_PAGE_PATH);
+        c
+    }
 }
+
+/// The BFF's logout page: it sends the RP-initiated logout to the OP (issue 9).
+pub const LOGOUT_PAGE_PATH: &str = "/bff/logout/end";

@@ -1,0 +1,216 @@
+//! Issue 9: the binary as a sidecar, started from an empty directory (no `spa/`, no
+//! `spa_dir`), and `--check` running exactly start-up's validation.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use support::upstream::Upstream;
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_oidc-bff");
+
+fn empty_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "oidc-bff-sidecar-{tag}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the binary in `dir` with `./settings.json` and no BFF_* variables.
+fn command(dir: &PathBuf) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BFF_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+#[actix_web::test]
+async fn starts_bare_from_an_empty_directory() {
+    let up = Upstream::start();
+    let op = FakeOp::start().await;
+    let port = free_port();
+    let dir = empty_dir("bare");
+    // The release-like minimum: nothing but the five keys a sidecar needs.
+    let settings = json!({
+        "issuer": op.issuer,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "base_url": format!("http://127.0.0.1:{port}"),
+        "api_endpoint": up.base,
+    });
+    std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    let log = dir.join("out.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let _child = Killed(
+        command(&dir)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = awc::Client::default();
+    let mut ready = false;
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status() == 200 {
+                ready = true;
+                break;
+            }
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(ready, "the sidecar became ready; its output:\n{}", text());
+    let lines: Vec<String> = text()
+        .lines()
+        .filter(|l| l.contains("serving no static files"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 1, "one log line says so:\n{}", text());
+
+    let mut b = Browser::new(&base);
+    for path in ["/", "/index.html", "/app.js", "/some/page"] {
+        let res = b.get(path).await;
+        assert_eq!(res.status, 404, "{path}");
+        assert_eq!(res.json()["error"], "not_found", "{path}: JSON body");
+        assert!(
+            res.header("content-type")
+                .unwrap_or_default()
+                .starts_with("application/json"),
+            "{path}"
+        );
+    }
+    assert_eq!(b.login().await.status, 302);
+    let res = b
+        .request("GET", "/api/orders?id=7", &[("X-CSRF", "1")], None)
+        .await;
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(res.json()["path"], "/orders");
+    let seen = up.last();
+    assert!(
+        seen["headers"]["authorization"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Bearer "),
+        "proxied with the token: {seen}"
+    );
+}
+
+fn run(dir: &PathBuf, check: bool) -> (i32, String, String) {
+    let mut cmd = command(dir);
+    if check {
+        cmd.arg("--check");
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Exit 2 and exactly one line naming `key`, at start-up and with `--check` alike.
+fn assert_refused(dir: &PathBuf, key: &str) {
+    for check in [false, true] {
+        let (code, stdout, stderr) = run(dir, check);
+        assert_eq!(
+            code, 2,
+            "check={check}: exit 2; stdout={stdout} stderr={stderr}"
+        );
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "check={check}: one line: {stderr}");
+        assert!(
+            lines[0].contains(&format!("`{key}`")),
+            "check={check}: names {key}: {stderr}"
+        );
+        assert!(!stdout.contains("configuration OK"), "check={check}");
+    }
+}
+
+#[test]
+fn an_explicit_missing_spa_dir_is_a_config_error_at_start_and_with_check() {
+    let dir = empty_dir("nospa");
+    let settings = json!({
+        "issuer": "https://op.example",
+        "client_id": "c",
+        "client_secret": "s",
+        "base_url": format!("http://127.0.0.1:{}", free_port()),
+        "spa_dir": dir.join("no-such-folder"),
+    });
+    std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    assert_refused(&dir, "spa_dir");
+}
+
+#[test]
+fn check_refuses_what_start_up_refuses() {
+    // Start-up validation beyond the settings themselves (certificate files, the shared
+    // store URL): --check used to say OK where start-up exited 2.
+    let dir = empty_dir("drift");
+    std::fs::write(dir.join("cert.pem"), "not a certificate").unwrap();
+    std::fs::write(dir.join("key.pem"), "not a key").unwrap();
+    let settings = json!({
+        "issuer": "https://op.example",
+        "client_id": "c",
+        "client_secret": "s",
+        "base_url": format!("https://localhost:{}", free_port()),
+        "tls_cert": dir.join("cert.pem"),
+        "tls_key": dir.join("key.pem"),
+    });
+    std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    assert_refused(&dir, "tls_cert");
+
+    // A shared store that is not reachable is not a configuration error (no network in
+    // --check), and --check must not crash building its client either.
+    let settings = json!({
+        "issuer": "https://op.example",
+        "client_id": "c",
+        "client_secret": "s",
+        "base_url": "https://localhost:5443",
+        "session_store": "redis://127.0.0.1:1/",
+    });
+    std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    let (code, stdout, stderr) = run(&dir, true);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // And a good file passes both ways alike: --check says OK.
+    let settings = json!({
+        "issuer": "https://op.example",
+        "client_id": "c",
+        "client_secret": "s",
+        "base_url": "https://localhost:5443",
+    });
+    std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    let (code, stdout, stderr) = run(&dir, true);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("configuration OK"));
+}
