@@ -619,13 +619,16 @@ async fn malformed_chunked_bodies_are_400_never_502() {
 // ---------------------------------------------------------------------------------
 // The two new settings: a bad value is one line naming the key, exit 2.
 
+/// A settings patch, environment overrides, and the key the error line must name.
+type BadCase = (Value, Vec<(&'static str, &'static str)>, &'static str);
+
 #[test]
 fn bad_trusted_proxies_or_body_timeout_stop_start_up_naming_the_key() {
     const BIN: &str = env!("CARGO_BIN_EXE_oidc-bff");
     let dir = std::env::temp_dir().join(format!("oidc-bff-edge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = json!({"issuer": "https://op.example", "client_id": "c", "client_secret": "s", "base_url": "https://localhost:5443"});
-    let cases: Vec<(Value, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             json!({"trusted_proxies": ["10.0.0.0/33"]}),
             vec![],
