@@ -118,3 +118,21 @@ fn missing_config_file_is_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/settings.json"));
 }
+
+/// Issue 15: a busy port is not a "configuration error": one line naming the address
+/// and saying it is in use, exit code 3.
+#[test]
+fn busy_listen_address_is_named_and_not_a_config_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, stderr, took) = run_with(GOOD, &[("BFF_LISTEN", &addr)]);
+    assert_eq!(code, 3, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let line = lines.last().copied().unwrap_or("");
+    assert!(line.contains(&addr), "names {addr}: {stderr}");
+    assert!(line.contains("already in use"), "{stderr}");
+    assert!(!stderr.contains("configuration error"), "{stderr}");
+    assert!(!stderr.contains("os error"), "no raw OS text: {stderr}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    drop(taken);
+}

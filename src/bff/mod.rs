@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod health;
 pub mod login;
 pub mod logout;
+pub mod session_status;
 pub mod tokens;
 pub mod user;
 
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login", web::get().to(login::start_get))
             .route("/login", web::post().to(login::start_post))
             .route("/user", web::get().to(user::get))
+            .route("/session", web::get().to(session_status::get)) // issue 15
             .route("/silent-login", web::get().to(login::silent))
             .route(
                 "/frontchannel-logout",
