@@ -4,6 +4,7 @@
 #   1. a busy port: non-zero exit, one line naming the port and its server, before any build
 #   2. a missing prerequisite (curl): non-zero exit naming it
 #   3. a server that dies at start: non-zero exit naming it, the others stopped
+#   4. Ctrl-C: all three servers stop, exit 0
 # Ports are moved by E2E_PORT_OFFSET so side-by-side runs do not collide.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +76,39 @@ for port in $DEMO_OP_PORT $DEMO_API_PORT $DEMO_BFF_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "dying OP: something still listens on $port"; fi
 done
 [ "$failures" = "$before" ] && pass "dying OP: exit $code, named"
+
+# --- 4. Ctrl-C stops all three ------------------------------------------------------------
+# A terminal's Ctrl-C is SIGINT to the script's process group; node starts the script in a
+# new group with default signal handling (a background job of this shell would ignore it).
+before=$failures
+node - >"$tmp/ctrlc" 2>&1 <<'JS'
+const { spawn } = require('node:child_process');
+const child = spawn('./scripts/demo', [], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+let out = '';
+let sent = false;
+const seen = (d) => {
+  out += d;
+  if (!sent && out.includes('is running')) {
+    sent = true;
+    setTimeout(() => process.kill(-child.pid, 'SIGINT'), 500);
+  }
+};
+child.stdout.on('data', seen);
+child.stderr.on('data', seen);
+const timer = setTimeout(() => { console.log('TIMEOUT'); process.kill(-child.pid, 'SIGKILL'); }, 120000);
+child.on('exit', (code, signal) => {
+  clearTimeout(timer);
+  console.log(out);
+  console.log(`EXIT ${code} ${signal} SENT ${sent}`);
+});
+JS
+sleep 1
+if ! grep -q "EXIT 0 null SENT true" "$tmp/ctrlc"; then fail "Ctrl-C: not a clean exit 0:"; tail -n 20 "$tmp/ctrlc" >&2; fi
+if ! grep -q "demo: stopping the OP, the demo API and oidc-bff" "$tmp/ctrlc"; then fail "Ctrl-C: no stopping line"; fi
+for port in $DEMO_OP_PORT $DEMO_API_PORT $DEMO_BFF_PORT; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "Ctrl-C: something still listens on $port"; fi
+done
+[ "$failures" = "$before" ] && pass "Ctrl-C: all three stopped, exit 0"
 
 if [ "$failures" != 0 ]; then
   echo "demo script tests: $failures failure(s)" >&2
