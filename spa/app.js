@@ -369,7 +369,9 @@ function tick() {
   const s = state.session;
   if (!s) return;
   const now = Date.now();
-  const at = accessTokenState(s, now);
+  let at = accessTokenState(s, now);
+  // The BFF still holds it, but the API just refused it and nothing can renew it.
+  if (state.stuckByAnswer && at.tone === 'ok') at = { text: 'held, but the API refuses it', tone: 'bad' };
   el.atState.textContent = at.text;
   el.atState.className = `state tone-${at.tone}`;
   const held = s.hasAccessToken !== false && isEpoch(s.accessTokenExpiresAt);
