@@ -65,7 +65,10 @@ async fn an_ended_or_broken_session_is_logged_out_not_an_error() {
     // A garbage cookie.
     b.jar.insert("bff-session".into(), "garbage".into());
     let res = b.get("/bff/session").await;
-    assert_eq!((res.status, res.json()), (200, json!({"isLoggedIn": false})));
+    assert_eq!(
+        (res.status, res.json()),
+        (200, json!({"isLoggedIn": false}))
+    );
 }
 
 #[actix_web::test]
