@@ -500,7 +500,7 @@ async function operation(button, label, method, path, body, opts = {}) {
     if (!advice.ok && advice.stuck) state.stuckByAnswer = advice.message;
     else if (advice.ok) state.stuckByAnswer = '';
     showResult(label, res, advice, advice.ok ? successNote(path, res.json, ctx) : '');
-    renderHealth(Date.now());
+    tick();
   });
 }
 
