@@ -45,8 +45,9 @@ test('sign in, see the profile without ever holding a token, then sign out at th
     }
 
     // What the browser got from /bff/user: claims and session facts, no token.
-    const user = bffJson.find((r) => r.path === '/bff/user' && r.status === 200);
-    assert.ok(user, 'the SPA loaded /bff/user');
+    // The SPA reads GET /bff/session (issue 15): /bff/user's body plus isLoggedIn.
+    const user = bffJson.find((r) => (r.path === '/bff/session' || r.path === '/bff/user') && r.status === 200 && r.body.claims);
+    assert.ok(user, 'the SPA loaded /bff/session');
     assert.equal(user.body.claims.sub, DEMO.sub);
     for (const k of ['expiresAt', 'accessTokenExpiresAt', 'scope', 'hasRefreshToken']) {
       assert.ok(k in user.body.session, `/bff/user session has ${k}`);

@@ -1,17 +1,25 @@
 // oidc-bff SPA. Talks only to /bff/* and /api/* on its own origin; never sees a token.
 // Loaded as an ES module; no inline scripts or styles (the BFF's CSP forbids them).
+//
+// The session card is always the truth: after every operation and /api call, and when
+// the tab comes back into view, the page re-reads GET /bff/session (200 signed in or
+// not, so a signed-out load has no failed request).
 
 import {
+  accessTokenState,
+  adviceFor,
+  breakPieces,
   computeReturnUrl,
   displayName,
-  explainResponse,
   formatClaim,
   formatCountdown,
-  formatEpoch,
+  formatEpochZoned,
   formatRelative,
+  formatTimeZoned,
   initials,
   isEpoch,
   isNavigableUrl,
+  explainResponse,
   loginErrorMessage,
   loginUrl,
   needsCsrf,
@@ -19,10 +27,15 @@ import {
   parseJsonBody,
   prettyBody,
   promptValue,
+  readableTimes,
+  refreshedByBff,
+  refreshTokenState,
   sanitizeCode,
   scopeList,
   secondsUntil,
+  sessionHealth,
   statusLine,
+  successNote,
   takeLoginError,
   validateApiPath,
 } from './lib.js';
@@ -46,13 +59,24 @@ const el = {
   userName: $('user-name'),
   userSubtitle: $('user-subtitle'),
   avatar: $('user-avatar'),
+  stuck: $('session-stuck'),
+  stuckText: $('session-stuck-text'),
+  signInAgain: $('sign-in-again'),
+  claimsCard: $('claims-card'),
+  claimsCount: $('claims-count'),
   claimsBody: document.querySelector('#claims tbody'),
+  sessionChecked: $('session-checked'),
   sessionExpires: $('session-expires'),
   sessionExpiresRel: $('session-expires-relative'),
+  sessionAbsolute: $('session-absolute'),
+  sessionAbsoluteRel: $('session-absolute-relative'),
+  atState: $('access-token-state'),
   atExpires: $('access-token-expires'),
   atCountdown: $('access-token-countdown'),
+  marker: $('refresh-marker'),
   scopes: $('session-scopes'),
   refreshFlag: $('session-refresh'),
+  refreshDetail: $('session-refresh-detail'),
   btnRefresh: $('btn-refresh'),
   btnRevokeAccess: $('btn-revoke-access'),
   btnRevokeRefresh: $('btn-revoke-refresh'),
@@ -64,11 +88,19 @@ const el = {
   apiPathError: $('api-path-error'),
   apiBody: $('api-body'),
   apiBodyNote: $('api-body-note'),
+  apiBodyDetails: $('api-body-details'),
   btnCallApi: $('btn-call-api'),
   result: $('result'),
   resultLabel: $('result-label'),
   resultStatus: $('result-status'),
+  resultMeta: $('result-meta'),
+  resultLatency: $('result-latency'),
+  resultRequestId: $('result-request-id'),
   resultExplain: $('result-explain'),
+  resultActions: $('result-actions'),
+  resultSignIn: $('result-sign-in'),
+  resultRefresh: $('result-refresh'),
+  resultTimes: $('result-times'),
   resultBody: $('result-body'),
 };
 
@@ -77,6 +109,13 @@ const state = {
   session: null,
   timer: 0,
   sessionEndChecked: false,
+  // Epoch seconds of the last refresh the BFF did by itself (an /api call), or 0.
+  bffRefreshedAt: 0,
+  // This page revoked the refresh token (the card can say so).
+  revokedRefreshHere: false,
+  // An operation's answer showed the session cannot continue (e.g. the API refused the
+  // access token and there is no refresh token).
+  stuckByAnswer: '',
 };
 
 // ---------------------------------------------------------------------------
@@ -84,7 +123,7 @@ const state = {
 
 /**
  * fetch() on our own origin with cookies, JSON and the CSRF header where the BFF wants it.
- * Answers `{status, statusText, text, json}`; status 0 when the network failed.
+ * Answers `{status, statusText, text, json, requestId, ms}`; status 0 when the network failed.
  */
 async function call(method, path, body) {
   const headers = { Accept: 'application/json' };
@@ -94,11 +133,12 @@ async function call(method, path, body) {
     headers['Content-Type'] = 'application/json';
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
+  const started = performance.now();
   let res;
   try {
     res = await fetch(path, init);
   } catch (err) {
-    return { status: 0, statusText: '', text: '', json: null, networkError: String(err?.message || err) };
+    return { status: 0, statusText: '', text: '', json: null, networkError: String(err?.message || err), ms: Math.round(performance.now() - started) };
   }
   let text = '';
   try {
@@ -106,6 +146,7 @@ async function call(method, path, body) {
   } catch {
     text = '';
   }
+  const ms = Math.round(performance.now() - started);
   let json = null;
   if (text) {
     try {
@@ -114,7 +155,7 @@ async function call(method, path, body) {
       json = null;
     }
   }
-  return { status: res.status, statusText: res.statusText, text, json };
+  return { status: res.status, statusText: res.statusText, text, json, requestId: res.headers.get('x-request-id') || '', ms };
 }
 
 /** Runs `fn` with `button` disabled and marked busy; several buttons may be passed. */
@@ -159,21 +200,26 @@ function hideBanner() {
 // ---------------------------------------------------------------------------
 // Views
 
-function setBadge(signedIn) {
-  el.badge.textContent = signedIn ? 'Signed in' : 'Signed out';
+/** 'in' | 'out' | 'stuck' (signed in, but the session cannot continue). */
+function setBadge(kind) {
+  el.badge.textContent = kind === 'in' ? 'Signed in' : kind === 'stuck' ? 'Sign-in needed' : 'Signed out';
   el.badge.classList.remove('badge-pending');
-  el.badge.classList.toggle('badge-in', signedIn);
-  el.badge.classList.toggle('badge-out', !signedIn);
+  el.badge.classList.toggle('badge-in', kind === 'in');
+  el.badge.classList.toggle('badge-stuck', kind === 'stuck');
+  el.badge.classList.toggle('badge-out', kind === 'out');
 }
 
 function showSignedOut() {
   state.view = 'signed-out';
   state.session = null;
+  state.bffRefreshedAt = 0;
+  state.revokedRefreshHere = false;
+  state.stuckByAnswer = '';
   stopTimer();
   el.loading.hidden = true;
   el.signedIn.hidden = true;
   el.signedOut.hidden = false;
-  setBadge(false);
+  setBadge('out');
 }
 
 function showUnreachable() {
@@ -182,12 +228,23 @@ function showUnreachable() {
   el.loading.hidden = true;
   el.signedIn.hidden = true;
   el.signedOut.hidden = true;
-  setBadge(false);
+  setBadge('out');
   showBanner({
     title: 'Can’t reach the sign-in service',
     text: 'The sign-in service is not reachable right now. Check your connection, or try again in a moment.',
     retry: true,
   });
+}
+
+/** Puts `text` into `node` with line-break opportunities after separators (no mid-word breaks). */
+function setBreakable(node, text) {
+  const pieces = breakPieces(text);
+  const parts = [];
+  pieces.forEach((p, i) => {
+    if (i > 0) parts.push(document.createElement('wbr'));
+    parts.push(document.createTextNode(p));
+  });
+  node.replaceChildren(...parts);
 }
 
 function showSignedIn(data) {
@@ -198,19 +255,23 @@ function showSignedIn(data) {
   el.userName.textContent = name;
   el.avatar.textContent = initials(name);
   const email = typeof claims.email === 'string' ? claims.email : '';
-  el.userSubtitle.textContent = email && email !== name ? email : typeof claims.sub === 'string' ? `Subject ${claims.sub}` : '';
+  setBreakable(el.userSubtitle, email && email !== name ? email : typeof claims.sub === 'string' ? `Subject ${claims.sub}` : '');
   renderClaims(claims);
   renderSession(data?.session || {});
   el.loading.hidden = true;
   el.signedOut.hidden = true;
   el.signedIn.hidden = false;
-  setBadge(true);
-  if (!wasSignedIn) resetResult();
+  if (!wasSignedIn) {
+    resetResult();
+    // Claims open on wide screens; on a phone the operations come first.
+    el.claimsCard.open = window.matchMedia('(min-width: 900px)').matches;
+  }
   startTimer();
 }
 
 function renderClaims(claims) {
-  const rows = orderedClaims(claims).map(([key, value]) => {
+  const ordered = orderedClaims(claims);
+  const rows = ordered.map(([key, value]) => {
     const tr = document.createElement('tr');
     const th = document.createElement('th');
     th.scope = 'row';
@@ -219,7 +280,8 @@ function renderClaims(claims) {
     const f = formatClaim(key, value);
     const main = document.createElement('span');
     main.className = f.multiline ? 'claim-value claim-multiline' : 'claim-value';
-    main.textContent = f.text;
+    if (f.multiline) main.textContent = f.text;
+    else setBreakable(main, f.text);
     td.append(main);
     if (f.raw !== undefined) {
       const raw = document.createElement('span');
@@ -239,17 +301,32 @@ function renderClaims(claims) {
     tr.append(td);
     rows.push(tr);
   }
+  el.claimsCount.textContent = `(${ordered.length})`;
   el.claimsBody.replaceChildren(...rows);
 }
 
-function renderSession(session) {
+/**
+ * Shows `session` (the BFF's summary). `byUs`: the page itself just asked for new tokens,
+ * so a changed access token is not "refreshed by the BFF".
+ */
+function renderSession(session, { byUs = false } = {}) {
+  const prev = state.session;
   // Ask the BFF again at expiry only once per distinct expiry time (no loop if it answers the same).
-  if (state.session?.expiresAt !== session.expiresAt) state.sessionEndChecked = false;
+  if (prev?.expiresAt !== session.expiresAt) state.sessionEndChecked = false;
+  if (byUs) state.bffRefreshedAt = 0;
+  else if (prev && refreshedByBff(prev, session)) state.bffRefreshedAt = Math.floor(Date.now() / 1000);
+  if (session.hasRefreshToken === true) {
+    // A refresh token again (a new sign-in): older "revoked" and "cannot continue" are stale.
+    state.revokedRefreshHere = false;
+    state.stuckByAnswer = '';
+  }
   state.session = { ...session };
   const s = state.session;
 
-  el.sessionExpires.textContent = isEpoch(s.expiresAt) ? formatEpoch(s.expiresAt) : 'unknown';
-  el.atExpires.textContent = isEpoch(s.accessTokenExpiresAt) ? formatEpoch(s.accessTokenExpiresAt) : 'unknown';
+  el.sessionChecked.textContent = `· checked ${formatTimeZoned(Math.floor(Date.now() / 1000))}`;
+  el.sessionExpires.textContent = formatEpochZoned(s.expiresAt);
+  el.sessionAbsolute.textContent = formatEpochZoned(isEpoch(s.absoluteExpiresAt) ? s.absoluteExpiresAt : s.expiresAt);
+  el.atExpires.textContent = s.hasAccessToken === false ? 'never: none held' : formatEpochZoned(s.accessTokenExpiresAt);
 
   const scopes = scopeList(s.scope);
   el.scopes.replaceChildren(
@@ -267,8 +344,24 @@ function renderSession(session) {
   el.refreshFlag.textContent = hasRt ? 'yes' : 'no';
   el.refreshFlag.classList.toggle('pill-yes', hasRt);
   el.refreshFlag.classList.toggle('pill-no', !hasRt);
+  const rt = refreshTokenState(s, { revokedHere: state.revokedRefreshHere });
+  el.refreshDetail.textContent = rt.text;
+  el.refreshDetail.className = `small tone-${rt.tone}`;
+
+  el.marker.hidden = !state.bffRefreshedAt;
+  el.marker.textContent = state.bffRefreshedAt ? `refreshed by the BFF at ${formatTimeZoned(state.bffRefreshedAt)}` : '';
 
   tick();
+}
+
+/** Shows or hides "This session can't continue" and sets the badge to match. */
+function renderHealth(now) {
+  if (state.view !== 'signed-in' || !state.session) return;
+  const health = sessionHealth(state.session, now);
+  const reason = state.stuckByAnswer || (health.canContinue ? '' : health.reason);
+  el.stuck.hidden = !reason;
+  if (el.stuckText.textContent !== reason) el.stuckText.textContent = reason;
+  setBadge(reason ? 'stuck' : 'in');
 }
 
 /** Updates the live countdowns; runs every second while signed in. */
@@ -276,16 +369,26 @@ function tick() {
   const s = state.session;
   if (!s) return;
   const now = Date.now();
-  el.atCountdown.textContent = formatCountdown(s.accessTokenExpiresAt, now);
-  const left = isEpoch(s.accessTokenExpiresAt) ? secondsUntil(s.accessTokenExpiresAt, now) : null;
+  let at = accessTokenState(s, now);
+  // The BFF still holds it, but the API just refused it and nothing can renew it.
+  if (state.stuckByAnswer && at.tone === 'ok') at = { text: 'held, but the API refuses it', tone: 'bad' };
+  el.atState.textContent = at.text;
+  el.atState.className = `state tone-${at.tone}`;
+  const held = s.hasAccessToken !== false && isEpoch(s.accessTokenExpiresAt);
+  el.atCountdown.hidden = !held;
+  el.atCountdown.textContent = held ? formatCountdown(s.accessTokenExpiresAt, now) : '';
+  const left = held ? secondsUntil(s.accessTokenExpiresAt, now) : null;
   el.atCountdown.classList.toggle('countdown-expired', left !== null && left <= 0);
   el.atCountdown.classList.toggle('countdown-soon', left !== null && left > 0 && left <= 60);
   el.sessionExpiresRel.textContent = isEpoch(s.expiresAt) ? `(${formatRelative(s.expiresAt, now)})` : '';
+  const absolute = isEpoch(s.absoluteExpiresAt) ? s.absoluteExpiresAt : s.expiresAt;
+  el.sessionAbsoluteRel.textContent = isEpoch(absolute) ? `(${formatRelative(absolute, now)})` : '';
+  renderHealth(now);
 
   // When the session itself runs out, ask the BFF once what it thinks.
   if (isEpoch(s.expiresAt) && secondsUntil(s.expiresAt, now) <= 0 && !state.sessionEndChecked) {
     state.sessionEndChecked = true;
-    loadUser({ quiet: true });
+    loadSession({ quiet: true });
   }
 }
 
@@ -307,50 +410,106 @@ function resetResult() {
   el.resultLabel.textContent = 'Result';
   el.resultStatus.textContent = '—';
   el.resultStatus.className = 'status';
+  el.resultMeta.hidden = true;
   el.resultExplain.hidden = true;
   el.resultExplain.textContent = '';
+  el.resultActions.hidden = true;
+  el.resultTimes.hidden = true;
+  el.resultTimes.replaceChildren();
   el.resultBody.textContent = 'Choose an operation above. Its answer appears here.';
 }
 
-function showResult(label, res, explanation) {
+/** `advice` from adviceFor (or `{ok, message}`); `note` a success line. */
+function showResult(label, res, advice, note = '') {
   el.result.classList.remove('result-empty');
-  el.result.classList.toggle('result-ok', explanation.ok);
-  el.result.classList.toggle('result-error', !explanation.ok);
+  el.result.classList.toggle('result-ok', advice.ok);
+  el.result.classList.toggle('result-error', !advice.ok);
   el.resultLabel.textContent = label;
   el.resultStatus.textContent = statusLine(res.status, res.statusText);
-  el.resultStatus.className = `status ${explanation.ok ? 'status-ok' : 'status-error'}`;
-  el.resultExplain.textContent = explanation.message;
-  el.resultExplain.hidden = !explanation.message;
+  el.resultStatus.className = `status ${advice.ok ? 'status-ok' : 'status-error'}`;
+
+  const meta = [];
+  if (typeof res.ms === 'number' && res.status) meta.push(`${res.ms} ms`);
+  el.resultLatency.textContent = meta.join('');
+  el.resultRequestId.textContent = res.requestId ? `x-request-id ${res.requestId}` : '';
+  el.resultMeta.hidden = !res.status;
+
+  const message = advice.ok ? note || advice.message : advice.message;
+  el.resultExplain.textContent = message;
+  el.resultExplain.hidden = !message;
+  el.resultExplain.classList.toggle('result-explain-ok', advice.ok);
+
+  el.resultSignIn.hidden = advice.action !== 'sign-in';
+  el.resultRefresh.hidden = advice.action !== 'refresh';
+  el.resultActions.hidden = !advice.action || state.view !== 'signed-in';
+
+  const times = readableTimes(res.json);
+  el.resultTimes.replaceChildren(
+    ...times.flatMap((t) => [
+      Object.assign(document.createElement('dt'), { textContent: t.key }),
+      Object.assign(document.createElement('dd'), { textContent: t.text }),
+    ]),
+  );
+  el.resultTimes.hidden = times.length === 0;
   el.resultBody.textContent = res.status ? prettyBody(res.status, res.text) : '(no response)';
+  revealResult();
 }
 
-/** Runs one operation, shows its answer, and handles a session that ended. */
-async function operation(button, label, method, path, body, after) {
+/** On a small screen the answer can be below the fold: bring it into view. */
+function revealResult() {
+  const r = el.result.getBoundingClientRect();
+  if (r.top < 0 || r.top > window.innerHeight - 120) {
+    const smooth = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+    el.result.scrollIntoView({ block: 'start', behavior: smooth ? 'smooth' : 'auto' });
+  }
+}
+
+/**
+ * Runs one operation, re-reads the session, and shows the answer with advice that fits
+ * the session as it is now. `opts`: `{method, hasBody, token, byUs}`.
+ */
+async function operation(button, label, method, path, body, opts = {}) {
   return busy(button, async () => {
+    const before = state.session ? { ...state.session } : null;
     const res = await call(method, path, body);
-    const explanation = explainResponse(res.status, res.json, path);
-    showResult(label, res, explanation);
-    if (explanation.sessionEnded) {
+    if (path === '/bff/refresh' && res.status === 200 && res.json && typeof res.json === 'object') {
+      renderSession(res.json, { byUs: true });
+    }
+    if (path === '/bff/revoke' && res.status === 204 && opts.token === 'refresh_token') state.revokedRefreshHere = true;
+    const first = explainResponse(res.status, res.json, path);
+    // The truth after the operation: the BFF may have refreshed, dropped or ended things.
+    const after = first.sessionEnded ? null : await loadSession({ quiet: true });
+    const ctx = {
+      method,
+      hasBody: opts.hasBody === true,
+      before,
+      after,
+      refreshedByBff: path !== '/bff/refresh' && refreshedByBff(before, after),
+      token: opts.token,
+    };
+    const advice = adviceFor(res.status, res.json, path, ctx);
+    const ended = advice.sessionEnded || (after === null && state.view !== 'signed-in');
+    if (ended) {
+      showResult(label, res, advice);
       showSignedOut();
       // Keep the reason visible after switching views.
-      showBanner({ title: 'Signed out', text: explanation.message, info: true });
+      showBanner({ title: 'Signed out', text: advice.sessionEnded ? advice.message : 'Your session has ended. Please sign in again.', info: true });
       return;
     }
-    if (explanation.ok && after) await after(res);
+    // An answer that shows the session cannot continue stays up until a success or a new session.
+    if (!advice.ok && advice.stuck) state.stuckByAnswer = advice.message;
+    else if (advice.ok) state.stuckByAnswer = '';
+    showResult(label, res, advice, advice.ok ? successNote(path, res.json, ctx) : '');
+    tick();
   });
 }
 
 // ---------------------------------------------------------------------------
 // Session
 
-let loadingUser = null;
+let loadingSession = null;
 let silentTried = false;
 
-/**
- * Silent login: a hidden iframe runs prompt=none at the OP through the BFF, and the BFF's
- * last page posts {source: 'bff-silent-login', isLoggedIn} to this exact origin. Resolves
- * to true when a session now exists. Tried once per page load.
- */
 function trySilentLogin(path) {
   silentTried = true;
   return new Promise((resolve) => {
@@ -377,36 +536,54 @@ function trySilentLogin(path) {
   });
 }
 
-/** GET /bff/user and switch views. `quiet` keeps the current view on network trouble. */
-function loadUser({ quiet = false } = {}) {
-  if (loadingUser) return loadingUser;
-  loadingUser = (async () => {
-    const res = await call('GET', '/bff/user');
-    if (res.status === 200 && res.json && typeof res.json === 'object') {
+/**
+ * GET /bff/session and switch views. Resolves to the session summary when signed in,
+ * else null. `quiet` keeps the current view on network trouble.
+ */
+function loadSession({ quiet = false } = {}) {
+  if (loadingSession) return loadingSession;
+  loadingSession = (async () => {
+    const res = await call('GET', '/bff/session');
+    const body = res.json && typeof res.json === 'object' ? res.json : null;
+    if (res.status === 200 && body && body.isLoggedIn === true) {
       if (el.retry.hidden === false) hideBanner();
-      showSignedIn(res.json);
-    } else if (res.status === 401) {
+      showSignedIn(body);
+      return state.session;
+    }
+    if ((res.status === 200 && body && body.isLoggedIn === false) || res.status === 401) {
       if (el.retry.hidden === false) hideBanner();
-      const silentPath = res.json && typeof res.json.silentLogin === 'string' ? res.json.silentLogin : null;
+      const silentPath = body && typeof body.silentLogin === 'string' ? body.silentLogin : null;
       if (silentPath && silentPath.startsWith('/bff/') && !silentTried && state.view !== 'signed-in') {
         if (await trySilentLogin(silentPath)) {
-          const again = await call('GET', '/bff/user');
-          if (again.status === 200 && again.json) {
+          const again = await call('GET', '/bff/session');
+          if (again.status === 200 && again.json?.isLoggedIn === true) {
             showSignedIn(again.json);
-            return;
+            return state.session;
           }
         }
       }
       const wasSignedIn = state.view === 'signed-in';
       showSignedOut();
       if (wasSignedIn) showBanner({ title: 'Signed out', text: 'Your session has ended. Please sign in again.', info: true });
-    } else if (!quiet || state.view !== 'signed-in') {
-      showUnreachable();
+      return null;
     }
+    if (!quiet || state.view !== 'signed-in') showUnreachable();
+    return state.session;
   })().finally(() => {
-    loadingUser = null;
+    loadingSession = null;
   });
-  return loadingUser;
+  return loadingSession;
+}
+
+/** "Sign in again": a fresh sign-in that comes back here; the callback replaces the session. */
+function signInAgain(button) {
+  button.disabled = true;
+  button.classList.add('is-busy');
+  window.location.assign(loginUrl(computeReturnUrl(window.location)));
+  window.setTimeout(() => {
+    button.disabled = false;
+    button.classList.remove('is-busy');
+  }, 5000);
 }
 
 async function signIn() {
@@ -438,7 +615,6 @@ async function signIn() {
     });
   });
 }
-
 async function signOut() {
   await busy([el.signOut], async () => {
     const res = await call('POST', '/bff/logout');
@@ -459,10 +635,6 @@ async function signOut() {
     });
   });
 }
-
-// ---------------------------------------------------------------------------
-// Wiring
-
 function showLoginErrorFromUrl() {
   const { code, cleanUrl } = takeLoginError(window.location.href);
   if (code === null) return;
@@ -480,13 +652,12 @@ function showLoginErrorFromUrl() {
     /* ignore: an odd URL must not stop the page */
   }
 }
-
 function syncApiBody() {
   const isGet = el.apiMethod.value === 'GET';
   el.apiBody.disabled = isGet;
   el.apiBodyNote.textContent = isGet ? '(not sent with GET)' : '(optional)';
+  if (!isGet) el.apiBodyDetails.open = true;
 }
-
 function setApiPathError(message) {
   el.apiPathError.textContent = message || '';
   el.apiPathError.hidden = !message;
@@ -510,6 +681,7 @@ async function callApi(event) {
   if (method !== 'GET') {
     const parsed = parseJsonBody(el.apiBody.value);
     if (!parsed.ok) {
+      el.apiBodyDetails.open = true;
       showResult(`${method} ${path}`, { status: 0, text: '' }, { ok: false, message: parsed.error });
       el.resultStatus.textContent = 'Not sent';
       el.resultBody.textContent = '(the request was not sent)';
@@ -518,31 +690,26 @@ async function callApi(event) {
     }
     body = parsed.body;
   }
-  await operation(el.btnCallApi, `${method} ${path}`, method, path, body);
+  await operation(el.btnCallApi, `${method} ${path}`, method, path, body, { hasBody: body !== null });
 }
 
 function wire() {
   el.signIn.addEventListener('click', signIn);
   el.signOut.addEventListener('click', signOut);
   el.dismiss.addEventListener('click', hideBanner);
-  el.retry.addEventListener('click', () => busy([el.retry], () => loadUser()));
+  el.retry.addEventListener('click', () => busy([el.retry], () => loadSession()));
+  el.signInAgain.addEventListener('click', () => signInAgain(el.signInAgain));
+  el.resultSignIn.addEventListener('click', () => signInAgain(el.resultSignIn));
+  el.resultRefresh.addEventListener('click', () => el.btnRefresh.click());
 
-  const refetchUser = () => loadUser({ quiet: true });
-  el.btnRefresh.addEventListener('click', () =>
-    operation(el.btnRefresh, 'POST /bff/refresh', 'POST', '/bff/refresh', null, async (res) => {
-      if (res.json && typeof res.json === 'object') renderSession(res.json);
-      await refetchUser();
-    }),
-  );
+  el.btnRefresh.addEventListener('click', () => operation(el.btnRefresh, 'POST /bff/refresh', 'POST', '/bff/refresh', null));
   el.btnRevokeAccess.addEventListener('click', () =>
-    operation(el.btnRevokeAccess, 'Revoke access token', 'POST', '/bff/revoke', { token: 'access_token' }, refetchUser),
+    operation(el.btnRevokeAccess, 'Revoke access token', 'POST', '/bff/revoke', { token: 'access_token' }, { token: 'access_token' }),
   );
   el.btnRevokeRefresh.addEventListener('click', () =>
-    operation(el.btnRevokeRefresh, 'Revoke refresh token', 'POST', '/bff/revoke', { token: 'refresh_token' }, refetchUser),
+    operation(el.btnRevokeRefresh, 'Revoke refresh token', 'POST', '/bff/revoke', { token: 'refresh_token' }, { token: 'refresh_token' }),
   );
-  el.btnIntrospect.addEventListener('click', () =>
-    operation(el.btnIntrospect, 'POST /bff/introspect', 'POST', '/bff/introspect'),
-  );
+  el.btnIntrospect.addEventListener('click', () => operation(el.btnIntrospect, 'POST /bff/introspect', 'POST', '/bff/introspect'));
   el.btnUserinfo.addEventListener('click', () => operation(el.btnUserinfo, 'GET /bff/userinfo', 'GET', '/bff/userinfo'));
 
   el.apiMethod.addEventListener('change', syncApiBody);
@@ -551,16 +718,20 @@ function wire() {
   });
   el.apiForm.addEventListener('submit', callApi);
 
-  // Coming back to the tab: the session may have changed elsewhere.
+  // Coming back to the tab or the window: the session may have changed elsewhere.
+  const recheck = () => {
+    if (state.view === 'signed-in') loadSession({ quiet: true });
+  };
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible' && state.view === 'signed-in') loadUser({ quiet: true });
+    if (document.visibilityState === 'visible') recheck();
   });
+  window.addEventListener('focus', recheck);
   // Back/forward cache: re-check instead of showing a stale page.
   window.addEventListener('pageshow', (e) => {
     if (e.persisted) {
       el.signIn.disabled = false;
       el.signIn.classList.remove('is-busy');
-      loadUser();
+      loadSession();
     }
   });
 }
@@ -568,4 +739,4 @@ function wire() {
 wire();
 syncApiBody();
 showLoginErrorFromUrl();
-loadUser();
+loadSession();

@@ -424,3 +424,196 @@ export function explainResponse(status, body, path = '') {
   if (status >= 500) return fail('The server ran into a problem. Try again in a moment.');
   return fail(`The request failed (${statusLine(status)}).`);
 }
+
+// ---------------------------------------------------------------------------
+// Issue 15: the session card is always the truth, and advice matches the state.
+
+/** Epoch seconds as a date-time with the time zone, e.g. "27 Nov 2025, 08:00:00 UTC". */
+export function formatEpochZoned(epochSeconds, opts = {}) {
+  const date = new Date(Number(epochSeconds) * 1000);
+  if (!isEpoch(epochSeconds) || Number.isNaN(date.getTime())) return 'unknown';
+  return new Intl.DateTimeFormat(opts.locale, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'short',
+    timeZone: opts.timeZone,
+  }).format(date);
+}
+
+/** Only a time of day with the zone ("08:00:04 UTC"), for "refreshed at". */
+export function formatTimeZoned(epochSeconds, opts = {}) {
+  if (!isEpoch(epochSeconds)) return '';
+  return new Intl.DateTimeFormat(opts.locale, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'short',
+    timeZone: opts.timeZone,
+  }).format(new Date(epochSeconds * 1000));
+}
+
+/** The access token as the BFF holds it: `{text, tone: 'ok'|'warn'|'bad'}`. */
+export function accessTokenState(session, nowMs = Date.now()) {
+  const s = session || {};
+  const hasRt = s.hasRefreshToken === true;
+  // Older BFFs send no hasAccessToken: an expiry means a token.
+  const hasAt = s.hasAccessToken === true || (s.hasAccessToken === undefined && isEpoch(s.accessTokenExpiresAt));
+  if (!hasAt) {
+    return hasRt
+      ? { text: 'none — the next API call gets a new one', tone: 'warn' }
+      : { text: 'none — and no refresh token to get one: sign in again', tone: 'bad' };
+  }
+  if (!isEpoch(s.accessTokenExpiresAt)) return { text: 'held by the BFF (the provider gave no expiry)', tone: 'ok' };
+  if (secondsUntil(s.accessTokenExpiresAt, nowMs) > 0) return { text: 'held by the BFF', tone: 'ok' };
+  return hasRt
+    ? { text: 'expired — the next API call refreshes it', tone: 'warn' }
+    : { text: 'expired — and no refresh token to renew it: sign in again', tone: 'bad' };
+}
+
+/** The refresh token: `{text, tone}`. `revokedHere` when this page revoked it. */
+export function refreshTokenState(session, { revokedHere = false } = {}) {
+  const s = session || {};
+  if (s.hasRefreshToken === true) {
+    return { text: 'held by the BFF; it renews the access token when that runs out', tone: 'ok' };
+  }
+  return {
+    text: revokedHere
+      ? 'none — you revoked it; the session lasts only as long as its access token'
+      : 'none (revoked, or the provider issued none); the session lasts only as long as its access token',
+    tone: 'warn',
+  };
+}
+
+/**
+ * Whether the session can still call APIs: `{canContinue, reason}`. It cannot when the
+ * access token is gone or expired and there is no refresh token to get another.
+ */
+export function sessionHealth(session, nowMs = Date.now()) {
+  const s = session || {};
+  if (s.hasRefreshToken === true) return { canContinue: true, reason: '' };
+  const at = accessTokenState(s, nowMs);
+  if (at.tone === 'bad') {
+    return {
+      canContinue: false,
+      reason: 'This session has no usable access token and no refresh token, so it cannot call APIs any more. Sign in again to continue.',
+    };
+  }
+  return { canContinue: true, reason: '' };
+}
+
+/**
+ * The BFF refreshed by itself between two looks at the session (an /api call with an
+ * expired, dropped or refused token): the access token changed without our asking.
+ */
+export function refreshedByBff(before, after) {
+  if (!before || !after) return false;
+  if (after.hasAccessToken === false) return false;
+  const changed = after.accessTokenExpiresAt !== before.accessTokenExpiresAt;
+  const regained = before.hasAccessToken === false && after.hasAccessToken === true;
+  return isEpoch(after.accessTokenExpiresAt) && (changed || regained);
+}
+
+/** The proxy's rule: one refresh and one retry for a body-less GET, HEAD, OPTIONS or DELETE. */
+export function bffRetriesOnInvalidToken(method, hasBody) {
+  return !hasBody && ['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(String(method || 'GET').toUpperCase());
+}
+
+/**
+ * Plain words and the next step for an answer, given what the session looks like
+ * *after* it (re-read from the BFF). `ctx`: `{method, hasBody, before, after, refreshedByBff}`.
+ * Answers `{ok, message, sessionEnded, action: 'sign-in'|'refresh'|null, stuck}`:
+ * `stuck` when the session cannot continue (the page offers "Sign in again").
+ */
+export function adviceFor(status, body, path, ctx = {}) {
+  const base = explainResponse(status, body, path);
+  const after = ctx.after;
+  const out = { ...base, action: null, stuck: false };
+  if (base.sessionEnded) return { ...out, action: 'sign-in' };
+  const health = after ? sessionHealth(after) : { canContinue: true };
+  const isApi = String(path).startsWith('/api/');
+  const code = errorCode(body);
+  if (isApi && status === 401 && after) {
+    const before = ctx.before || {};
+    if (after.hasRefreshToken !== true) {
+      return {
+        ...out,
+        message:
+          'The API refused the access token, and this session has no refresh token to get a new one, so it cannot continue. Sign in again.',
+        action: 'sign-in',
+        stuck: true,
+      };
+    }
+    const retried =
+      ctx.refreshedByBff === true ||
+      (bffRetriesOnInvalidToken(ctx.method, ctx.hasBody) && before.hasAccessToken !== false && code === 'invalid_token');
+    if (retried) {
+      return {
+        ...out,
+        message:
+          'The API refused the access token even after the BFF refreshed it and retried once, so refreshing again will not help: this API does not accept the token.',
+      };
+    }
+    return {
+      ...out,
+      message:
+        'The API refused the access token. The BFF retries only body-less GET, HEAD, OPTIONS and DELETE requests, so this one was not retried: use “Refresh tokens”, then send it again.',
+      action: 'refresh',
+    };
+  }
+  if (status === 409 && code === 'no_refresh_token') {
+    return { ...out, action: 'sign-in', stuck: !health.canContinue };
+  }
+  if (status === 409 && code === 'no_access_token') {
+    return after && after.hasRefreshToken !== true
+      ? { ...out, message: 'This session holds no access token and no refresh token. Sign in again.', action: 'sign-in', stuck: true }
+      : { ...out, action: 'refresh' };
+  }
+  if (!health.canContinue) return { ...out, stuck: true, action: 'sign-in' };
+  return out;
+}
+
+/** A short "what happened" line for a successful operation, or ''. */
+export function successNote(path, body, ctx = {}) {
+  const after = ctx.after || {};
+  if (path === '/bff/revoke') {
+    if (ctx.token === 'refresh_token') {
+      return 'Revoked at the provider; the BFF dropped its refresh token. Some providers (the demo OP among them) end the access token with it.';
+    }
+    return after.hasRefreshToken === true
+      ? 'Revoked at the provider; the BFF dropped its access token. The next API call gets a new one.'
+      : 'Revoked at the provider; the BFF dropped its access token. With no refresh token left, sign in again to call APIs.';
+  }
+  if (path === '/bff/refresh') return 'New tokens from the provider; the card shows the new expiry.';
+  if (path === '/bff/introspect' && body && typeof body === 'object') {
+    return body.active === true ? 'The provider says this access token is active.' : 'The provider says this access token is not active (expired, revoked, or none held).';
+  }
+  if (ctx.refreshedByBff) return 'The BFF refreshed the access token on the way (see the session card).';
+  return '';
+}
+
+/** Keys of a JSON answer whose numbers are points in time (introspection, the demo API). */
+export const ANSWER_TIME_KEYS = Object.freeze(['exp', 'iat', 'nbf', 'auth_time', 'updated_at', 'expiresAt', 'absoluteExpiresAt', 'accessTokenExpiresAt', 'tokenExpiresAt']);
+
+/** `[{key, text}]` for the time fields at the top level of a JSON answer, as dates. */
+export function readableTimes(body, opts = {}, nowMs = Date.now()) {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return [];
+  return ANSWER_TIME_KEYS.filter((k) => isEpoch(body[k]) && body[k] > 0).map((k) => ({
+    key: k,
+    text: `${formatEpochZoned(body[k], opts)} (${formatRelative(body[k], nowMs)})`,
+  }));
+}
+
+/**
+ * A long value cut into pieces after "/", ".", "@", "-", "_", "?", "&", "=", ":" and "#",
+ * so the page can offer line breaks there (`<wbr>`) instead of breaking mid-word.
+ */
+export function breakPieces(text) {
+  const s = String(text ?? '');
+  if (s.length < 16) return [s];
+  const pieces = s.split(/(?<=[/.@\-_?&=:#])/);
+  return pieces.filter((p) => p !== '');
+}

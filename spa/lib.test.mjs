@@ -308,3 +308,161 @@ test('409 answers are explained in plain words', () => {
   assert.match(r.message, /no refresh token/);
   assert.match(explainResponse(409, { error: 'no_access_token' }, '/bff/introspect').message, /no access token/);
 });
+
+// ---------------------------------------------------------------------------
+// Issue 15: state → card text and state → advice.
+
+import {
+  accessTokenState,
+  adviceFor,
+  breakPieces,
+  bffRetriesOnInvalidToken,
+  formatEpochZoned,
+  formatTimeZoned,
+  readableTimes,
+  refreshTokenState,
+  refreshedByBff,
+  sessionHealth,
+  successNote,
+} from './lib.js';
+
+const NOW = 1_800_000_000_000;
+const T = NOW / 1000;
+const live = { hasAccessToken: true, accessTokenExpiresAt: T + 200, hasRefreshToken: true, expiresAt: T + 3600, absoluteExpiresAt: T + 28800 };
+
+test('times carry their zone', () => {
+  assert.equal(formatEpochZoned(1764230400, UTC), '27 Nov 2025, 08:00:00 UTC');
+  assert.equal(formatEpochZoned(1764230400, { locale: 'en-GB', timeZone: 'Europe/Berlin' }), '27 Nov 2025, 09:00:00 CET');
+  assert.equal(formatEpochZoned(null, UTC), 'unknown');
+  assert.equal(formatTimeZoned(1764230400, UTC), '08:00:00 UTC');
+});
+
+test('access-token state: held, none, expired, with and without a refresh token', () => {
+  assert.deepEqual(accessTokenState(live, NOW), { text: 'held by the BFF', tone: 'ok' });
+  const revoked = { ...live, hasAccessToken: false, accessTokenExpiresAt: null };
+  assert.equal(accessTokenState(revoked, NOW).text, 'none — the next API call gets a new one');
+  assert.equal(accessTokenState(revoked, NOW).tone, 'warn');
+  assert.equal(accessTokenState({ ...revoked, hasRefreshToken: false }, NOW).tone, 'bad');
+  assert.match(accessTokenState({ ...revoked, hasRefreshToken: false }, NOW).text, /sign in again/);
+  const expired = { ...live, accessTokenExpiresAt: T - 1 };
+  assert.equal(accessTokenState(expired, NOW).text, 'expired — the next API call refreshes it');
+  assert.equal(accessTokenState({ ...expired, hasRefreshToken: false }, NOW).tone, 'bad');
+  assert.match(accessTokenState({ ...live, accessTokenExpiresAt: null }, NOW).text, /no expiry/);
+  // A BFF without hasAccessToken: an expiry means a token.
+  assert.equal(accessTokenState({ accessTokenExpiresAt: T + 5, hasRefreshToken: true }, NOW).tone, 'ok');
+});
+
+test('refresh-token state says what its absence means', () => {
+  assert.match(refreshTokenState(live).text, /^held by the BFF/);
+  assert.match(refreshTokenState({ ...live, hasRefreshToken: false }, { revokedHere: true }).text, /you revoked it/);
+  assert.match(refreshTokenState({ ...live, hasRefreshToken: false }).text, /revoked, or the provider issued none/);
+});
+
+test('sessionHealth: only a session with neither a usable access token nor a refresh token is stuck', () => {
+  assert.equal(sessionHealth(live, NOW).canContinue, true);
+  assert.equal(sessionHealth({ ...live, hasAccessToken: false, accessTokenExpiresAt: null }, NOW).canContinue, true);
+  assert.equal(sessionHealth({ ...live, hasRefreshToken: false }, NOW).canContinue, true);
+  const stuck = sessionHealth({ ...live, hasRefreshToken: false, hasAccessToken: false, accessTokenExpiresAt: null }, NOW);
+  assert.equal(stuck.canContinue, false);
+  assert.match(stuck.reason, /Sign in again/);
+  assert.equal(sessionHealth({ ...live, hasRefreshToken: false, accessTokenExpiresAt: T - 5 }, NOW).canContinue, false);
+});
+
+test('refreshedByBff notices a new access token we did not ask for', () => {
+  assert.equal(refreshedByBff(live, live), false);
+  assert.equal(refreshedByBff(live, { ...live, accessTokenExpiresAt: T + 300 }), true);
+  const none = { ...live, hasAccessToken: false, accessTokenExpiresAt: null };
+  assert.equal(refreshedByBff(none, { ...live }), true);
+  assert.equal(refreshedByBff(live, none), false, 'dropping the token is not a refresh');
+  assert.equal(refreshedByBff(null, live), false);
+});
+
+test('bffRetriesOnInvalidToken follows the proxy rule', () => {
+  for (const m of ['GET', 'HEAD', 'OPTIONS', 'DELETE', 'get']) assert.equal(bffRetriesOnInvalidToken(m, false), true, m);
+  assert.equal(bffRetriesOnInvalidToken('GET', true), false);
+  for (const m of ['POST', 'PUT', 'PATCH']) assert.equal(bffRetriesOnInvalidToken(m, false), false, m);
+});
+
+test('advice: API 401 with no refresh token left → Sign in again, stuck, never "try refresh"', () => {
+  const after = { ...live, hasRefreshToken: false };
+  const a = adviceFor(401, { error: 'invalid_token' }, '/api/data', { method: 'GET', hasBody: false, before: live, after });
+  assert.equal(a.action, 'sign-in');
+  assert.equal(a.stuck, true);
+  assert.equal(a.sessionEnded, false);
+  assert.match(a.message, /refused the access token/);
+  assert.match(a.message, /Sign in again/);
+  assert.doesNotMatch(a.message, /Refresh tokens/);
+});
+
+test('advice: API 401 after the BFF already refreshed and retried → no "try refresh"', () => {
+  const after = { ...live, accessTokenExpiresAt: T + 300 };
+  for (const ctx of [
+    { method: 'GET', hasBody: false, before: live, after, refreshedByBff: true },
+    // Same second, same expiry: the rule still says it retried.
+    { method: 'GET', hasBody: false, before: live, after: live, refreshedByBff: false },
+  ]) {
+    const a = adviceFor(401, { error: 'invalid_token' }, '/api/invalid-token', ctx);
+    assert.equal(a.action, null);
+    assert.equal(a.stuck, false);
+    assert.match(a.message, /refused the access token even after the BFF refreshed it/);
+    assert.doesNotMatch(a.message, /Refresh tokens/);
+  }
+});
+
+test('advice: API 401 on a request the BFF does not retry → use Refresh tokens', () => {
+  const a = adviceFor(401, { error: 'invalid_token' }, '/api/data', { method: 'POST', hasBody: true, before: live, after: live });
+  assert.equal(a.action, 'refresh');
+  assert.match(a.message, /Refresh tokens/);
+});
+
+test('advice: 409 no_refresh_token offers Sign in again; stuck only when nothing is left', () => {
+  const noRt = { ...live, hasRefreshToken: false };
+  const a = adviceFor(409, { error: 'no_refresh_token' }, '/bff/refresh', { after: noRt });
+  assert.equal(a.action, 'sign-in');
+  assert.equal(a.stuck, false, 'the access token still works');
+  assert.match(a.message, /no refresh token/);
+  const b = adviceFor(409, { error: 'no_refresh_token' }, '/bff/refresh', { after: { ...noRt, hasAccessToken: false, accessTokenExpiresAt: null } });
+  assert.equal(b.stuck, true);
+});
+
+test('advice: an ended session means sign in; success in a stuck session still offers it', () => {
+  const ended = adviceFor(401, { error: 'session_expired' }, '/api/data', { after: null });
+  assert.equal(ended.sessionEnded, true);
+  assert.equal(ended.action, 'sign-in');
+  const stuckAfter = { ...live, hasRefreshToken: false, hasAccessToken: false, accessTokenExpiresAt: null };
+  const ok = adviceFor(204, null, '/bff/revoke', { after: stuckAfter });
+  assert.equal(ok.ok, true);
+  assert.equal(ok.stuck, true);
+  assert.equal(ok.action, 'sign-in');
+  const fine = adviceFor(200, {}, '/bff/userinfo', { after: live });
+  assert.deepEqual([fine.ok, fine.action, fine.stuck, fine.message], [true, null, false, '']);
+  // Without the state, the old wording stays.
+  assert.match(adviceFor(401, { error: 'invalid_token' }, '/api/data').message, /Refresh tokens/);
+});
+
+test('successNote says what happened', () => {
+  assert.match(successNote('/bff/revoke', null, { token: 'access_token', after: { ...live, hasAccessToken: false } }), /next API call gets a new one/);
+  assert.match(successNote('/bff/revoke', null, { token: 'access_token', after: { hasRefreshToken: false } }), /sign in again/);
+  assert.match(successNote('/bff/revoke', null, { token: 'refresh_token' }), /refresh token/);
+  assert.match(successNote('/bff/introspect', { active: false }), /not active/);
+  assert.match(successNote('/bff/introspect', { active: true }), /is active/);
+  assert.match(successNote('/api/data', {}, { refreshedByBff: true }), /BFF refreshed/);
+  assert.equal(successNote('/bff/userinfo', {}), '');
+});
+
+test('readableTimes turns exp/iat into dates', () => {
+  const times = readableTimes({ active: true, exp: T + 60, iat: T - 240, sub: 'x', scope: 'openid' }, UTC, NOW);
+  assert.deepEqual(times.map((t) => t.key), ['exp', 'iat']);
+  assert.match(times[0].text, /UTC \(in 1m 0s\)$/);
+  assert.match(times[1].text, /UTC \(4m 0s ago\)$/);
+  assert.deepEqual(readableTimes({ exp: 'soon' }), []);
+  assert.deepEqual(readableTimes(null), []);
+  assert.deepEqual(readableTimes([1, 2]), []);
+});
+
+test('breakPieces offers breaks after separators, not inside words', () => {
+  assert.deepEqual(breakPieces('short'), ['short']);
+  assert.deepEqual(breakPieces('averyveryverylong.name@example.com'), ['averyveryverylong.', 'name@', 'example.', 'com']);
+  assert.equal(breakPieces('https://localhost:8443/x').join(''), 'https://localhost:8443/x');
+  assert.deepEqual(breakPieces(''), ['']);
+});

@@ -74,6 +74,14 @@ fn main() -> ExitCode {
     }
     let listener = match TcpListener::bind(&config.listen) {
         Ok(l) => l,
+        // A busy port is not a configuration error: say so, and exit 3 (issue 15).
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            eprintln!(
+                "oidc-bff: cannot listen on {}: the address is already in use (is another oidc-bff running?)",
+                config.listen
+            );
+            return ExitCode::from(3);
+        }
         Err(e) => {
             eprintln!(
                 "oidc-bff: configuration error: `listen`: cannot bind {}: {e}",

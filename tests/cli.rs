@@ -118,3 +118,47 @@ fn missing_config_file_is_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/settings.json"));
 }
+
+/// Issue 15: a busy port is not a "configuration error": one line naming the address
+/// and saying it is in use, exit code 3.
+#[test]
+fn busy_listen_address_is_named_and_not_a_config_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, stderr, took) = run_with(GOOD, &[("BFF_LISTEN", &addr)]);
+    assert_eq!(code, 3, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let line = lines.last().copied().unwrap_or("");
+    assert!(line.contains(&addr), "names {addr}: {stderr}");
+    assert!(line.contains("already in use"), "{stderr}");
+    assert!(!stderr.contains("configuration error"), "{stderr}");
+    assert!(!stderr.contains("os error"), "no raw OS text: {stderr}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    drop(taken);
+}
+
+/// Issue 15: the demo API takes its port before anything else, reports a busy one in
+/// one clear line (no raw `Os { code: 98 … }`), exit code 3, and never says "ready".
+#[test]
+fn demo_api_names_a_busy_port_and_does_not_say_ready() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_demo-api"))
+        .env("DEMO_API_LISTEN", &addr)
+        // An OP that is not there: the port check must come first.
+        .env("DEMO_API_ISSUER", "https://127.0.0.1:9")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(&addr) && stderr.contains("already in use"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Os {"), "{stderr}");
+    assert!(!stdout.contains("ready"), "{stdout}");
+    drop(taken);
+}

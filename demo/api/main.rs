@@ -86,7 +86,13 @@ async fn reject() -> HttpResponse {
     invalid_token("rejected on demand")
 }
 
-fn main() -> std::io::Result<()> {
+/// Why the demo API stopped, as one line for the person running the demo.
+fn fail(message: String) -> std::process::ExitCode {
+    eprintln!("demo-api: {message}");
+    std::process::ExitCode::from(2)
+}
+
+fn main() -> std::process::ExitCode {
     oidc_bff::install_crypto_provider();
     let issuer = env("DEMO_API_ISSUER", "https://localhost:8443");
     let listen = env("DEMO_API_LISTEN", "127.0.0.1:3000");
@@ -94,20 +100,37 @@ fn main() -> std::io::Result<()> {
     let key = env("DEMO_API_TLS_KEY", "demo/certs/localhost-key.pem");
     let ca = env("DEMO_API_CA_FILE", "demo/certs/ca.pem");
 
+    // Take the port first: a busy one is reported at once, in one line (exit 3).
+    let listener = match std::net::TcpListener::bind(&listen) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            eprintln!("demo-api: cannot listen on {listen}: the address is already in use (is the demo already running?)");
+            return std::process::ExitCode::from(3);
+        }
+        Err(e) => return fail(format!("cannot listen on {listen}: {e}")),
+    };
+
     let settings = json!({
         "issuer": issuer, "client_id": "demo-api", "client_secret": "unused",
         "ca_file": ca, "base_url": "https://localhost:3000",
     });
-    let config = oidc_bff::config::Config::from_value(settings, &Default::default())
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let tls = http::tls_client_config(&config).map_err(std::io::Error::other)?;
-    let server_tls = oidc_bff::tls::server_config(Some(&oidc_bff::config::TlsFiles {
+    let config = match oidc_bff::config::Config::from_value(settings, &Default::default()) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let tls = match http::tls_client_config(&config) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let server_tls = match oidc_bff::tls::server_config(Some(&oidc_bff::config::TlsFiles {
         cert: cert.into(),
         key: key.into(),
-    }))
-    .map_err(|e| std::io::Error::other(e.to_string()))?;
+    })) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
 
-    actix_web::rt::System::new().block_on(async move {
+    let result: Result<(), String> = actix_web::rt::System::new().block_on(async move {
         let client = http::build_client(tls.clone(), std::time::Duration::from_secs(10));
         let meta = loop {
             match oidc_bff::oidc::discovery::discover(&client, &config).await {
@@ -121,7 +144,7 @@ fn main() -> std::io::Result<()> {
         let api = web::Data::new(Api {
             introspection_endpoint: meta
                 .introspection_endpoint
-                .ok_or_else(|| std::io::Error::other("the OP has no introspection endpoint"))?,
+                .ok_or_else(|| "the OP has no introspection endpoint".to_string())?,
             client_id: env("DEMO_API_CLIENT_ID", "demo-api"),
             client_secret: env(
                 "DEMO_API_CLIENT_SECRET",
@@ -129,8 +152,7 @@ fn main() -> std::io::Result<()> {
             ),
             tls,
         });
-        println!("demo-api ready on https://{listen}");
-        HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let client = http::build_client(api.tls.clone(), std::time::Duration::from_secs(10));
             App::new()
                 .app_data(api.clone())
@@ -140,8 +162,15 @@ fn main() -> std::io::Result<()> {
                 .default_service(web::to(data))
         })
         .workers(1)
-        .bind_rustls_0_23(&listen, server_tls)?
-        .run()
-        .await
-    })
+        .listen_rustls_0_23(listener, server_tls)
+        .map_err(|e| format!("cannot serve on {listen}: {e}"))?
+        .run();
+        // Listening (the socket is bound and the server built): only now say so.
+        println!("demo-api ready on https://{listen}");
+        server.await.map_err(|e| format!("stopped: {e}"))
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
 }

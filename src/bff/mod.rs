@@ -8,6 +8,7 @@ pub mod health;
 pub mod login;
 pub mod logout;
 pub mod logout_page;
+pub mod session_status;
 pub mod tokens;
 pub mod user;
 
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login", web::get().to(login::start_get))
             .route("/login", web::post().to(login::start_post))
             .route("/user", web::get().to(user::get))
+            .route("/session", web::get().to(session_status::get)) // issue 15
             .route("/silent-login", web::get().to(login::silent))
             .route(
                 "/frontchannel-logout",

@@ -1,34 +1,53 @@
 //! `GET /bff/user`: the signed-in user's ID-token claims and a session summary.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{current_session, slide};
 use crate::app::AppState;
 use crate::error::BffError;
+use crate::session::cookies::CookieSet;
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BffError> {
-    let mut session = match current_session(&req, &state).await {
-        Ok(s) => s,
+    match signed_in(&req, &state).await {
+        Ok((cookies, body)) => Ok(respond(cookies, body)),
         // Tell the SPA it may try a silent login (prompt=none in a hidden iframe).
         Err(BffError::NotAuthenticated) if state.config.silent_login => {
-            return Ok(HttpResponse::Unauthorized().json(json!({
+            Ok(HttpResponse::Unauthorized().json(json!({
                 "error": "not_authenticated",
-                "silentLogin": "/bff/silent-login",
+                "silentLogin": SILENT_LOGIN_PATH,
             })))
         }
-        Err(e) => return Err(e),
-    };
-    let cookies = slide(&req, &state, &mut session).await?;
+        Err(e) => Err(e),
+    }
+}
+
+/// Where the SPA runs a silent login, when `silent_login` is on.
+pub(super) const SILENT_LOGIN_PATH: &str = "/bff/silent-login";
+
+/// The body of a 200 `/bff/user` (`{claims, session}`) for the request's session, and
+/// the cookies that re-seal it when its idle window slides. `NotAuthenticated` without
+/// a live session.
+pub(super) async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(Option<CookieSet>, Value), BffError> {
+    let mut session = current_session(req, state).await?;
+    let cookies = slide(req, state, &mut session).await?;
     let idle = state.config.session_idle_timeout.as_secs();
+    let summary = session.summary(idle);
+    // `sid` identifies the OP session for (front-/back-channel) logout; a page has no use
+    // for it, and whoever knows it can end the session through front-channel logout.
+    let mut claims = session.claims;
+    claims.remove("sid");
+    Ok((cookies, json!({ "claims": claims, "session": summary })))
+}
+
+/// 200 with `body` and the re-sealed cookies, if any.
+pub(super) fn respond(cookies: Option<CookieSet>, body: Value) -> HttpResponse {
     let mut res = HttpResponse::Ok();
     for c in cookies.into_iter().flatten() {
         res.cookie(c);
     }
-    // `sid` identifies the OP session for (front-/back-channel) logout; a page has no use
-    // for it, and whoever knows it can end the session through front-channel logout.
-    let summary = session.summary(idle);
-    let mut claims = session.claims;
-    claims.remove("sid");
-    Ok(res.json(json!({ "claims": claims, "session": summary })))
+    res.json(body)
 }
