@@ -219,3 +219,57 @@ fn a_bad_end_session_method_names_the_key() {
         oidc_bff::config::EndSessionMethod::Get
     );
 }
+
+#[actix_web::test]
+async fn scripts_and_frames_cannot_read_the_logout_page() {
+    let (op, bff) = pair(json!({})).await;
+    let mut b = Browser::new(&bff.base);
+    b.login().await;
+    let token = id_token(&op);
+    let res = b.post("/bff/logout", None).await;
+    let logout_url = res.json()["logoutUrl"].as_str().unwrap().to_string();
+    // What a browser sends for `fetch()` and for an `<iframe>` on our own origin.
+    for (mode, dest) in [
+        ("cors", "empty"),
+        ("same-origin", "empty"),
+        ("navigate", "iframe"),
+        ("no-cors", "script"),
+    ] {
+        let page = b
+            .request(
+                "GET",
+                &logout_url,
+                &[
+                    ("Sec-Fetch-Mode", mode),
+                    ("Sec-Fetch-Dest", dest),
+                    ("Sec-Fetch-Site", "same-origin"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(page.status, 400, "{mode}/{dest}");
+        assert_eq!(page.json()["error"], "invalid_request");
+        assert!(!String::from_utf8_lossy(&page.body).contains(&token));
+        assert!(page.header("location").is_none());
+    }
+    // The hand-off is still there for the real navigation, whose page is sandboxed.
+    let page = b
+        .request(
+            "GET",
+            &logout_url,
+            &[
+                ("Sec-Fetch-Mode", "navigate"),
+                ("Sec-Fetch-Dest", "document"),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        hidden_inputs(&String::from_utf8_lossy(&page.body))["id_token_hint"],
+        token
+    );
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("sandbox allow-scripts allow-forms"), "{csp}");
+}

@@ -12,6 +12,7 @@ use url::Url;
 use super::logout::Handoff;
 use crate::app::AppState;
 use crate::config::EndSessionMethod;
+use crate::error::BffError;
 use crate::session::{now, random_id};
 
 /// Text for an HTML attribute value or element content.
@@ -53,9 +54,32 @@ fn redirect(to: &str) -> actix_web::HttpResponseBuilder {
     res
 }
 
-pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// Whether the browser is loading this page as a top-level document. Browsers set
+/// `Sec-Fetch-Mode`/`Sec-Fetch-Dest` themselves (scripts cannot), so a `fetch()` or an
+/// `<iframe>` from a script on our origin cannot read the page and its ID token. A client
+/// that sends neither (a browser from before 2023) is let through.
+fn is_top_level_navigation(req: &HttpRequest) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    match (header("sec-fetch-mode"), header("sec-fetch-dest")) {
+        (None, None) => true,
+        (mode, dest) => mode == Some("navigate") && dest == Some("document"),
+    }
+}
+
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BffError> {
+    if !is_top_level_navigation(&req) {
+        // The hand-off cookie stays for the real navigation.
+        return Err(BffError::Invalid(
+            "this page must be opened by navigating to it",
+            "logout page requested by a script or a frame".into(),
+        ));
+    }
+    Ok(page(&req, &state))
+}
+
+fn page(req: &HttpRequest, state: &AppState) -> HttpResponse {
     let clear = state.cookies.clear_logout();
-    let handoff: Option<Handoff> = state.cookies.open_logout(&req, &state.sealer, now());
+    let handoff: Option<Handoff> = state.cookies.open_logout(req, &state.sealer, now());
     let endpoint = state
         .provider
         .metadata()
@@ -70,7 +94,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             .cookie(clear)
             .finish();
     };
-    let params = params(&handoff, &state);
+    let params = params(&handoff, state);
     tracing::info!(
         method = ?state.config.end_session_method,
         has_id_token_hint = handoff.id_token_hint.is_some(),
@@ -103,7 +127,8 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     );
     // No form-action: after the POST the OP may redirect through its own pages, and a
     // browser checks those redirects against form-action too. The form's target and
-    // fields are ours alone (HTML-escaped), and no other script may run.
+    // fields are ours alone (HTML-escaped), and no other script may run. `sandbox` gives
+    // the page an opaque origin, so a window our SPA's scripts open cannot read it.
     HttpResponse::Ok()
         .insert_header(("Content-Type", "text/html; charset=utf-8"))
         .insert_header(("Cache-Control", "no-store"))
@@ -111,7 +136,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         .insert_header((
             "Content-Security-Policy",
             format!(
-                "default-src 'none'; script-src 'nonce-{nonce}'; base-uri 'none'; frame-ancestors 'none'"
+                "default-src 'none'; script-src 'nonce-{nonce}'; base-uri 'none'; frame-ancestors 'none'; sandbox allow-scripts allow-forms"
             ),
         ))
         .cookie(clear)
