@@ -228,6 +228,18 @@ fn spoofing_request(cookie: &str, host: &str) -> String {
     req
 }
 
+/// The last upstream request carried our own forwarding headers: the peer, our scheme,
+/// and base_url's host (never the Host header).
+fn assert_forwarding_is_ours(up: &Upstream, port: u16) {
+    assert_eq!(up.last_values("x-forwarded-for"), ["127.0.0.1"]);
+    assert_eq!(up.last_values("x-forwarded-proto"), ["http"]);
+    assert_eq!(
+        up.last_values("x-forwarded-host"),
+        [format!("127.0.0.1:{port}")],
+        "base_url's host, never the Host header"
+    );
+}
+
 #[actix_web::test]
 async fn forwarding_headers_from_an_untrusted_peer_are_ours() {
     let up = Upstream::start();
@@ -235,13 +247,7 @@ async fn forwarding_headers_from_an_untrusted_peer_are_ours() {
     let req = spoofing_request(&b.cookie_header(), "evil.example");
     let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
     assert_eq!(res.status(), Some(200), "{}", res.text);
-    assert_eq!(up.last_values("x-forwarded-for"), ["127.0.0.1"]);
-    assert_eq!(up.last_values("x-forwarded-proto"), ["http"]);
-    assert_eq!(
-        up.last_values("x-forwarded-host"),
-        [format!("127.0.0.1:{}", bff.port)],
-        "base_url's host, never the Host header"
-    );
+    assert_forwarding_is_ours(&up, bff.port);
     for (n, _) in &SPOOFED[3..] {
         assert!(up.last_values(n).is_empty(), "{n} reached the upstream");
     }
@@ -269,12 +275,7 @@ async fn forwarding_headers_from_a_trusted_peer_are_kept() {
     );
     let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
     assert_eq!(res.status(), Some(200), "{}", res.text);
-    assert_eq!(up.last_values("x-forwarded-for"), ["127.0.0.1"]);
-    assert_eq!(up.last_values("x-forwarded-proto"), ["http"]);
-    assert_eq!(
-        up.last_values("x-forwarded-host"),
-        [format!("127.0.0.1:{}", bff.port)]
-    );
+    assert_forwarding_is_ours(&up, bff.port);
 }
 
 // ---------------------------------------------------------------------------------

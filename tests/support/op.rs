@@ -355,6 +355,18 @@ fn oauth_error(code: &str) -> HttpResponse {
     HttpResponse::BadRequest().json(json!({ "error": code }))
 }
 
+fn invalid_client() -> HttpResponse {
+    HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}))
+}
+
+/// The form, if the client authenticated itself.
+fn authenticated(
+    req: &HttpRequest,
+    form: HashMap<String, String>,
+) -> Option<HashMap<String, String>> {
+    client_auth(req, &form).map(|_| form)
+}
+
 /// Checks client_secret_basic or client_secret_post; returns which was used.
 fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<String> {
     if let Some(h) = req
@@ -557,7 +569,7 @@ async fn par(
     let form = form.into_inner();
     let hm: HashMap<String, String> = form.clone().into_iter().collect();
     let Some(method) = client_auth(&req, &hm) else {
-        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+        return invalid_client();
     };
     s.last_client_auth = Some(method);
     let mut params = form;
@@ -584,7 +596,7 @@ async fn token(
     let mut s = state.lock().unwrap();
     s.counters.token += 1;
     let Some(method) = client_auth(&req, &form) else {
-        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+        return invalid_client();
     };
     s.last_client_auth = Some(method);
     match form.get("grant_type").map(String::as_str) {
@@ -636,11 +648,10 @@ async fn revoke(
     state: Shared,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
+    let Some(form) = authenticated(&req, form.into_inner()) else {
+        return invalid_client();
+    };
     let mut s = state.lock().unwrap();
-    let form = form.into_inner();
-    if client_auth(&req, &form).is_none() {
-        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
-    }
     s.counters.revoke += 1;
     let token = form.get("token").cloned().unwrap_or_default();
     s.live_refresh_tokens.retain(|t| t != &token);
@@ -667,7 +678,7 @@ async fn refresh_grant(
     }
     let mut s = state.lock().unwrap();
     if client_auth(&req, &form).is_none() {
-        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+        return invalid_client();
     }
     if let Some(e) = s.refresh_error.clone() {
         return oauth_error(&e);
@@ -744,11 +755,10 @@ async fn introspect(
     state: Shared,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
+    let Some(form) = authenticated(&req, form.into_inner()) else {
+        return invalid_client();
+    };
     let mut s = state.lock().unwrap();
-    let form = form.into_inner();
-    if client_auth(&req, &form).is_none() {
-        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
-    }
     s.counters.introspect += 1;
     let token = form.get("token").cloned().unwrap_or_default();
     let active = s.issued_tokens.contains(&token) && !s.revoked_tokens.contains(&token);
