@@ -1,10 +1,9 @@
 //! Session cookies (sealing, tampering, chunking, key rotation, attributes), `/bff/user`,
 //! logout (end-session URL, revocation, replayed cookie), and bad input.
 
-mod support;
-
+use crate::support::process::until_ok;
+use crate::support::*;
 use serde_json::{json, Map, Value};
-use support::*;
 
 #[actix_web::test]
 async fn cookie_attributes() {
@@ -190,14 +189,7 @@ async fn logout_returns_end_session_url_revokes_and_ends_the_session() {
     // that page's POST form (tests/logout.rs has the details), never in a URL.
     let url = res.json()["logoutUrl"].as_str().unwrap().to_string();
     assert_eq!(url, format!("{}/bff/logout/end", bff.base));
-    let id_token = op
-        .with(|s| {
-            s.issued_tokens
-                .iter()
-                .find(|t| t.starts_with("ey"))
-                .cloned()
-        })
-        .unwrap();
+    let id_token = op.first_issued("ey").unwrap();
     assert!(!url.contains(&id_token));
     assert_eq!(
         b.jar.keys().collect::<Vec<_>>(),
@@ -295,16 +287,12 @@ async fn healthz_waits_for_discovery_and_recovers_when_the_op_appears() {
     let op_port = reserved.local_addr().unwrap().port();
     drop(reserved);
     let issuer = format!("http://127.0.0.1:{op_port}");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = oidc_bff::config::Config::from_value(
-        settings(&issuer, port, json!({})),
-        &Default::default(),
-    )
-    .unwrap();
-    let app = oidc_bff::app::Application::build(config, listener).unwrap();
-    actix_rt::spawn(app.run_until_stopped());
-    let mut b = Browser::new(&format!("http://127.0.0.1:{port}"));
+    let bff = start_bff_on(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        &issuer,
+        json!({}),
+    );
+    let mut b = Browser::new(&bff.base);
     actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
     let res = b.get("/healthz").await;
     assert_eq!(res.status, 503);
@@ -315,14 +303,13 @@ async fn healthz_waits_for_discovery_and_recovers_when_the_op_appears() {
     assert_eq!(res.json()["error"], "not_ready");
 
     let _op = FakeOp::start_on(std::net::TcpListener::bind(("127.0.0.1", op_port)).unwrap());
-    let mut ready = false;
-    for _ in 0..60 {
-        if b.get("/healthz").await.status == 200 {
-            ready = true;
-            break;
-        }
-        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let healthz = format!("{}/healthz", bff.base);
+    let ready = until_ok(
+        &awc::Client::default(),
+        &healthz,
+        std::time::Duration::from_secs(6),
+    )
+    .await;
     assert!(ready, "discovery retried and succeeded");
     assert_eq!(b.login().await.location(), "/");
 }
@@ -334,17 +321,13 @@ async fn discovery_with_a_different_issuer_is_never_ready() {
         s.discovery_overrides
             .insert("issuer".into(), json!("https://impostor.example"));
     });
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = oidc_bff::config::Config::from_value(
-        settings(&op.issuer, port, json!({})),
-        &Default::default(),
-    )
-    .unwrap();
-    let app = oidc_bff::app::Application::build(config, listener).unwrap();
-    actix_rt::spawn(app.run_until_stopped());
+    let bff = start_bff_on(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        &op.issuer,
+        json!({}),
+    );
     actix_rt::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let mut b = Browser::new(&format!("http://127.0.0.1:{port}"));
+    let mut b = Browser::new(&bff.base);
     assert_eq!(b.get("/healthz").await.status, 503);
 }
 

@@ -1,21 +1,14 @@
 //! Dynamic client registration: without a `client_id`, register at start-up with our
 //! redirect and logout URIs, keep the credentials in the operator's file, reuse them later.
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::process::temp_dir;
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 fn temp_file(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "oidc-bff-reg-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    temp_dir("reg").join(name)
 }
 
 fn unregistered(
@@ -72,14 +65,9 @@ async fn registers_once_then_reuses_the_file() {
 
     // The registered client signs in.
     let app = oidc_bff::app::Application::build(config, listener).unwrap();
-    actix_rt::spawn(app.run_until_stopped());
-    let mut b = Browser::new(&format!("http://127.0.0.1:{port}"));
-    for _ in 0..50 {
-        if b.get("/healthz").await.status == 200 {
-            break;
-        }
-        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let bff = TestBff::run(app, port);
+    bff.wait_ready().await;
+    let mut b = Browser::new(&bff.base);
     assert_eq!(b.login().await.location(), "/");
 
     // A later start reads the file: no second registration.

@@ -3,132 +3,16 @@
 //! concurrent requests across both, Redis faults give 503 and recover. Skipped (with a
 //! message) when redis-server is not installed; scripts/test installs it.
 
-mod support;
-
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::process::{Proc, Redis};
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> Option<Redis> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must have redis-server (scripts/test installs it)"
-            );
-            eprintln!("redis-server not installed: skipping");
-            return None;
-        }
-        let mut r = Redis {
-            port: free_port(),
-            child: None,
-        };
-        r.up();
-        Some(r)
-    }
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-    fn up(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not start");
-    }
-    fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
-
-struct Instance {
-    base: String,
-    child: Child,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn instance(op: &FakeOp, patch: Value) -> Instance {
-    let port = free_port();
-    let mut s = settings(&op.issuer, port, patch);
-    s["listen"] = json!(format!("127.0.0.1:{port}"));
-    s["cookie_keys"] = json!([cookie_key(5)]);
-    let dir = std::env::temp_dir().join(format!("oidc-bff-redis-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("settings.json");
-    std::fs::write(&path, s.to_string()).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_oidc-bff"))
-        .arg("--config")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let inst = Instance {
-        base: format!("http://127.0.0.1:{port}"),
-        child,
-    };
-    let client = awc::Client::default();
-    for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{}/healthz", inst.base)).send().await {
-            if r.status() == 200 {
-                return inst;
-            }
-        }
-        actix_rt::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("instance did not become ready");
+/// One more BFF process sharing the cookie keys of the others.
+async fn instance(op: &FakeOp, mut patch: Value) -> Proc {
+    patch["cookie_keys"] = json!([cookie_key(5)]);
+    Proc::start(&op.issuer, patch).await
 }
 
 /// The same cookies, another instance.
@@ -149,21 +33,8 @@ fn modes(redis: &Redis) -> [(&'static str, Value); 2] {
 }
 
 async fn post_logout_token(base: &str, op: &FakeOp, sid: &str) -> u16 {
-    let now = now();
-    let claims = json!({"iss": op.issuer, "aud": CLIENT_ID, "iat": now, "exp": now + 60, "jti": format!("j{}", rand::random::<u64>()),
-        "events": {"http://schemas.openid.net/event/backchannel-logout": {}}, "sid": sid});
-    let key = op.with(|s| s.signing.clone());
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = Some(key.kid.clone());
-    let token = jsonwebtoken::encode(&header, &claims, &key.enc).unwrap();
-    awc::Client::default()
-        .post(format!("{base}/bff/backchannel-logout"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .send_body(format!("logout_token={}", urlencode(&token)))
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let token = LogoutToken::new(op).claims(json!({"sid": sid})).encode();
+    send_logout_token(base, &token).await.status
 }
 
 #[actix_web::test]
@@ -255,21 +126,11 @@ async fn concurrent_expired_token_requests_across_instances_cause_one_grant() {
         let mut first = Browser::new(&a.base);
         first.login().await;
         let cookie = first.cookie_header();
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .finish();
-        let calls = (0..10).map(|i| {
+        let urls = (0..10).map(|i| {
             let base = if i % 2 == 0 { &a.base } else { &b.base };
-            let req = client
-                .get(format!("{base}/bff/userinfo"))
-                .insert_header(("Cookie", cookie.clone()));
-            async move { req.send().await.map(|r| r.status().as_u16()) }
+            format!("{base}/bff/userinfo")
         });
-        let statuses: Vec<u16> = futures_util::future::join_all(calls)
-            .await
-            .into_iter()
-            .map(|r| r.unwrap())
-            .collect();
+        let statuses = get_all_at_once(urls, &[("Cookie", &cookie)]).await;
         assert_eq!(statuses, vec![200; 10], "{mode}");
         assert_eq!(
             op.with(|s| s.counters.refresh),
@@ -336,7 +197,7 @@ async fn redis_down_gives_quick_503s_and_service_resumes() {
 async fn without_rotation_concurrent_api_calls_share_one_grant_and_explicit_refreshes_all_reach_the_op(
 ) {
     let Some(redis) = Redis::start() else { return };
-    let up = support::upstream::Upstream::start();
+    let up = crate::support::upstream::Upstream::start();
     let bearer = |v: &Value| {
         v["headers"]["authorization"]
             .as_str()
@@ -360,22 +221,11 @@ async fn without_rotation_concurrent_api_calls_share_one_grant_and_explicit_refr
         op.with(|s| s.access_token_ttl = 300);
         up.state.lock().unwrap().seen.clear();
         let cookie = first.cookie_header();
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .finish();
-        let calls = (0..10).map(|i| {
+        let urls = (0..10).map(|i| {
             let base = if i % 2 == 0 { &a.base } else { &b.base };
-            let req = client
-                .get(format!("{base}/api/n/{i}"))
-                .insert_header(("Cookie", cookie.clone()))
-                .insert_header(("X-CSRF", "1"));
-            async move { req.send().await.map(|r| r.status().as_u16()) }
+            format!("{base}/api/n/{i}")
         });
-        let statuses: Vec<u16> = futures_util::future::join_all(calls)
-            .await
-            .into_iter()
-            .map(|r| r.unwrap())
-            .collect();
+        let statuses = get_all_at_once(urls, &[("Cookie", &cookie), ("X-CSRF", "1")]).await;
         assert_eq!(statuses, vec![200; 10], "{mode}");
         assert_eq!(
             op.with(|s| s.counters.refresh),

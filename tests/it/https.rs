@@ -1,12 +1,11 @@
 //! Serving over HTTPS: a generated self-signed localhost certificate when none is
 //! configured, or the configured PEM files; `__Host-` cookie names on https origins.
 
-mod support;
-
 use std::sync::Arc;
 
+use crate::support::process::{temp_dir, until_ok, READY_WITHIN};
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 fn insecure_client() -> awc::Client {
     oidc_bff::install_crypto_provider();
@@ -23,27 +22,13 @@ async fn https_bff(op: &FakeOp, extra: serde_json::Value) -> (String, awc::Clien
     for (k, v) in extra.as_object().unwrap() {
         patch[k] = v.clone();
     }
-    spawn_bff_on_unchecked(listener, &op.issuer, patch);
+    start_bff_on(listener, &op.issuer, patch);
     let base = format!("https://localhost:{port}");
     let client = insecure_client();
-    for _ in 0..100 {
-        if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
-            if res.status() == 200 {
-                return (base, client);
-            }
-        }
-        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    if !until_ok(&client, &format!("{base}/healthz"), READY_WITHIN).await {
+        panic!("https BFF not ready");
     }
-    panic!("https BFF not ready");
-}
-
-fn spawn_bff_on_unchecked(listener: std::net::TcpListener, issuer: &str, patch: serde_json::Value) {
-    let port = listener.local_addr().unwrap().port();
-    let config =
-        oidc_bff::config::Config::from_value(settings(issuer, port, patch), &Default::default())
-            .unwrap();
-    let app = oidc_bff::app::Application::build(config, listener).unwrap();
-    actix_rt::spawn(app.run_until_stopped());
+    (base, client)
 }
 
 #[actix_web::test]
@@ -71,8 +56,7 @@ async fn self_signed_certificate_and_host_prefixed_cookies() {
 
 #[actix_web::test]
 async fn configured_certificate_is_served() {
-    let dir = std::env::temp_dir().join(format!("oidc-bff-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("tls");
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let (cp, kp) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cp, cert.cert.pem()).unwrap();

@@ -1,10 +1,8 @@
 //! Sign-in through the fake OP: login (GET and POST), PKCE/state/nonce, callback checks,
 //! single-use state, RFC 9207 `iss`, client authentication, open-redirect rules.
 
-mod support;
-
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 #[actix_web::test]
 async fn full_sign_in_sets_a_session_and_user_sees_claims() {

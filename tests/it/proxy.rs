@@ -2,11 +2,9 @@
 //! upstream), routes, traversal forms, CSRF, timeouts, 5xx pass-through, refresh before
 //! proxying, refresh-and-retry on `invalid_token`, 100 MB streaming with bounded memory.
 
-mod support;
-
+use crate::support::upstream::Upstream;
+use crate::support::*;
 use serde_json::{json, Value};
-use support::upstream::Upstream;
-use support::*;
 
 async fn setup(patch_fn: impl FnOnce(&Upstream) -> Value) -> (FakeOp, TestBff, Browser, Upstream) {
     let up = Upstream::start();
@@ -52,14 +50,7 @@ async fn forwards_with_bearer_and_strips_what_the_upstream_must_not_see() {
     );
     assert_eq!(seen["query"], "x=1&y=%20z");
     let h = &seen["headers"];
-    let access = op
-        .with(|s| {
-            s.issued_tokens
-                .iter()
-                .find(|t| t.starts_with("at-"))
-                .cloned()
-        })
-        .unwrap();
+    let access = op.first_issued("at-").unwrap();
     assert_eq!(h["authorization"], format!("Bearer {access}"));
     for gone in [
         "cookie",
@@ -239,14 +230,7 @@ async fn expired_token_is_refreshed_before_proxying() {
     .await;
     let mut b = Browser::new(&bff.base);
     b.login().await;
-    let first_access = op
-        .with(|s| {
-            s.issued_tokens
-                .iter()
-                .find(|t| t.starts_with("at-"))
-                .cloned()
-        })
-        .unwrap();
+    let first_access = op.first_issued("at-").unwrap();
     let res = api(&mut b, "GET", "/api/data", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(op.with(|s| s.counters.refresh), 1);
@@ -268,29 +252,14 @@ async fn expired_token_is_refreshed_before_proxying() {
 #[actix_web::test]
 async fn invalid_token_from_upstream_triggers_one_refresh_and_one_retry() {
     let (op, _bff, mut b, up) = setup(|up| json!({"api_endpoint": up.base})).await;
-    let access = op
-        .with(|s| {
-            s.issued_tokens
-                .iter()
-                .find(|t| t.starts_with("at-"))
-                .cloned()
-        })
-        .unwrap();
+    let access = op.first_issued("at-").unwrap();
     up.state.lock().unwrap().reject_tokens.insert(access);
     let res = api(&mut b, "GET", "/api/data", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(op.with(|s| s.counters.refresh), 1);
     assert_eq!(up.count(), 2, "the first try and one retry");
     // A POST is not retried.
-    let new_access = op
-        .with(|s| {
-            s.issued_tokens
-                .iter()
-                .rev()
-                .find(|t| t.starts_with("at-"))
-                .cloned()
-        })
-        .unwrap();
+    let new_access = op.last_issued("at-").unwrap();
     up.state.lock().unwrap().reject_tokens.insert(new_access);
     let res = b
         .request("POST", "/api/data", &[("X-CSRF", "1")], Some("{}"))

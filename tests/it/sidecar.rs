@@ -1,55 +1,22 @@
 //! Issue 9: the binary as a sidecar, started from an empty directory (no `spa/`, no
 //! `spa_dir`), and `--check` running exactly start-up's validation.
 
-mod support;
-
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
+use crate::support::process::{self, bin, free_port, temp_dir, Proc};
+use crate::support::upstream::Upstream;
+use crate::support::*;
 use serde_json::json;
-use support::upstream::Upstream;
-use support::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_oidc-bff");
 
 fn empty_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "oidc-bff-sidecar-{tag}-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    temp_dir(&format!("sidecar-{tag}"))
 }
 
 /// Runs the binary in `dir` with `./settings.json` and no BFF_* variables.
 fn command(dir: &PathBuf) -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = bin();
     cmd.current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BFF_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env_remove("RUST_LOG");
     cmd
 }
 
@@ -68,29 +35,10 @@ async fn starts_bare_from_an_empty_directory() {
         "api_endpoint": up.base,
     });
     std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
-    let log = dir.join("out.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let _child = Killed(
-        command(&dir)
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let client = awc::Client::default();
-    let mut ready = false;
-    for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            if r.status() == 200 {
-                ready = true;
-                break;
-            }
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    let text = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(ready, "the sidecar became ready; its output:\n{}", text());
+    // Started means ready: `/healthz` answered 200 (or it panics with the output).
+    let child = Proc::launch(command(&dir), port, &dir).await;
+    let base = child.base.clone();
+    let text = || child.logs();
     let lines: Vec<String> = text()
         .lines()
         .filter(|l| l.contains("serving no static files"))
@@ -131,12 +79,8 @@ fn run(dir: &PathBuf, check: bool) -> (i32, String, String) {
     if check {
         cmd.arg("--check");
     }
-    let out = cmd.stdin(Stdio::null()).output().expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    let out = process::run(&mut cmd);
+    (out.code, out.stdout, out.stderr)
 }
 
 /// Exit 2 and exactly one line naming `key`, at start-up and with `--check` alike.

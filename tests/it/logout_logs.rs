@@ -4,41 +4,19 @@
 //! matched and unmatched logouts; a missing `sid` with front-channel logout in use is
 //! warned about once. The binary runs as a child process so its log is the test's to read.
 
-mod support;
-
-use jsonwebtoken::{Algorithm, Header};
+use crate::support::process::{Proc, Redis};
+use crate::support::*;
 use serde_json::{json, Value};
-use support::proc::{Proc, Redis};
-use support::*;
-
-const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 fn logout_token(op: &FakeOp, by: Value) -> String {
-    let now = now();
-    let mut claims = json!({
-        "iss": op.issuer, "aud": CLIENT_ID, "iat": now, "exp": now + 120,
-        "jti": format!("jti-{}", rand::random::<u64>()),
-        "events": { EVENT: {} },
-    });
-    for (k, v) in by.as_object().unwrap() {
-        claims[k] = v.clone();
-    }
-    let key = op.with(|s| s.signing.clone());
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(key.kid.clone());
-    header.typ = Some("logout+jwt".into());
-    jsonwebtoken::encode(&header, &claims, &key.enc).unwrap()
+    LogoutToken::new(op)
+        .claims(by)
+        .typ(Some("logout+jwt"))
+        .encode()
 }
 
 async fn back_channel(base: &str, op: &FakeOp, by: Value) -> u16 {
-    awc::Client::default()
-        .post(format!("{base}/bff/backchannel-logout"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .send_body(format!("logout_token={}", urlencode(&logout_token(op, by))))
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    send_logout_token(base, &logout_token(op, by)).await.status
 }
 
 async fn front_channel(b: &mut Browser, op: &FakeOp, sid: &str) -> u16 {

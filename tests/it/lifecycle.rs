@@ -1,23 +1,18 @@
 //! SIGTERM drains in-flight requests within the grace period, then exits 0; liveness and
 //! readiness answer as the contract says. Drives the real binary.
 
-mod support;
-
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::process::{free_port, Proc};
+use crate::support::upstream::Upstream;
+use crate::support::*;
 use serde_json::json;
-use support::upstream::Upstream;
-use support::*;
 
 #[actix_web::test]
 async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
     let up = Upstream::start();
     let op = FakeOp::start().await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut s = settings(
         &op.issuer,
         port,
@@ -28,32 +23,12 @@ async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
         }),
     );
     s.as_object_mut().unwrap().remove("workers");
-    let dir = std::env::temp_dir().join(format!("oidc-bff-life-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("settings.json");
-    std::fs::write(&path, s.to_string()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oidc-bff"))
-        .arg("--config")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    // Started means ready: `/healthz` answered 200.
+    let bff = Proc::start_with(port, s).await;
+    let base = bff.base.clone();
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish();
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            if r.status() == 200 {
-                ready = true;
-                break;
-            }
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the binary became ready");
     assert_eq!(
         client
             .get(format!("{base}/healthz/live"))
@@ -68,14 +43,10 @@ async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
         .get(format!("{base}/api/slow"))
         .insert_header(("X-CSRF", "1"))
         .send();
-    let pid = child.id();
-    let signal = async move {
+    let signal = async {
         actix_rt::time::sleep(Duration::from_millis(700)).await;
         let started = Instant::now();
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap();
+        bff.sigterm();
         started
     };
     let (res, signalled_at) = tokio::join!(slow, signal);
@@ -83,10 +54,7 @@ async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["slow"], true);
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = bff.exit().await;
     assert_eq!(status.code(), Some(0), "clean exit after draining");
     assert!(
         signalled_at.elapsed() < Duration::from_secs(15),

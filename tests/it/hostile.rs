@@ -1,10 +1,8 @@
 //! Silent login (prompt=none, postMessage to the exact origin), front-channel logout, and
 //! the configurable limits on cookies, bodies and request time.
 
-mod support;
-
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 #[actix_web::test]
 async fn silent_login_posts_the_outcome_to_our_origin_only() {

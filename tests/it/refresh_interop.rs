@@ -3,13 +3,11 @@
 //! that still carry the access token it replaced; an answer without `refresh_token` keeps
 //! the old one; a refreshed ID token is validated (OIDC Core §12.2).
 
-mod support;
-
 use std::collections::HashSet;
 
+use crate::support::upstream::Upstream;
+use crate::support::*;
 use serde_json::{json, Value};
-use support::upstream::Upstream;
-use support::*;
 
 fn bearer(seen: &Value) -> String {
     seen["headers"]["authorization"]
@@ -101,19 +99,8 @@ async fn ten_concurrent_api_calls_after_expiry_cause_one_grant() {
     b.login().await;
     let login_token = op.with(|s| s.issued_tokens[0].clone());
     let cookie = b.cookie_header();
-    let client = awc::Client::default();
-    let calls = (0..10).map(|i| {
-        let req = client
-            .get(format!("{}/api/call/{i}", bff.base))
-            .insert_header(("Cookie", cookie.clone()))
-            .insert_header(("X-CSRF", "1"));
-        async move { req.send().await.map(|r| r.status().as_u16()) }
-    });
-    let statuses: Vec<u16> = futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
+    let urls = (0..10).map(|i| format!("{}/api/call/{i}", bff.base));
+    let statuses = get_all_at_once(urls, &[("Cookie", &cookie), ("X-CSRF", "1")]).await;
     assert_eq!(statuses, vec![200; 10]);
     assert_eq!(refreshes(&op), 1, "single flight: one grant for ten calls");
     let seen: HashSet<String> = up.state.lock().unwrap().seen.iter().map(bearer).collect();

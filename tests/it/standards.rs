@@ -2,10 +2,8 @@
 //! forced by the OP's metadata) and each client authentication method, verified at the
 //! fake OP's endpoints.
 
-mod support;
-
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 fn client_key_path() -> String {
     format!(

@@ -4,22 +4,13 @@
 //! `end_session_method: "get"`. The ID token travels only in a sealed cookie scoped to
 //! that page. (The real demo OP is driven by e2e/logout.test.mjs.)
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 fn id_token(op: &FakeOp) -> String {
-    op.with(|s| {
-        s.issued_tokens
-            .iter()
-            .rev()
-            .find(|t| t.starts_with("ey"))
-            .cloned()
-    })
-    .expect("an ID token was issued")
+    op.last_issued("ey").expect("an ID token was issued")
 }
 
 fn unescape(s: &str) -> String {

@@ -1,10 +1,8 @@
 //! Issue 9: `/bff/user` leaves the OP session id (`sid`) out of the claims; front-channel
 //! logout by `sid` keeps working as the spec says.
 
-mod support;
-
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 #[actix_web::test]
 async fn user_claims_have_no_sid_and_front_channel_logout_still_works() {

@@ -1,54 +1,24 @@
 //! Back-Channel Logout 1.0: a valid logout token ends the matching sessions at once; each
 //! rejection (§2.6) has its own failing case and changes nothing.
 
-mod support;
-
-use jsonwebtoken::{Algorithm, Header};
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
-const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
-
+/// A logout token for the fake OP's default session (`sid` op-session-1, `sub`
+/// user-123), with `patch` applied (a `null` removes a claim).
 fn logout_token(op: &FakeOp, patch: Value, typ: Option<&str>, key: Option<SigningKey>) -> String {
-    let now = now();
-    let mut claims = json!({
-        "iss": op.issuer, "aud": CLIENT_ID, "iat": now, "exp": now + 120,
-        "jti": format!("jti-{}", rand::random::<u64>()),
-        "events": { EVENT: {} },
-        "sid": "op-session-1", "sub": "user-123",
-    });
-    for (k, v) in patch.as_object().unwrap() {
-        if v.is_null() {
-            claims.as_object_mut().unwrap().remove(k);
-        } else {
-            claims[k] = v.clone();
-        }
+    let mut token = LogoutToken::new(op)
+        .claims(json!({"sid": "op-session-1", "sub": "user-123"}))
+        .claims(patch)
+        .typ(typ);
+    if let Some(key) = key {
+        token = token.signed_with(key);
     }
-    let key = key.unwrap_or_else(|| op.with(|s| s.signing.clone()));
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(key.kid.clone());
-    header.typ = typ.map(str::to_string);
-    jsonwebtoken::encode(&header, &claims, &key.enc).unwrap()
+    token.encode()
 }
 
 async fn post_token(b: &mut Browser, token: &str) -> Resp {
-    let body = format!("logout_token={}", urlencode(token));
-    let url = format!("{}/bff/backchannel-logout", b.base);
-    // The OP calls without cookies, CSRF header or Origin.
-    let client = awc::Client::default();
-    let mut res = client
-        .post(url)
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .send_body(body)
-        .await
-        .unwrap();
-    let bytes = res.body().await.unwrap().to_vec();
-    Resp {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        set_cookies: vec![],
-        body: bytes,
-    }
+    send_logout_token(&b.base, token).await
 }
 
 #[actix_web::test]

@@ -3,12 +3,9 @@
 //! assertion only with one `aud`, at every endpoint that takes one: token, PAR,
 //! introspection, revocation. A bad value stops start-up (and `--check`) naming the key.
 
-mod support;
-
-use std::process::Command;
-
+use crate::support::process::{self, bin, settings_file};
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 fn client_key_path() -> String {
     format!(
@@ -100,25 +97,9 @@ async fn the_default_audience_is_refused_by_an_op_that_wants_the_endpoint_or_the
 }
 
 fn run(args: &[&str], settings: &str) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "oidc-bff-aud-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("settings.json");
-    std::fs::write(&path, settings).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_oidc-bff"))
-        .args(args)
-        .arg("--config")
-        .arg(&path)
-        .env_remove("BFF_CLIENT_ASSERTION_AUDIENCE")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    let path = settings_file("aud", settings);
+    let out = process::run(bin().args(args).arg("--config").arg(&path));
+    (out.code, out.stderr)
 }
 
 #[test]

@@ -1,40 +1,21 @@
 //! The binary's outside contract: `--help`, and bad configuration stopping start-up
 //! within a second with exit code 2 and one line naming the key.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_oidc-bff");
+use crate::support::process::{bin, run, settings_file};
 
 fn run_with(settings: &str, env: &[(&str, &str)]) -> (i32, String, Duration) {
-    let dir = std::env::temp_dir().join(format!(
-        "oidc-bff-cli-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("settings.json");
-    std::fs::write(&path, settings).unwrap();
-    let started = Instant::now();
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&path)
-        .envs(env.iter().copied())
-        .env_remove("BFF_CLIENT_SECRET")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-        started.elapsed(),
-    )
+    let path = settings_file("cli", settings);
+    let out = run(bin().arg("--config").arg(&path).envs(env.iter().copied()));
+    (out.code, out.stderr, out.took)
 }
 
 const GOOD: &str = r#"{"issuer": "https://op.example", "client_id": "c", "client_secret": "s", "base_url": "https://localhost:5443"}"#;
 
 #[test]
 fn help_lists_flags() {
-    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let out = bin().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -90,11 +71,8 @@ fn secrets_come_from_the_environment() {
     let (code, stderr, _) = run_with(without, &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("`client_secret`"));
-    let dir = std::env::temp_dir().join(format!("oidc-bff-cli-ok-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("settings.json");
-    std::fs::write(&path, without).unwrap();
-    let out = Command::new(BIN)
+    let path = settings_file("cli-ok", without);
+    let out = bin()
         .args(["--check", "--config"])
         .arg(&path)
         .env("BFF_CLIENT_SECRET", "from-env")
@@ -111,7 +89,7 @@ fn secrets_come_from_the_environment() {
 
 #[test]
 fn missing_config_file_is_named() {
-    let out = Command::new(BIN)
+    let out = bin()
         .args(["--config", "/nonexistent/settings.json"])
         .output()
         .unwrap();

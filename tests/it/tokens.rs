@@ -1,10 +1,8 @@
 //! Token operations against the fake OP: refresh (explicit, automatic, single-flight,
 //! rotation, invalid_grant), revoke, introspect, userinfo, and their failures.
 
-mod support;
-
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 async fn signed_in(patch: serde_json::Value) -> (FakeOp, TestBff, Browser) {
     let (op, bff) = pair(patch).await;
@@ -106,17 +104,8 @@ async fn ten_concurrent_requests_cause_exactly_one_refresh_grant() {
     let mut b = Browser::new(&bff.base);
     b.login().await;
     let cookie = b.cookie_header();
-    let client = awc::Client::default();
-    let calls = (0..10).map(|_| {
-        let url = format!("{}/bff/userinfo", bff.base);
-        let req = client.get(url).insert_header(("Cookie", cookie.clone()));
-        async move { req.send().await.map(|r| r.status().as_u16()) }
-    });
-    let statuses: Vec<u16> = futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
+    let urls = (0..10).map(|_| format!("{}/bff/userinfo", bff.base));
+    let statuses = get_all_at_once(urls, &[("Cookie", &cookie)]).await;
     assert_eq!(statuses, vec![200; 10]);
     assert_eq!(
         op.with(|s| s.counters.refresh),

@@ -3,13 +3,12 @@
 //! forwarding headers and `trusted_proxies`, body deadlines, and error bodies that never
 //! carry a library's or the OS's text.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::process::{bin, run, temp_dir};
+use crate::support::upstream::Upstream;
+use crate::support::*;
 use serde_json::{json, Value};
-use support::upstream::Upstream;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -229,6 +228,18 @@ fn spoofing_request(cookie: &str, host: &str) -> String {
     req
 }
 
+/// The last upstream request carried our own forwarding headers: the peer, our scheme,
+/// and base_url's host (never the Host header).
+fn assert_forwarding_is_ours(up: &Upstream, port: u16) {
+    assert_eq!(up.last_values("x-forwarded-for"), ["127.0.0.1"]);
+    assert_eq!(up.last_values("x-forwarded-proto"), ["http"]);
+    assert_eq!(
+        up.last_values("x-forwarded-host"),
+        [format!("127.0.0.1:{port}")],
+        "base_url's host, never the Host header"
+    );
+}
+
 #[actix_web::test]
 async fn forwarding_headers_from_an_untrusted_peer_are_ours() {
     let up = Upstream::start();
@@ -236,13 +247,7 @@ async fn forwarding_headers_from_an_untrusted_peer_are_ours() {
     let req = spoofing_request(&b.cookie_header(), "evil.example");
     let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
     assert_eq!(res.status(), Some(200), "{}", res.text);
-    assert_eq!(up.last_values("x-forwarded-for"), ["127.0.0.1"]);
-    assert_eq!(up.last_values("x-forwarded-proto"), ["http"]);
-    assert_eq!(
-        up.last_values("x-forwarded-host"),
-        [format!("127.0.0.1:{}", bff.port)],
-        "base_url's host, never the Host header"
-    );
+    assert_forwarding_is_ours(&up, bff.port);
     for (n, _) in &SPOOFED[3..] {
         assert!(up.last_values(n).is_empty(), "{n} reached the upstream");
     }
@@ -270,16 +275,34 @@ async fn forwarding_headers_from_a_trusted_peer_are_kept() {
     );
     let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
     assert_eq!(res.status(), Some(200), "{}", res.text);
-    assert_eq!(up.last_values("x-forwarded-for"), ["127.0.0.1"]);
-    assert_eq!(up.last_values("x-forwarded-proto"), ["http"]);
-    assert_eq!(
-        up.last_values("x-forwarded-host"),
-        [format!("127.0.0.1:{}", bff.port)]
-    );
+    assert_forwarding_is_ours(&up, bff.port);
 }
 
 // ---------------------------------------------------------------------------------
 // 5. Deadlines.
+
+/// Writes `piece` once a second, `times` times at most, while reading what the server
+/// says, for up to `read_for`: what it said before it closed (or the time was up).
+async fn trickle(
+    conn: TcpStream,
+    piece: &'static [u8],
+    times: usize,
+    read_for: Duration,
+) -> Vec<u8> {
+    let (mut rd, mut wr) = conn.into_split();
+    let writer = actix_rt::spawn(async move {
+        for _ in 0..times {
+            if wr.write_all(piece).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(read_for, rd.read_to_end(&mut buf)).await;
+    writer.abort();
+    buf
+}
 
 /// Opens a POST to `path` announcing 100 body bytes and sends one a second; returns how
 /// long until the server answered or closed, and what it said.
@@ -290,19 +313,8 @@ async fn slow_post(port: u16, path: &str, content_type: &str, extra: &str) -> (D
     );
     conn.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
-    let (mut rd, mut wr) = conn.into_split();
-    let writer = actix_rt::spawn(async move {
-        for _ in 0..100 {
-            if wr.write_all(b"{").await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut buf)).await;
+    let buf = trickle(conn, b"{", 100, Duration::from_secs(20)).await;
     let elapsed = started.elapsed();
-    writer.abort();
     (
         elapsed,
         Raw {
@@ -385,18 +397,7 @@ async fn a_slow_chunked_body_to_an_endpoint_that_ignores_it_is_cut_off() {
     .await
     .unwrap();
     let started = Instant::now();
-    let (mut rd, mut wr) = conn.into_split();
-    let writer = actix_rt::spawn(async move {
-        for _ in 0..30 {
-            if wr.write_all(b"1\r\nx\r\n").await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(15), rd.read_to_end(&mut buf)).await;
-    writer.abort();
+    let buf = trickle(conn, b"1\r\nx\r\n", 30, Duration::from_secs(15)).await;
     let text = String::from_utf8_lossy(&buf);
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -624,9 +625,7 @@ type BadCase = (Value, Vec<(&'static str, &'static str)>, &'static str);
 
 #[test]
 fn bad_trusted_proxies_or_body_timeout_stop_start_up_naming_the_key() {
-    const BIN: &str = env!("CARGO_BIN_EXE_oidc-bff");
-    let dir = std::env::temp_dir().join(format!("oidc-bff-edge-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("edge");
     let good = json!({"issuer": "https://op.example", "client_id": "c", "client_secret": "s", "base_url": "https://localhost:5443"});
     let cases: Vec<BadCase> = vec![
         (
@@ -659,18 +658,14 @@ fn bad_trusted_proxies_or_body_timeout_stop_start_up_naming_the_key() {
         let path = dir.join(format!("settings-{i}.json"));
         std::fs::write(&path, settings.to_string()).unwrap();
         for check in [true, false] {
-            let mut cmd = std::process::Command::new(BIN);
+            let mut cmd = bin();
             cmd.arg("--config").arg(&path).envs(env.iter().copied());
             if check {
                 cmd.arg("--check");
             }
-            let out = cmd.output().unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(
-                out.status.code(),
-                Some(2),
-                "case {i} check={check}: {stderr}"
-            );
+            let out = run(&mut cmd);
+            let stderr = out.stderr;
+            assert_eq!(out.code, 2, "case {i} check={check}: {stderr}");
             let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
             assert_eq!(lines.len(), 1, "case {i}: one line: {stderr}");
             assert!(lines[0].contains(key), "case {i}: {stderr}");

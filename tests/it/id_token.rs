@@ -1,10 +1,8 @@
 //! Each ID-token rule of OIDC Core 3.1.3.7 has its own failing case, plus key rotation
 //! (unknown `kid` → one JWKS re-fetch) and its rate limit.
 
-mod support;
-
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 async fn login_with(tweaks: Tweaks) -> String {
     let (op, bff) = pair(json!({})).await;

@@ -2,10 +2,8 @@
 //! whatever the input, so an attacker page that opens `/bff/login?returnUrl=/AAAA…`
 //! again and again cannot break the victim's own login.
 
-mod support;
-
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 const MAX_RETURN_URL: usize = 1024;
 

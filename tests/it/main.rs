@@ -1,0 +1,34 @@
+//! The integration tests, one binary: each module is one area of the contract, and
+//! `support` (the fake OP, upstream, BFF, browser, child process and token helpers) is
+//! compiled once for all of them.
+//!
+//! Only tests that must own their process stay in binaries of their own: `streaming`
+//! (measures this process's RSS), `metrics` and `admin_metrics` (read the process-wide
+//! metrics registry), `leaks` (installs the global tracing subscriber).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod admin;
+mod assertion_audience;
+mod backchannel;
+mod cli;
+mod edge;
+mod hostile;
+mod https;
+mod id_token;
+mod lifecycle;
+mod login;
+mod login_cookie;
+mod logout;
+mod logout_logs;
+mod properties;
+mod proxy;
+mod redis;
+mod refresh_interop;
+mod registration;
+mod session;
+mod sidecar;
+mod standards;
+mod tokens;
+mod user_claims;

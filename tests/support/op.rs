@@ -1,0 +1,772 @@
+//! The in-process fake OpenID Provider, for what no real OP will produce (bad signatures,
+//! wrong `iss`, replays), and its modes: `Tweaks` for the next ID tokens, `OpState` for
+//! everything else (PAR, rotation, errors, delays, registration), `AudRule` for client
+//! assertions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::tokens::{now, sign_id_token};
+
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "test-secret-value-0123456789";
+
+pub fn key_pem(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/support/keys/{name}.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("test key")
+}
+
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub enc: EncodingKey,
+}
+
+impl SigningKey {
+    pub fn rsa(file: &str, kid: &str) -> Self {
+        Self {
+            kid: kid.into(),
+            alg: Algorithm::RS256,
+            enc: EncodingKey::from_rsa_pem(&key_pem(file)).expect("rsa key"),
+        }
+    }
+    pub fn ec(file: &str, kid: &str) -> Self {
+        Self {
+            kid: kid.into(),
+            alg: Algorithm::ES256,
+            enc: EncodingKey::from_ec_pem(&key_pem(file)).expect("ec key"),
+        }
+    }
+    pub fn jwk(&self) -> Value {
+        let mut jwk =
+            serde_json::to_value(Jwk::from_encoding_key(&self.enc, self.alg).expect("jwk"))
+                .unwrap();
+        jwk["kid"] = json!(self.kid);
+        jwk["use"] = json!("sig");
+        jwk
+    }
+}
+
+/// How the next ID tokens deviate from a correct one.
+#[derive(Clone, Default)]
+pub struct Tweaks {
+    pub alg_none: bool,
+    pub sign_with: Option<SigningKey>,
+    pub hs256_secret: Option<String>,
+    pub iss: Option<String>,
+    pub aud: Option<Value>,
+    pub azp: Option<String>,
+    pub exp_offset: Option<i64>,
+    pub iat_offset: Option<i64>,
+    pub nonce: Option<String>,
+    pub omit_sub: bool,
+    pub omit_nonce: bool,
+    pub no_id_token: bool,
+    pub extra_claims: Map<String, Value>,
+    /// issue 17: ID tokens without `sid` (OPs that do not do sessions that way).
+    pub omit_sid: bool,
+}
+
+#[derive(Clone)]
+pub struct AuthRequest {
+    pub params: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub token: usize,
+    pub refresh: usize,
+    pub userinfo: usize,
+    pub introspect: usize,
+    pub jwks: usize,
+    pub revoke: usize,
+    pub authorize: usize,
+    pub par: usize,
+}
+
+pub struct OpState {
+    pub issuer: String,
+    pub signing: SigningKey,
+    pub published: Vec<SigningKey>,
+    pub tweaks: Tweaks,
+    pub discovery_overrides: Map<String, Value>,
+    pub send_iss: bool,
+    pub iss_override: Option<String>,
+    pub codes: HashMap<String, AuthRequest>,
+    pub counters: Counters,
+    /// "basic" or "post": how the last token request authenticated.
+    pub last_client_auth: Option<String>,
+    pub revoked: Vec<(String, String)>,
+    pub refresh_token_issued: bool,
+    pub access_token_ttl: u64,
+    pub issued_tokens: Vec<String>,
+    /// Live refresh tokens (spent ones are removed when rotating).
+    pub live_refresh_tokens: Vec<String>,
+    pub revoked_tokens: Vec<String>,
+    pub rotate_refresh_tokens: bool,
+    /// Answer refresh grants with this OAuth error.
+    pub refresh_error: Option<String>,
+    /// Hold each refresh grant this long (to make concurrency visible).
+    pub refresh_delay_ms: u64,
+    pub userinfo_sub: Option<String>,
+    pub id_token_on_refresh: bool,
+    /// Codes and PKCE verifiers that passed through (for leak tests).
+    pub secrets_seen: Vec<String>,
+    pub pushed: HashMap<String, BTreeMap<String, String>>,
+    pub require_par: bool,
+    /// Extra characters in each access token (large-token tests).
+    pub access_token_padding: usize,
+    /// Initial access token the registration endpoint demands, if any.
+    pub registration_token: Option<String>,
+    pub registrations: Vec<Value>,
+    /// Whether the user has a session at the OP (for prompt=none).
+    pub op_logged_in: bool,
+    /// "query", "par" or "request_object:<alg>" for the last /authorize.
+    pub last_authorize_via: String,
+    pub last_authorize_query: BTreeMap<String, String>,
+}
+
+pub struct FakeOp {
+    pub issuer: String,
+    pub port: u16,
+    pub state: Arc<Mutex<OpState>>,
+    /// issue 17: which client-assertion `aud` this OP accepts, and what it was sent.
+    pub assertions: Arc<Mutex<AssertionCheck>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+fn random(n: usize) -> String {
+    let mut v = vec![0u8; n];
+    for b in v.iter_mut() {
+        *b = rand::random();
+    }
+    URL_SAFE_NO_PAD.encode(v)
+}
+
+impl FakeOp {
+    pub async fn start() -> FakeOp {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    pub fn start_on(listener: TcpListener) -> FakeOp {
+        let port = listener.local_addr().unwrap().port();
+        let issuer = format!("http://127.0.0.1:{port}");
+        let key = SigningKey::rsa("rsa1", "key-1");
+        let state = Arc::new(Mutex::new(OpState {
+            issuer: issuer.clone(),
+            signing: key.clone(),
+            published: vec![key],
+            tweaks: Tweaks::default(),
+            discovery_overrides: Map::new(),
+            send_iss: true,
+            iss_override: None,
+            codes: HashMap::new(),
+            counters: Counters::default(),
+            last_client_auth: None,
+            revoked: Vec::new(),
+            refresh_token_issued: true,
+            access_token_ttl: 300,
+            issued_tokens: Vec::new(),
+            live_refresh_tokens: Vec::new(),
+            revoked_tokens: Vec::new(),
+            rotate_refresh_tokens: true,
+            refresh_error: None,
+            refresh_delay_ms: 0,
+            userinfo_sub: None,
+            id_token_on_refresh: false,
+            secrets_seen: Vec::new(),
+            pushed: HashMap::new(),
+            require_par: false,
+            access_token_padding: 0,
+            registration_token: None,
+            registrations: Vec::new(),
+            op_logged_in: true,
+            last_authorize_via: String::new(),
+            last_authorize_query: BTreeMap::new(),
+        }));
+        let data = web::Data::new(state.clone());
+        let assertions = Arc::new(Mutex::new(AssertionCheck::default()));
+        let assertion_data = web::Data::new(assertions.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(assertion_data.clone())
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
+                .route("/jwks", web::get().to(jwks))
+                .route("/authorize", web::get().to(authorize))
+                .route("/token", web::post().to(token))
+                .route("/revoke", web::post().to(revoke))
+                .route("/par", web::post().to(par))
+                .route("/register", web::post().to(register))
+                .route("/userinfo", web::get().to(userinfo))
+                .route("/introspect", web::post().to(introspect))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        FakeOp {
+            issuer,
+            port,
+            state,
+            assertions,
+            handle,
+        }
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut OpState) -> R) -> R {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    pub fn tweak(&self, t: Tweaks) {
+        self.with(|s| s.tweaks = t);
+    }
+
+    /// The first token issued so far that starts with `prefix` (`at-` access, `rt-`
+    /// refresh, `ey` ID tokens).
+    pub fn first_issued(&self, prefix: &str) -> Option<String> {
+        self.with(|s| {
+            s.issued_tokens
+                .iter()
+                .find(|t| t.starts_with(prefix))
+                .cloned()
+        })
+    }
+
+    /// The last token issued so far that starts with `prefix`.
+    pub fn last_issued(&self, prefix: &str) -> Option<String> {
+        self.with(|s| {
+            s.issued_tokens
+                .iter()
+                .rev()
+                .find(|t| t.starts_with(prefix))
+                .cloned()
+        })
+    }
+
+    pub fn token_calls(&self) -> usize {
+        self.with(|s| s.counters.token)
+    }
+
+    pub fn jwks_calls(&self) -> usize {
+        self.with(|s| s.counters.jwks)
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+type Shared = web::Data<Arc<Mutex<OpState>>>;
+
+async fn discovery(state: Shared) -> HttpResponse {
+    let s = state.lock().unwrap();
+    let i = &s.issuer;
+    let mut doc = json!({
+        "issuer": i,
+        "authorization_endpoint": format!("{i}/authorize"),
+        "token_endpoint": format!("{i}/token"),
+        "jwks_uri": format!("{i}/jwks"),
+        "userinfo_endpoint": format!("{i}/userinfo"),
+        "end_session_endpoint": format!("{i}/session/end"),
+        "revocation_endpoint": format!("{i}/revoke"),
+        "introspection_endpoint": format!("{i}/introspect"),
+        "pushed_authorization_request_endpoint": format!("{i}/par"),
+        "registration_endpoint": format!("{i}/register"),
+        "require_pushed_authorization_requests": s.require_par,
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "authorization_response_iss_parameter_supported": true,
+    });
+    for (k, v) in &s.discovery_overrides {
+        if v.is_null() {
+            doc.as_object_mut().unwrap().remove(k);
+        } else {
+            doc[k] = v.clone();
+        }
+    }
+    HttpResponse::Ok().json(doc)
+}
+
+async fn jwks(state: Shared) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.counters.jwks += 1;
+    let keys: Vec<Value> = s.published.iter().map(SigningKey::jwk).collect();
+    HttpResponse::Ok().json(json!({ "keys": keys }))
+}
+
+async fn authorize(state: Shared, q: web::Query<BTreeMap<String, String>>) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.counters.authorize += 1;
+    s.last_authorize_query = q.0.clone();
+    let params = match resolve_request(&mut s, q.into_inner()) {
+        Ok(p) => p,
+        Err(e) => return HttpResponse::BadRequest().json(json!({"error": e})),
+    };
+    let code = random(24);
+    let redirect = params.get("redirect_uri").cloned().unwrap_or_default();
+    let st = params.get("state").cloned().unwrap_or_default();
+    if params.get("prompt").map(String::as_str) == Some("none") && !s.op_logged_in {
+        let mut url = url::Url::parse(&redirect).unwrap();
+        url.query_pairs_mut()
+            .append_pair("error", "login_required")
+            .append_pair("state", &st)
+            .append_pair("iss", &s.issuer);
+        return HttpResponse::Found()
+            .insert_header(("Location", url.to_string()))
+            .finish();
+    }
+    s.secrets_seen.push(code.clone());
+    s.codes.insert(code.clone(), AuthRequest { params });
+    let mut url = url::Url::parse(&redirect).unwrap();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("code", &code).append_pair("state", &st);
+        if s.send_iss {
+            let iss = s.iss_override.clone().unwrap_or_else(|| s.issuer.clone());
+            q.append_pair("iss", &iss);
+        }
+    }
+    HttpResponse::Found()
+        .insert_header(("Location", url.to_string()))
+        .finish()
+}
+
+fn oauth_error(code: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({ "error": code }))
+}
+
+fn invalid_client() -> HttpResponse {
+    HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}))
+}
+
+/// The form, if the client authenticated itself.
+fn authenticated(
+    req: &HttpRequest,
+    form: HashMap<String, String>,
+) -> Option<HashMap<String, String>> {
+    client_auth(req, &form).map(|_| form)
+}
+
+/// Checks client_secret_basic or client_secret_post; returns which was used.
+fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<String> {
+    if let Some(h) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
+        let b64 = h.strip_prefix("Basic ")?;
+        let decoded = String::from_utf8(STANDARD.decode(b64).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        let dec = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.to_string())
+        };
+        return (dec(id)? == CLIENT_ID && dec(secret)? == CLIENT_SECRET).then(|| "basic".into());
+    }
+    if let Some(assertion) = form.get("client_assertion") {
+        if form.get("client_assertion_type").map(String::as_str)
+            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return None;
+        }
+        let header = jsonwebtoken::decode_header(assertion).ok()?;
+        let (key, name) = match header.alg {
+            Algorithm::HS256 => (
+                jsonwebtoken::DecodingKey::from_secret(CLIENT_SECRET.as_bytes()),
+                "client_secret_jwt",
+            ),
+            Algorithm::RS256 => (client_public_key(), "private_key_jwt"),
+            _ => return None,
+        };
+        let expected = expected_assertion_aud(req, assertion);
+        let mut v = jsonwebtoken::Validation::new(header.alg);
+        v.set_audience(std::slice::from_ref(&expected));
+        v.set_issuer(&[CLIENT_ID]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Value>(assertion, &key, &v).ok()?;
+        if data.claims["aud"].as_str() != Some(expected.as_str())
+            || data.claims["sub"] != CLIENT_ID
+            || data.claims["jti"].as_str().is_none_or(str::is_empty)
+        {
+            return None;
+        }
+        return Some(name.into());
+    }
+    (form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+        && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET))
+    .then(|| "post".into())
+}
+
+// ---------------------------------------------------------------------------
+// issue 17: an OP that accepts a client assertion only with one `aud` value.
+
+/// The one `aud` a client assertion must carry (a single string, nothing else).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AudRule {
+    /// `{issuer}/token` at every endpoint (what this fake OP always did).
+    #[default]
+    TokenEndpoint,
+    /// The issuer identifier.
+    Issuer,
+    /// The URL being called.
+    Endpoint,
+}
+
+#[derive(Default)]
+pub struct AssertionCheck {
+    pub rule: AudRule,
+    /// `(path called, aud sent)` of every client assertion received.
+    pub seen: Vec<(String, Value)>,
+}
+
+impl FakeOp {
+    /// Accept client assertions only with this `aud`.
+    pub fn accept_assertion_aud(&self, rule: AudRule) {
+        self.assertions.lock().unwrap().rule = rule;
+    }
+    /// The `aud` of the client assertions sent to `path` so far.
+    pub fn assertion_auds(&self, path: &str) -> Vec<Value> {
+        let a = self.assertions.lock().unwrap();
+        a.seen
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, aud)| aud.clone())
+            .collect()
+    }
+    /// An OP that never rotates refresh tokens: a refresh answer has no `refresh_token`
+    /// and the one refresh token stays valid.
+    pub fn without_refresh_token_rotation(&self) {
+        self.with(|s| s.rotate_refresh_tokens = false);
+    }
+}
+
+/// Records the assertion's `aud` and returns the one this OP accepts for this request.
+fn expected_assertion_aud(req: &HttpRequest, assertion: &str) -> String {
+    let issuer = issuer_of(req);
+    let aud = assertion
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .map(|c| c["aud"].clone())
+        .unwrap_or(Value::Null);
+    let Some(check) = req.app_data::<web::Data<Arc<Mutex<AssertionCheck>>>>() else {
+        return format!("{issuer}/token");
+    };
+    let mut check = check.lock().unwrap();
+    check.seen.push((req.path().to_string(), aud));
+    match check.rule {
+        AudRule::TokenEndpoint => format!("{issuer}/token"),
+        AudRule::Issuer => issuer,
+        AudRule::Endpoint => format!("{issuer}{}", req.path()),
+    }
+}
+
+fn issuer_of(req: &HttpRequest) -> String {
+    format!("http://{}", req.connection_info().host())
+}
+
+/// The test client's own key pair (private_key_jwt, signed request objects).
+pub const CLIENT_KEY_FILE: &str = "rsa2";
+
+pub fn client_public_key() -> jsonwebtoken::DecodingKey {
+    let enc = EncodingKey::from_rsa_pem(&key_pem(CLIENT_KEY_FILE)).unwrap();
+    let jwk = Jwk::from_encoding_key(&enc, Algorithm::RS256).unwrap();
+    jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap()
+}
+
+/// Resolves `request` (RFC 9101) or `request_uri` (RFC 9126) into plain parameters.
+fn resolve_request(
+    s: &mut OpState,
+    mut params: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, &'static str> {
+    if let Some(uri) = params.get("request_uri").cloned() {
+        let pushed = s.pushed.remove(&uri).ok_or("invalid_request_uri")?;
+        if params.get("client_id") != pushed.get("client_id") {
+            return Err("invalid_request");
+        }
+        s.last_authorize_via = "par".into();
+        return Ok(pushed);
+    }
+    if s.require_par {
+        return Err("invalid_request");
+    }
+    if let Some(object) = params.remove("request") {
+        let header = jsonwebtoken::decode_header(&object).map_err(|_| "invalid_request_object")?;
+        let key = match header.alg {
+            Algorithm::HS256 => jsonwebtoken::DecodingKey::from_secret(CLIENT_SECRET.as_bytes()),
+            Algorithm::RS256 => client_public_key(),
+            _ => return Err("invalid_request_object"),
+        };
+        let mut v = jsonwebtoken::Validation::new(header.alg);
+        v.set_audience(std::slice::from_ref(&s.issuer));
+        v.set_issuer(&[CLIENT_ID]);
+        v.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let data = jsonwebtoken::decode::<Map<String, Value>>(&object, &key, &v)
+            .map_err(|_| "invalid_request_object")?;
+        if data
+            .claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err("invalid_request_object");
+        }
+        for (k, val) in ["client_id", "response_type", "scope"].map(|k| (k, params.get(k).cloned()))
+        {
+            if val.as_deref() != data.claims.get(k).and_then(Value::as_str) {
+                return Err("invalid_request_object");
+            }
+        }
+        let mut out = BTreeMap::new();
+        for (k, val) in data.claims {
+            if ["iss", "aud", "exp", "iat", "nbf", "jti"].contains(&k.as_str()) {
+                continue;
+            }
+            out.insert(
+                k,
+                match val {
+                    Value::String(t) => t,
+                    other => other.to_string(),
+                },
+            );
+        }
+        s.last_authorize_via = format!("request_object:{:?}", header.alg);
+        return Ok(out);
+    }
+    s.last_authorize_via = "query".into();
+    Ok(params)
+}
+
+async fn par(
+    req: HttpRequest,
+    state: Shared,
+    form: web::Form<BTreeMap<String, String>>,
+) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.counters.par += 1;
+    let form = form.into_inner();
+    let hm: HashMap<String, String> = form.clone().into_iter().collect();
+    let Some(method) = client_auth(&req, &hm) else {
+        return invalid_client();
+    };
+    s.last_client_auth = Some(method);
+    let mut params = form;
+    for k in ["client_secret", "client_assertion", "client_assertion_type"] {
+        params.remove(k);
+    }
+    if !params.contains_key("client_id") {
+        params.insert("client_id".into(), CLIENT_ID.into());
+    }
+    let uri = format!("urn:ietf:params:oauth:request_uri:{}", random(16));
+    s.pushed.insert(uri.clone(), params);
+    HttpResponse::Created().json(json!({"request_uri": uri, "expires_in": 60}))
+}
+
+async fn token(
+    req: HttpRequest,
+    state: Shared,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+        return refresh_grant(req, state, form).await;
+    }
+    let mut s = state.lock().unwrap();
+    s.counters.token += 1;
+    let Some(method) = client_auth(&req, &form) else {
+        return invalid_client();
+    };
+    s.last_client_auth = Some(method);
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {}
+        _ => return oauth_error("unsupported_grant_type"),
+    }
+    let Some(code) = form.get("code") else {
+        return oauth_error("invalid_request");
+    };
+    let Some(auth) = s.codes.remove(code) else {
+        return oauth_error("invalid_grant");
+    };
+    if form.get("redirect_uri") != auth.params.get("redirect_uri") {
+        return oauth_error("invalid_grant");
+    }
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    s.secrets_seen.push(verifier.clone());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    if Some(&challenge) != auth.params.get("code_challenge")
+        || auth.params.get("code_challenge_method").map(String::as_str) != Some("S256")
+    {
+        return oauth_error("invalid_grant");
+    }
+    let nonce = auth.params.get("nonce").cloned().unwrap_or_default();
+    let access = format!("at-{}{}", random(24), "p".repeat(s.access_token_padding));
+    let refresh = format!("rt-{}", random(24));
+    let mut body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": s.access_token_ttl,
+        "scope": auth.params.get("scope"),
+    });
+    s.issued_tokens.push(access);
+    if s.refresh_token_issued {
+        body["refresh_token"] = json!(refresh);
+        s.live_refresh_tokens.push(refresh.clone());
+        s.issued_tokens.push(refresh);
+    }
+    if !s.tweaks.no_id_token {
+        let id = sign_id_token(&s, &nonce);
+        s.issued_tokens.push(id.clone());
+        body["id_token"] = json!(id);
+    }
+    HttpResponse::Ok().json(body)
+}
+
+async fn revoke(
+    req: HttpRequest,
+    state: Shared,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let Some(form) = authenticated(&req, form.into_inner()) else {
+        return invalid_client();
+    };
+    let mut s = state.lock().unwrap();
+    s.counters.revoke += 1;
+    let token = form.get("token").cloned().unwrap_or_default();
+    s.live_refresh_tokens.retain(|t| t != &token);
+    s.revoked_tokens.push(token);
+    s.revoked.push((
+        form.get("token").cloned().unwrap_or_default(),
+        form.get("token_type_hint").cloned().unwrap_or_default(),
+    ));
+    HttpResponse::Ok().finish()
+}
+
+async fn refresh_grant(
+    req: HttpRequest,
+    state: Shared,
+    form: HashMap<String, String>,
+) -> HttpResponse {
+    let delay = {
+        let mut s = state.lock().unwrap();
+        s.counters.refresh += 1;
+        s.refresh_delay_ms
+    };
+    if delay > 0 {
+        actix_rt::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    let mut s = state.lock().unwrap();
+    if client_auth(&req, &form).is_none() {
+        return invalid_client();
+    }
+    if let Some(e) = s.refresh_error.clone() {
+        return oauth_error(&e);
+    }
+    let rt = form.get("refresh_token").cloned().unwrap_or_default();
+    if !s.live_refresh_tokens.contains(&rt) {
+        return oauth_error("invalid_grant");
+    }
+    let access = format!("at-{}{}", random(24), "p".repeat(s.access_token_padding));
+    s.issued_tokens.push(access.clone());
+    let mut body =
+        json!({"access_token": access, "token_type": "Bearer", "expires_in": s.access_token_ttl});
+    if s.rotate_refresh_tokens {
+        s.live_refresh_tokens.retain(|t| t != &rt);
+        let new_rt = format!("rt-{}", random(24));
+        s.live_refresh_tokens.push(new_rt.clone());
+        s.issued_tokens.push(new_rt.clone());
+        body["refresh_token"] = json!(new_rt);
+    }
+    if s.id_token_on_refresh {
+        let id = sign_id_token(&s, "");
+        body["id_token"] = json!(id);
+    }
+    HttpResponse::Ok().json(body)
+}
+
+async fn register(req: HttpRequest, state: Shared, body: web::Json<Value>) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    if let Some(expected) = &s.registration_token {
+        if bearer(&req).as_deref() != Some(expected.as_str()) {
+            return HttpResponse::Unauthorized().json(json!({"error": "invalid_token"}));
+        }
+    }
+    let meta = body.into_inner();
+    if meta["redirect_uris"]
+        .as_array()
+        .is_none_or(|a| a.is_empty())
+    {
+        return oauth_error("invalid_redirect_uri");
+    }
+    s.registrations.push(meta);
+    HttpResponse::Created().json(json!({
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "registration_access_token": "reg-access-token", "token_endpoint_auth_method": "client_secret_basic"
+    }))
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::to_string)
+}
+
+async fn userinfo(req: HttpRequest, state: Shared) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.counters.userinfo += 1;
+    let Some(token) = bearer(&req) else {
+        return HttpResponse::Unauthorized().finish();
+    };
+    if !s.issued_tokens.contains(&token) || s.revoked_tokens.contains(&token) {
+        return HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
+            .json(json!({"error": "invalid_token"}));
+    }
+    let sub = s.userinfo_sub.clone().unwrap_or_else(|| "user-123".into());
+    HttpResponse::Ok().json(json!({"sub": sub, "name": "Test User", "email": "test@example.com"}))
+}
+
+async fn introspect(
+    req: HttpRequest,
+    state: Shared,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let Some(form) = authenticated(&req, form.into_inner()) else {
+        return invalid_client();
+    };
+    let mut s = state.lock().unwrap();
+    s.counters.introspect += 1;
+    let token = form.get("token").cloned().unwrap_or_default();
+    let active = s.issued_tokens.contains(&token) && !s.revoked_tokens.contains(&token);
+    if !active {
+        return HttpResponse::Ok().json(json!({"active": false}));
+    }
+    HttpResponse::Ok().json(
+        json!({"active": true, "scope": "openid profile", "client_id": CLIENT_ID, "sub": "user-123",
+        "exp": now() + 300, "token": token}),
+    )
+}
