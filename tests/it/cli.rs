@@ -121,7 +121,7 @@ fn busy_listen_address_is_named_and_not_a_config_error() {
 fn demo_api_names_a_busy_port_and_does_not_say_ready() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_demo-api"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_demo-api"))
         .env("DEMO_API_LISTEN", &addr)
         // An OP that is not there: the port check must come first.
         .env("DEMO_API_ISSUER", "https://127.0.0.1:9")

@@ -28,6 +28,7 @@ mod redis;
 mod refresh_interop;
 mod registration;
 mod session;
+mod session_status;
 mod sidecar;
 mod standards;
 mod tokens;

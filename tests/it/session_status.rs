@@ -1,10 +1,8 @@
 //! `GET /bff/session` (issue 15): 200 whether or not someone is signed in, with
 //! `/bff/user`'s body when signed in; `/bff/user` keeps its 401.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 #[actix_web::test]
 async fn signed_out_is_200_is_logged_in_false_and_user_stays_401() {
