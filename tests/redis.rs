@@ -448,9 +448,7 @@ async fn a_stale_and_a_new_cookie_on_two_instances_spend_a_rotated_refresh_token
                 .status,
             200
         );
-        let revoked = bearer(&up.last())
-            .trim_start_matches("Bearer ")
-            .to_string();
+        let revoked = bearer(&up.last()).trim_start_matches("Bearer ").to_string();
         let mut stale = move_to(&new, &a.base);
         let res = new
             .post("/bff/revoke", Some(r#"{"token":"access_token"}"#))
@@ -479,7 +477,11 @@ async fn a_stale_and_a_new_cookie_on_two_instances_spend_a_rotated_refresh_token
             new.post("/bff/refresh", None).await
         };
         let (s, n) = futures_util::future::join(stale_call, new_call).await;
-        let order = if stale_first { "stale first" } else { "new first" };
+        let order = if stale_first {
+            "stale first"
+        } else {
+            "new first"
+        };
         assert_eq!(n.status, 200, "{order}: the refresh on b: {}", n.json());
         assert_eq!(
             s.status,
@@ -503,7 +505,11 @@ async fn a_stale_and_a_new_cookie_on_two_instances_spend_a_rotated_refresh_token
         assert_eq!(seen[0], seen[1], "{order}: both hold the one new token");
         assert_ne!(seen[0], format!("Bearer {revoked}"));
         // The session lives on with the rotated refresh token, on either instance.
-        assert_eq!(stale.post("/bff/refresh", None).await.status, 200, "{order}");
+        assert_eq!(
+            stale.post("/bff/refresh", None).await.status,
+            200,
+            "{order}"
+        );
         assert_eq!(op.with(|s| s.counters.refresh), 2, "{order}");
     }
 }

@@ -264,7 +264,11 @@ async fn a_stale_and_a_new_cookie_refreshing_at_once_spend_a_rotated_refresh_tok
             new.post("/bff/refresh", None).await
         };
         let (s, n) = futures_util::future::join(stale_call, new_call).await;
-        let order = if stale_first { "stale first" } else { "new first" };
+        let order = if stale_first {
+            "stale first"
+        } else {
+            "new first"
+        };
         assert_eq!(n.status, 200, "{order}: the refresh: {}", n.json());
         assert_eq!(
             s.status,
@@ -272,7 +276,11 @@ async fn a_stale_and_a_new_cookie_refreshing_at_once_spend_a_rotated_refresh_tok
             "{order}: the refused call, refreshed and retried: {}",
             String::from_utf8_lossy(&s.body)
         );
-        assert_eq!(refreshes(&op), 1, "{order}: the refresh token was spent once");
+        assert_eq!(
+            refreshes(&op),
+            1,
+            "{order}: the refresh token was spent once"
+        );
         let retried = bearer(&up.last());
 
         op.with(|s| s.refresh_delay_ms = 0);
