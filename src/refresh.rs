@@ -9,7 +9,8 @@
 //!   spending it again would only end the session; or
 //! - the request still carries what the refresh replaced (its key: the access token, or
 //!   for a session that holds none, the refresh token) and either that was certainly
-//!   replaced or the refresh finished after the request arrived.
+//!   replaced or the refresh finished while the request was waiting (it was not finished
+//!   when the request arrived; no clocks compared).
 //!
 //! Every other refresh that is asked for reaches the OP, also when the OP does not rotate
 //! refresh tokens: a request whose session already holds the new tokens has another key.
@@ -52,6 +53,8 @@ struct Tokens {
 /// A finished refresh as it is shared (sealed in the shared store across instances).
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Finished {
+    /// Names this refresh (random), so a request can tell which ones it saw on arrival.
+    id: u64,
     /// The key of the request that ran it (see [`flight_key`]).
     key: String,
     /// Digest of the refresh token it spent.
@@ -60,19 +63,20 @@ struct Finished {
     /// and can never succeed at the OP again.
     rotated: bool,
     outcome: Outcome,
-    /// When it finished, milliseconds since the epoch.
+    /// When it finished, milliseconds since the epoch (only bounds the share window).
     finished_ms: u64,
     /// Whether what the key names was certainly replaced by it (a different access
     /// token; for a session without one, a rotated refresh token). When not, the result
-    /// is shared only with requests that arrived before it finished (true concurrency).
+    /// is shared only with requests that were waiting while it ran.
     replaced: bool,
 }
 
-/// What a request asking for a refresh carries, and when it arrived.
+/// What a request asking for a refresh carries, and which refreshes had finished when it
+/// arrived.
 struct Ask {
     key: String,
     spent: String,
-    arrived_ms: u64,
+    seen: Vec<u64>,
 }
 
 impl Finished {
@@ -84,7 +88,7 @@ impl Finished {
     fn serves(&self, ask: &Ask) -> bool {
         self.fresh()
             && ((self.rotated && self.spent == ask.spent)
-                || (self.key == ask.key && (self.replaced || self.finished_ms >= ask.arrived_ms)))
+                || (self.key == ask.key && (self.replaced || !ask.seen.contains(&self.id))))
     }
 }
 
@@ -233,10 +237,16 @@ impl Refresher {
         let lock_key = format!("refresh:{}", session.id);
         let record_key = format!("refreshed:{}", session.id);
         let flight = self.flight(&session.id);
+        // What had finished when this request arrived, here and on other instances.
+        let mut seen: Vec<u64> = flight.last().iter().map(|d| d.id).collect();
+        if shared {
+            let record = self.shared_record(state, &record_key).await?;
+            seen.extend(record.iter().map(|d| d.id));
+        }
         let ask = Ask {
             key: flight_key(session, &refresh_token),
             spent: digest(&refresh_token),
-            arrived_ms: now_ms(),
+            seen,
         };
         // In-process single flight first: one request per session goes on.
         let _queued = flight.queue.lock().await;
@@ -257,6 +267,7 @@ impl Refresher {
             }
             let outcome = self.grant(state, client, session, &refresh_token).await?;
             let done = Finished {
+                id: rand::random(),
                 replaced: replaces(&ask.key, &refresh_token, &outcome),
                 rotated: matches!(&outcome, Outcome::Refreshed(t)
                     if t.refresh_token.as_deref().is_some_and(|rt| rt != refresh_token)),
@@ -416,6 +427,70 @@ mod tests {
             expires_at: 1000,
             last_seen: 0,
         }
+    }
+
+    fn finished(key: &str, spent: &str, rotated: bool, replaced: bool, ms: u64) -> Finished {
+        Finished {
+            id: 7,
+            key: key.into(),
+            spent: digest(spent),
+            rotated,
+            outcome: Outcome::Ended,
+            finished_ms: ms,
+            replaced,
+        }
+    }
+
+    fn ask(key: &str, spent: &str, seen: &[u64]) -> Ask {
+        Ask {
+            key: key.into(),
+            spent: digest(spent),
+            seen: seen.to_vec(),
+        }
+    }
+
+    // f17: a refresh that did not certainly replace what its key names (the OP answered
+    // with the same access token) is shared only with requests that were waiting while it
+    // ran, never with one that arrived after it finished, whatever the clock of the
+    // instance that ran it says (here: 5 s ahead).
+    #[test]
+    fn an_unreplaced_result_serves_only_requests_that_arrived_before_it_finished() {
+        let ahead = now_ms() + 5_000;
+        let same_token = finished("at:k", "r", false, false, ahead);
+        assert!(same_token.serves(&ask("at:k", "r", &[])), "was waiting");
+        assert!(
+            !same_token.serves(&ask("at:k", "r", &[7])),
+            "arrived after it finished"
+        );
+        assert!(
+            !same_token.serves(&ask("at:other", "r", &[])),
+            "another key"
+        );
+        let replaced = finished("at:k", "r", false, true, now_ms());
+        assert!(
+            replaced.serves(&ask("at:k", "r", &[7])),
+            "carries what it replaced"
+        );
+    }
+
+    #[test]
+    fn a_rotated_away_refresh_token_is_served_under_any_key_within_the_window() {
+        let rotated = finished("at:k", "r1", true, true, now_ms());
+        assert!(rotated.serves(&ask("rt:r1", "r1", &[7])));
+        assert!(
+            !rotated.serves(&ask("rt:r2", "r2", &[])),
+            "another refresh token"
+        );
+        let kept = finished("at:k", "r1", false, true, now_ms());
+        assert!(
+            !kept.serves(&ask("rt:r1", "r1", &[])),
+            "not rotated: its own grant"
+        );
+        let old = finished("at:k", "r1", true, true, now_ms() - 31_000);
+        assert!(
+            !old.serves(&ask("rt:r1", "r1", &[])),
+            "past the share window"
+        );
     }
 
     #[test]
