@@ -1,12 +1,19 @@
 //! Keeping a session's access token fresh: refresh within `refresh_skew` of expiry,
 //! single-flight per session across workers and instances, rotated refresh tokens stored.
 //!
-//! Every refresh that is asked for reaches the OP, also when the OP does not rotate
-//! refresh tokens. What single flight shares is keyed on the access token a refresh
-//! *replaced* (or, for a session that holds none, on the refresh token spent): a finished
-//! refresh is handed only to requests that still carry that replaced access token, i.e.
-//! requests whose cookie (or server-side copy) predates the refresh. A request whose
-//! session already holds the new tokens has a different key and starts a new grant.
+//! All refreshes of one session take one lock (in-process, and `refresh:{sid}` in the
+//! shared store), so they run one after another. Under it, the session's last finished
+//! refreshes are looked at before any grant; one is handed to the request when either
+//! - the request's refresh token is one that refresh rotated away (the OP answered with
+//!   another): that token can never succeed at the OP again, so sharing is never stale and
+//!   spending it again would only end the session; or
+//! - the request still carries what the refresh replaced (its key: the access token, or
+//!   for a session that holds none, the refresh token) and either that was certainly
+//!   replaced or the refresh finished while the request was waiting (it was not finished
+//!   when the request arrived; no clocks compared).
+//!
+//! Every other refresh that is asked for reaches the OP, also when the OP does not rotate
+//! refresh tokens: a request whose session already holds the new tokens has another key.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,8 +27,8 @@ use crate::error::BffError;
 use crate::oidc::{token, OidcError};
 use crate::session::{now, Session};
 
-/// How long a finished refresh is shared with requests that still carry the access token
-/// it replaced (concurrent requests whose cookies predate the refresh).
+/// How long a finished refresh is shared with requests that still carry what it replaced
+/// or the refresh token it rotated away (concurrent requests whose cookies predate it).
 const SHARE_WINDOW: Duration = Duration::from_secs(30);
 
 /// Finished refreshes remembered per session in one process.
@@ -46,27 +53,74 @@ struct Tokens {
 /// A finished refresh as it is shared (sealed in the shared store across instances).
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Finished {
+    /// Names this refresh (random), so a request can tell which ones it saw on arrival.
+    id: u64,
+    /// The key of the request that ran it (see [`flight_key`]).
+    key: String,
+    /// Digest of the refresh token it spent.
+    spent: String,
+    /// Whether the OP answered with another refresh token: `spent` is then rotated away
+    /// and can never succeed at the OP again.
+    rotated: bool,
     outcome: Outcome,
-    /// When it finished, milliseconds since the epoch.
+    /// When it finished, milliseconds since the epoch (only bounds the share window).
     finished_ms: u64,
     /// Whether what the key names was certainly replaced by it (a different access
     /// token; for a session without one, a rotated refresh token). When not, the result
-    /// is shared only with requests that arrived before it finished (true concurrency).
+    /// is shared only with requests that were waiting while it ran.
     replaced: bool,
 }
 
+/// What a request asking for a refresh carries, and which refreshes had finished when it
+/// arrived.
+struct Ask {
+    key: String,
+    spent: String,
+    seen: Vec<u64>,
+}
+
 impl Finished {
-    /// Whether a request that arrived at `arrived_ms` with this key may take this result.
-    fn serves(&self, arrived_ms: u64) -> bool {
-        let fresh = now_ms().saturating_sub(self.finished_ms) < SHARE_WINDOW.as_millis() as u64;
-        fresh && (self.replaced || self.finished_ms >= arrived_ms)
+    fn fresh(&self) -> bool {
+        now_ms().saturating_sub(self.finished_ms) < SHARE_WINDOW.as_millis() as u64
+    }
+
+    /// Whether the request `ask` may take this result instead of a grant of its own.
+    fn serves(&self, ask: &Ask) -> bool {
+        self.fresh()
+            && ((self.rotated && self.spent == ask.spent)
+                || (self.key == ask.key && (self.replaced || !ask.seen.contains(&self.id))))
+    }
+}
+
+/// The newest of `done` that serves `ask`.
+fn pick<'a>(done: &'a [Finished], ask: &Ask) -> Option<&'a Finished> {
+    done.iter().rev().find(|d| d.serves(ask))
+}
+
+/// Adds `done` to a session's remembered refreshes, dropping stale and old ones.
+fn remember(list: &mut Vec<Finished>, done: Finished) {
+    list.retain(Finished::fresh);
+    list.push(done);
+    if list.len() > REMEMBERED {
+        list.drain(..list.len() - REMEMBERED);
     }
 }
 
 #[derive(Default)]
 struct Flight {
-    /// The last few finished refreshes of this session: `(key, result)`.
-    last: tokio::sync::Mutex<Vec<(String, Finished)>>,
+    /// Held while one request of this session refreshes (or looks for a shared result).
+    queue: tokio::sync::Mutex<()>,
+    /// The last few finished refreshes of this session in this process.
+    last: Mutex<Vec<Finished>>,
+}
+
+impl Flight {
+    fn last(&self) -> std::sync::MutexGuard<'_, Vec<Finished>> {
+        match self.last.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
 }
 
 /// Per-process single-flight refresh.
@@ -89,8 +143,8 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The single-flight key of a refresh of `session`: the digest of the access token it
-/// replaces, or (no access token held, e.g. after `/bff/revoke`) of the refresh token
+/// The sharing key of a refresh of `session` (not its lock, which is per session): the
+/// digest of the access token it replaces, or (no access token held, e.g. after `/bff/revoke`) of the refresh token
 /// spent, under a distinct prefix so the two can never collide.
 fn flight_key(session: &Session, refresh_token: &str) -> String {
     match &session.access_token {
@@ -176,40 +230,60 @@ impl Refresher {
             }
             return Err(self.end(state, session).await);
         };
-        let arrived_ms = now_ms();
-        let key = flight_key(session, &refresh_token);
-        // In-process single flight first: one request per session goes on.
+        let shared = state.store.is_shared();
+        // One lock and one record of finished refreshes per session, whatever the request
+        // carries: two views of one session (e.g. cookies from before and after
+        // `/bff/revoke`) may hold the same refresh token under different keys.
+        let lock_key = format!("refresh:{}", session.id);
+        let record_key = format!("refreshed:{}", session.id);
         let flight = self.flight(&session.id);
-        let mut last = flight.last.lock().await;
-        if let Some((_, done)) = last.iter().rev().find(|(k, _)| *k == key) {
-            if done.serves(arrived_ms) {
-                return Self::apply(done.outcome.clone(), session);
-            }
+        // What had finished when this request arrived, here and on other instances.
+        let mut seen: Vec<u64> = flight.last().iter().map(|d| d.id).collect();
+        if shared {
+            let record = self.shared_record(state, &record_key).await?;
+            seen.extend(record.iter().map(|d| d.id));
         }
-        // Across instances: a short lock on this same key, then look for a result another
-        // instance already got for it. The lock and the shared result use one key.
-        let lock_key = format!("refresh:{}:{key}", session.id);
-        let outcome_key = format!("refreshed:{}:{key}", session.id);
+        let ask = Ask {
+            key: flight_key(session, &refresh_token),
+            spent: digest(&refresh_token),
+            seen,
+        };
+        // In-process single flight first: one request per session goes on.
+        let _queued = flight.queue.lock().await;
+        let local = pick(&flight.last(), &ask).map(|d| d.outcome.clone());
+        if let Some(outcome) = local {
+            return Self::apply(outcome, session);
+        }
+        // Across instances: the session's lock, then the results other instances got.
         let token = self.lock(state, &lock_key).await?;
         let result = async {
-            if let Some(shared) = self.shared_outcome(state, &outcome_key).await? {
-                if shared.serves(arrived_ms) {
-                    return Ok(shared);
-                }
+            let mut record = if shared {
+                self.shared_record(state, &record_key).await?
+            } else {
+                Vec::new()
+            };
+            if let Some(done) = pick(&record, &ask) {
+                return Ok(done.clone());
             }
             let outcome = self.grant(state, client, session, &refresh_token).await?;
             let done = Finished {
-                replaced: replaces(&key, &refresh_token, &outcome),
+                id: rand::random(),
+                replaced: replaces(&ask.key, &refresh_token, &outcome),
+                rotated: matches!(&outcome, Outcome::Refreshed(t)
+                    if t.refresh_token.as_deref().is_some_and(|rt| rt != refresh_token)),
+                key: ask.key.clone(),
+                spent: ask.spent.clone(),
                 outcome,
                 finished_ms: now_ms(),
             };
-            if state.store.is_shared() {
+            if shared {
+                remember(&mut record, done.clone());
                 let sealed = state
                     .sealer
-                    .seal(OUTCOME, &done, now() + SHARE_WINDOW.as_secs());
+                    .seal(OUTCOME, &record, now() + SHARE_WINDOW.as_secs());
                 state
                     .store
-                    .put(&outcome_key, sealed.into_bytes(), SHARE_WINDOW)
+                    .put(&record_key, sealed.into_bytes(), SHARE_WINDOW)
                     .await?;
             }
             Ok::<Finished, BffError>(done)
@@ -219,11 +293,7 @@ impl Refresher {
             tracing::warn!(error = %e, "could not release the refresh lock (it expires by itself)");
         }
         let done = result?;
-        last.retain(|(k, d)| *k != key && d.serves(0));
-        if last.len() >= REMEMBERED {
-            last.remove(0);
-        }
-        last.push((key, done.clone()));
+        remember(&mut flight.last(), done.clone());
         if matches!(done.outcome, Outcome::Ended) {
             self.end(state, session).await;
         }
@@ -254,20 +324,17 @@ impl Refresher {
         }
     }
 
-    async fn shared_outcome(
-        &self,
-        state: &AppState,
-        key: &str,
-    ) -> Result<Option<Finished>, BffError> {
+    /// The session's last finished refreshes as other instances stored them.
+    async fn shared_record(&self, state: &AppState, key: &str) -> Result<Vec<Finished>, BffError> {
         let Some(bytes) = state.store.get(key).await? else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let text = String::from_utf8(bytes).unwrap_or_default();
         Ok(state
             .sealer
-            .open::<Finished>(OUTCOME, &text, now())
-            .ok()
-            .map(|(o, _)| o))
+            .open::<Vec<Finished>>(OUTCOME, &text, now())
+            .map(|(o, _)| o)
+            .unwrap_or_default())
     }
 
     /// The refresh-token grant itself; an OP refusal is `Outcome::Ended`.
@@ -334,8 +401,8 @@ impl Refresher {
     }
 }
 
-/// Sealing name of shared refresh outcomes.
-const OUTCOME: &str = "bff-refresh-outcome";
+/// Sealing name of a session's shared record of finished refreshes.
+const OUTCOME: &str = "bff-refresh-outcomes";
 /// How long a refresh lock lives if its holder dies.
 const LOCK_TTL: Duration = Duration::from_secs(10);
 /// How long a request waits for another instance's refresh.
@@ -360,6 +427,70 @@ mod tests {
             expires_at: 1000,
             last_seen: 0,
         }
+    }
+
+    fn finished(key: &str, spent: &str, rotated: bool, replaced: bool, ms: u64) -> Finished {
+        Finished {
+            id: 7,
+            key: key.into(),
+            spent: digest(spent),
+            rotated,
+            outcome: Outcome::Ended,
+            finished_ms: ms,
+            replaced,
+        }
+    }
+
+    fn ask(key: &str, spent: &str, seen: &[u64]) -> Ask {
+        Ask {
+            key: key.into(),
+            spent: digest(spent),
+            seen: seen.to_vec(),
+        }
+    }
+
+    // f17: a refresh that did not certainly replace what its key names (the OP answered
+    // with the same access token) is shared only with requests that were waiting while it
+    // ran, never with one that arrived after it finished, whatever the clock of the
+    // instance that ran it says (here: 5 s ahead).
+    #[test]
+    fn an_unreplaced_result_serves_only_requests_that_arrived_before_it_finished() {
+        let ahead = now_ms() + 5_000;
+        let same_token = finished("at:k", "r", false, false, ahead);
+        assert!(same_token.serves(&ask("at:k", "r", &[])), "was waiting");
+        assert!(
+            !same_token.serves(&ask("at:k", "r", &[7])),
+            "arrived after it finished"
+        );
+        assert!(
+            !same_token.serves(&ask("at:other", "r", &[])),
+            "another key"
+        );
+        let replaced = finished("at:k", "r", false, true, now_ms());
+        assert!(
+            replaced.serves(&ask("at:k", "r", &[7])),
+            "carries what it replaced"
+        );
+    }
+
+    #[test]
+    fn a_rotated_away_refresh_token_is_served_under_any_key_within_the_window() {
+        let rotated = finished("at:k", "r1", true, true, now_ms());
+        assert!(rotated.serves(&ask("rt:r1", "r1", &[7])));
+        assert!(
+            !rotated.serves(&ask("rt:r2", "r2", &[])),
+            "another refresh token"
+        );
+        let kept = finished("at:k", "r1", false, true, now_ms());
+        assert!(
+            !kept.serves(&ask("rt:r1", "r1", &[])),
+            "not rotated: its own grant"
+        );
+        let old = finished("at:k", "r1", true, true, now_ms() - 31_000);
+        assert!(
+            !old.serves(&ask("rt:r1", "r1", &[])),
+            "past the share window"
+        );
     }
 
     #[test]

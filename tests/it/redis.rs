@@ -270,3 +270,96 @@ async fn without_rotation_concurrent_api_calls_share_one_grant_and_explicit_refr
         assert_eq!(distinct.len(), 4, "{mode}: {tokens:?}");
     }
 }
+
+// f17: with a rotating OP, one refresh token is spent once across instances, also when
+// the two requests carry it under different views of one session: the cookie from before
+// `POST /bff/revoke` of the access token (on instance a; the upstream refuses its token,
+// so it forces a refresh) and the one from after it (`POST /bff/refresh` on instance b).
+#[actix_web::test]
+async fn a_stale_and_a_new_cookie_on_two_instances_spend_a_rotated_refresh_token_once() {
+    let Some(redis) = Redis::start() else { return };
+    let up = support::upstream::Upstream::start();
+    let bearer = |v: &Value| {
+        v["headers"]["authorization"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    for stale_first in [true, false] {
+        let op = FakeOp::start().await; // rotates refresh tokens
+        let p = json!({"shared_store": redis.url(), "api_endpoint": up.base});
+        let a = instance(&op, p.clone()).await;
+        let b = instance(&op, p).await;
+        let mut new = Browser::new(&b.base);
+        new.login().await;
+        assert_eq!(
+            new.request("GET", "/api/x", &[("X-CSRF", "1")], None)
+                .await
+                .status,
+            200
+        );
+        let revoked = bearer(&up.last()).trim_start_matches("Bearer ").to_string();
+        let mut stale = move_to(&new, &a.base);
+        let res = new
+            .post("/bff/revoke", Some(r#"{"token":"access_token"}"#))
+            .await;
+        assert_eq!(res.status, 204);
+        up.state
+            .lock()
+            .unwrap()
+            .reject_tokens
+            .insert(revoked.clone());
+        op.with(|s| s.refresh_delay_ms = 400);
+
+        let later = Duration::from_millis(100);
+        let stale_call = async {
+            if !stale_first {
+                actix_rt::time::sleep(later).await;
+            }
+            stale
+                .request("GET", "/api/x", &[("X-CSRF", "1")], None)
+                .await
+        };
+        let new_call = async {
+            if stale_first {
+                actix_rt::time::sleep(later).await;
+            }
+            new.post("/bff/refresh", None).await
+        };
+        let (s, n) = futures_util::future::join(stale_call, new_call).await;
+        let order = if stale_first {
+            "stale first"
+        } else {
+            "new first"
+        };
+        assert_eq!(n.status, 200, "{order}: the refresh on b: {}", n.json());
+        assert_eq!(
+            s.status,
+            200,
+            "{order}: the refused call on a, refreshed and retried: {}",
+            String::from_utf8_lossy(&s.body)
+        );
+        assert_eq!(
+            op.with(|s| s.counters.refresh),
+            1,
+            "{order}: the refresh token was spent once across both instances"
+        );
+
+        op.with(|s| s.refresh_delay_ms = 0);
+        let mut seen = Vec::new();
+        for br in [&mut new, &mut stale] {
+            let res = br.request("GET", "/api/y", &[("X-CSRF", "1")], None).await;
+            assert_eq!(res.status, 200, "{order}");
+            seen.push(bearer(&up.last()));
+        }
+        assert_eq!(seen[0], seen[1], "{order}: both hold the one new token");
+        assert_ne!(seen[0], format!("Bearer {revoked}"));
+        // The session lives on with the rotated refresh token, on either instance.
+        assert_eq!(
+            stale.post("/bff/refresh", None).await.status,
+            200,
+            "{order}"
+        );
+        assert_eq!(op.with(|s| s.counters.refresh), 2, "{order}");
+    }
+}

@@ -210,3 +210,74 @@ async fn a_refreshed_id_token_must_keep_iss_sub_and_aud() {
     assert_eq!(b.post("/bff/refresh", None).await.status, 200);
     assert_eq!(b.get("/bff/user").await.json()["claims"]["name"], "Renamed");
 }
+
+// f17: with a rotating OP, one refresh token is spent once, also when two requests carry
+// it under different views of one session: the cookie from before `POST /bff/revoke` of
+// the access token (its upstream call is refused, so it forces a refresh) and the one
+// from after it (`POST /bff/refresh`). Both orders; both requests run at the same time.
+#[actix_web::test]
+async fn a_stale_and_a_new_cookie_refreshing_at_once_spend_a_rotated_refresh_token_once() {
+    for stale_first in [true, false] {
+        let up = Upstream::start();
+        let op = FakeOp::start().await; // rotates refresh tokens
+        let bff = spawn_bff(&op.issuer, json!({"api_endpoint": up.base})).await;
+        let mut new = Browser::new(&bff.base);
+        assert_eq!(new.login().await.location(), "/");
+        let revoked = token_upstream(&mut new, &up).await;
+        let mut stale = Browser::new(&bff.base);
+        stale.jar = new.jar.clone();
+        let res = new
+            .post("/bff/revoke", Some(r#"{"token":"access_token"}"#))
+            .await;
+        assert_eq!(res.status, 204);
+        up.state
+            .lock()
+            .unwrap()
+            .reject_tokens
+            .insert(revoked.clone());
+        op.with(|s| s.refresh_delay_ms = 400);
+
+        let later = std::time::Duration::from_millis(100);
+        let stale_call = async {
+            if !stale_first {
+                actix_rt::time::sleep(later).await;
+            }
+            api(&mut stale).await
+        };
+        let new_call = async {
+            if stale_first {
+                actix_rt::time::sleep(later).await;
+            }
+            new.post("/bff/refresh", None).await
+        };
+        let (s, n) = futures_util::future::join(stale_call, new_call).await;
+        let order = if stale_first {
+            "stale first"
+        } else {
+            "new first"
+        };
+        assert_eq!(n.status, 200, "{order}: the refresh: {}", n.json());
+        assert_eq!(
+            s.status,
+            200,
+            "{order}: the refused call, refreshed and retried: {}",
+            String::from_utf8_lossy(&s.body)
+        );
+        assert_eq!(
+            refreshes(&op),
+            1,
+            "{order}: the refresh token was spent once"
+        );
+        let retried = bearer(&up.last());
+
+        op.with(|s| s.refresh_delay_ms = 0);
+        let now_new = token_upstream(&mut new, &up).await;
+        let now_stale = token_upstream(&mut stale, &up).await;
+        assert_eq!(now_new, now_stale, "{order}: both hold the one new token");
+        assert_eq!(retried, now_new, "{order}: the retry carried it too");
+        assert_ne!(now_new, revoked);
+        // The session lives on with the rotated refresh token.
+        assert_eq!(new.post("/bff/refresh", None).await.status, 200, "{order}");
+        assert_eq!(refreshes(&op), 2, "{order}");
+    }
+}
