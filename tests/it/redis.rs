@@ -278,7 +278,7 @@ async fn without_rotation_concurrent_api_calls_share_one_grant_and_explicit_refr
 #[actix_web::test]
 async fn a_stale_and_a_new_cookie_on_two_instances_spend_a_rotated_refresh_token_once() {
     let Some(redis) = Redis::start() else { return };
-    let up = support::upstream::Upstream::start();
+    let up = crate::support::upstream::Upstream::start();
     let bearer = |v: &Value| {
         v["headers"]["authorization"]
             .as_str()
