@@ -8,33 +8,21 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 
-use crate::bff::{self, Http};
+use crate::bff;
 use crate::config::{Config, ConfigError};
 use crate::error::bad_request;
 use crate::oidc::{discovery, http, Provider};
 use crate::proxy::{self, UpstreamClient};
 use crate::refresh::Refresher;
 use crate::session::{CookieJar, Sealer};
+use crate::state::{AppState, OpClient};
 use crate::store::{MemoryStore, RedisStore, SharedState};
-
-/// State shared by every worker.
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub provider: Arc<Provider>,
-    pub sealer: Sealer,
-    pub cookies: CookieJar,
-    /// Shared state: ended sessions, spent `state`s and logout `jti`s, server-side
-    /// sessions, refresh locks. In memory, or in Redis for several instances.
-    pub store: Arc<dyn SharedState>,
-    pub refresher: Refresher,
-}
 
 pub struct Application {
     server: Server,
     port: u16,
     /// The admin listener (`admin_listen`), stopped when the main server stops.
     admin: Option<(Server, u16)>,
-    pub state: web::Data<AppState>,
 }
 
 /// What start-up builds from a validated `Config` before it binds or calls the network.
@@ -144,7 +132,7 @@ impl Application {
         let factory_config = config.clone();
         let mut server = HttpServer::new(move || {
             let config = factory_config.clone();
-            let http = web::Data::new(Http(http::build_client(
+            let http = web::Data::new(OpClient(http::build_client(
                 tls_client.clone(),
                 config.http_timeout,
             )));
@@ -224,7 +212,6 @@ impl Application {
             server,
             port,
             admin,
-            state,
         })
     }
 

@@ -12,6 +12,7 @@ pub mod oidc;
 pub mod proxy;
 pub mod refresh;
 pub mod session;
+pub mod state;
 pub mod store;
 pub mod tls;
 

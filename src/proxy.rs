@@ -11,11 +11,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use awc::error::SendRequestError;
 use percent_encoding::percent_decode_str;
 
-use crate::app::AppState;
-use crate::bff::{current_session, save, slide, Http};
+use crate::bff::{current_session, save, slide};
 use crate::config::{Route, TokenMode};
 use crate::error::BffError;
 use crate::session::Session;
+use crate::state::AppState;
+use crate::state::OpClient;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -372,7 +373,7 @@ pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
     upstream: web::Data<UpstreamClient>,
 ) -> Result<HttpResponse, BffError> {
     if refused_method(req.method()) {

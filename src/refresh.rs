@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::error::BffError;
 use crate::oidc::{token, OidcError};
 use crate::session::{now, Session};
+use crate::state::AppState;
 
 /// How long a finished refresh is shared with requests that still carry the access token
 /// it replaced (concurrent requests whose cookies predate the refresh).

@@ -5,12 +5,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{save, Http};
-use crate::app::AppState;
+use super::save;
 use crate::error::LoginError;
 use crate::oidc::token::{self, TokenResponse};
 use crate::oidc::OidcError;
 use crate::session::{now, random_id, LoginState, PendingLogin, Session};
+use crate::state::AppState;
+use crate::state::OpClient;
 
 #[derive(Deserialize, Default, Debug)]
 pub struct CallbackQuery {
@@ -31,7 +32,7 @@ pub fn parse_query(query: &str) -> CallbackQuery {
 pub async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> HttpResponse {
     let query = parse_query(req.query_string());
     let now = now();
@@ -91,7 +92,7 @@ pub async fn get(
 async fn finish(
     req: &HttpRequest,
     state: &AppState,
-    http: &Http,
+    http: &OpClient,
     query: CallbackQuery,
     pending: Option<PendingLogin>,
     now: u64,

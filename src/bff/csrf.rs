@@ -11,9 +11,9 @@ use actix_web::http::{header, ConnectionType, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 
-use crate::app::AppState;
 use crate::deadline::{BodyWatch, Holding};
 use crate::error::BffError;
+use crate::state::AppState;
 
 /// Paths the OP calls directly; exempt from the rule.
 const EXEMPT: &[&str] = &["/bff/backchannel-logout", "/bff/frontchannel-logout"];

@@ -10,12 +10,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{current_session, Http};
-use crate::app::AppState;
+use super::current_session;
 use crate::error::BffError;
 use crate::oidc::token;
 use crate::session::cookies::{fits_browser, LOGOUT_PAGE_PATH};
 use crate::session::{now, random_id, Session};
+use crate::state::AppState;
+use crate::state::OpClient;
 
 /// How long the logout hand-off cookie lives: the SPA navigates to the page at once.
 pub const HANDOFF_SECONDS: u64 = 60;
@@ -41,7 +42,7 @@ impl std::fmt::Debug for Handoff {
 pub async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
     let session: Option<Session> = current_session(&req, &state).await.ok();
     let meta = state.provider.metadata().ok();

@@ -13,13 +13,10 @@ pub mod user;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
 use crate::error::BffError;
 use crate::session::cookies::CookieSet;
 use crate::session::{now, Session, SessionError};
-
-/// The awc client of this worker thread.
-pub struct Http(pub awc::Client);
+use crate::state::AppState;
 
 /// Registers `/bff/*` (the callback is registered by the app at `redirect_uri`'s path).
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -5,17 +5,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{current_session, save, slide, Http};
-use crate::app::AppState;
+use super::{current_session, save, slide};
 use crate::error::BffError;
 use crate::oidc::token;
 use crate::session::Session;
+use crate::state::AppState;
+use crate::state::OpClient;
 
 /// Runs `ensure_fresh`, turning an ended session into the 401 that clears the cookies.
 async fn fresh(
     req: &HttpRequest,
     state: &AppState,
-    http: &Http,
+    http: &OpClient,
     session: &mut Session,
     force: bool,
 ) -> Result<Result<Option<crate::session::cookies::CookieSet>, HttpResponse>, BffError> {
@@ -47,7 +48,7 @@ fn with_cookies(
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
     let mut session = current_session(&req, &state).await?;
     let cookies = match fresh(&req, &state, &http, &mut session, true).await? {
@@ -69,7 +70,7 @@ pub struct RevokeBody {
 pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
     body: web::Json<RevokeBody>,
 ) -> Result<HttpResponse, BffError> {
     let which = match body.token.as_str() {
@@ -106,7 +107,7 @@ pub async fn revoke(
 pub async fn introspect(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
     let session = current_session(&req, &state).await?;
     let meta = state.provider.metadata()?;
@@ -125,7 +126,7 @@ pub async fn introspect(
 pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
     let mut session = current_session(&req, &state).await?;
     let cookies = match fresh(&req, &state, &http, &mut session, false).await? {

@@ -4,8 +4,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::{current_session, slide};
-use crate::app::AppState;
 use crate::error::BffError;
+use crate::state::AppState;
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BffError> {
     let mut session = match current_session(&req, &state).await {

@@ -127,16 +127,6 @@ pub fn url_with(endpoint: &str, params: &[(&str, String)]) -> Result<Url, OidcEr
     Ok(url)
 }
 
-/// The authorization URL for `send_parameters_via: query`.
-pub fn authorization_url(
-    endpoint: &str,
-    config: &Config,
-    secrets: &Secrets,
-    options: &LoginOptions,
-) -> Result<Url, OidcError> {
-    url_with(endpoint, &authorization_params(config, secrets, options))
-}
-
 /// A signed request object (RFC 9101): every parameter as a claim, plus `iss`, `aud` (the
 /// issuer), `iat`, `exp` (5 minutes) and `jti`. HS256 with the client secret unless a
 /// client key and its algorithm are configured.
