@@ -13,8 +13,8 @@ use crate::config::{Config, ConfigError};
 use crate::error::bad_request;
 use crate::oidc::{discovery, http, Provider};
 use crate::proxy::{self, UpstreamClient};
-use crate::refresh::Refresher;
-use crate::session::{CookieJar, Sealer};
+use crate::session::refresh::Refresher;
+use crate::session::{CookieJar, Sealer, SessionStore};
 use crate::state::{AppState, OpClient};
 use crate::store::{MemoryStore, RedisStore, SharedState};
 
@@ -106,9 +106,17 @@ impl Application {
                 "no spa_dir and no ./spa folder: serving no static files (sidecar mode)"
             );
         }
+        let sealer = Arc::new(Sealer::new(&config.cookie_keys));
+        let cookies = Arc::new(CookieJar::new(&config));
         let state = web::Data::new(AppState {
-            sealer: Sealer::new(&config.cookie_keys),
-            cookies: CookieJar::new(&config),
+            sessions: SessionStore::new(
+                config.clone(),
+                sealer.clone(),
+                cookies.clone(),
+                store.clone(),
+            ),
+            sealer,
+            cookies,
             provider: provider.clone(),
             config: config.clone(),
             store,

@@ -11,26 +11,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use awc::error::SendRequestError;
 use percent_encoding::percent_decode_str;
 
-use crate::bff::{current_session, save, slide};
 use crate::config::{Route, TokenMode};
-use crate::error::BffError;
+use crate::error::{BffError, ProxyError};
+use crate::session::refresh::Fresh;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::state::OpClient;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
-    #[error("the path is not allowed (dot segments, encoded separators or control characters)")]
-    BadPath,
-    #[error("no route for this path")]
-    NoRoute,
-    #[error("the upstream did not answer in time")]
-    Timeout,
-    #[error("the upstream is unreachable: {0}")]
-    Connect(String),
-    #[error("the upstream failed: {0}")]
-    Upstream(String),
-}
 
 /// The awc client for upstreams, one per worker (a keep-alive pool per upstream).
 pub struct UpstreamClient(pub awc::Client);
@@ -385,23 +371,14 @@ pub async fn forward(
 
     let mut session: Option<Session> = match route.token {
         TokenMode::None => None,
-        TokenMode::Optional => current_session(&req, &state).await.ok(),
-        TokenMode::Required => Some(current_session(&req, &state).await?),
+        TokenMode::Optional => state.sessions.load(&req).await.ok(),
+        TokenMode::Required => Some(state.sessions.load(&req).await?),
     };
     let mut cookies = None;
     if let Some(s) = session.as_mut() {
-        match state
-            .refresher
-            .ensure_fresh(&state, &http.0, s, false)
-            .await
-        {
-            Ok(true) => cookies = Some(save(&req, &state, s).await?),
-            Ok(false) => cookies = slide(&req, &state, s).await?,
-            Err(BffError::SessionExpired) => {
-                return Ok(BffError::SessionExpired
-                    .response_with_cookies(state.cookies.clear_session(&req)))
-            }
-            Err(e) => return Err(e),
+        match state.keep_fresh(&req, &http, s, false).await? {
+            Fresh::Current(c) => cookies = c,
+            Fresh::Ended(ended) => return Ok(ended),
         }
     }
 
@@ -409,9 +386,9 @@ pub async fn forward(
     let rid = {
         use actix_web::HttpMessage;
         req.extensions()
-            .get::<crate::bff::csrf::RequestId>()
+            .get::<crate::middleware::request_id::RequestId>()
             .map(|r| r.0.clone())
-            .unwrap_or_else(|| crate::bff::csrf::request_id(req.headers()))
+            .unwrap_or_else(|| crate::middleware::request_id::request_id(req.headers()))
     };
     let peer = req.peer_addr().map(|a| a.ip());
     let public_host = public_host(&state.config.base_url);
@@ -475,18 +452,15 @@ pub async fn forward(
     if retryable && bearer.is_some() && is_invalid_token(&res) {
         if let Some(s) = session.as_mut() {
             tracing::info!("upstream refused the access token; refreshing and retrying once");
-            match state.refresher.ensure_fresh(&state, &http.0, s, true).await {
-                Ok(_) => {
-                    cookies = Some(save(&req, &state, s).await?);
+            match state.keep_fresh(&req, &http, s, true).await {
+                Ok(Fresh::Current(c)) => {
+                    cookies = c;
                     res = build(s.access_token.as_deref(), timeout)
                         .send()
                         .await
                         .map_err(send_error)?;
                 }
-                Err(BffError::SessionExpired) => {
-                    return Ok(BffError::SessionExpired
-                        .response_with_cookies(state.cookies.clear_session(&req)))
-                }
+                Ok(Fresh::Ended(ended)) => return Ok(ended),
                 Err(BffError::NoRefreshToken) => {}
                 Err(e) => return Err(e),
             }

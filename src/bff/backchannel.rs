@@ -9,9 +9,9 @@ use serde_json::json;
 use crate::error::BffError;
 use crate::oidc::discovery::LOGOUT_TOKEN_WINDOW;
 use crate::oidc::logout_token::LogoutTokenError;
-use crate::session::now;
 use crate::state::AppState;
 use crate::state::OpClient;
+use crate::util::now;
 
 pub async fn post(
     state: web::Data<AppState>,

@@ -13,6 +13,7 @@ use actix_web::{web, Error};
 
 use crate::deadline::{BodyWatch, Holding};
 use crate::error::BffError;
+use crate::middleware::request_id::{request_id, RequestId};
 use crate::state::AppState;
 
 /// Paths the OP calls directly; exempt from the rule.
@@ -57,25 +58,6 @@ pub fn cookie_limits(
         )));
     }
     Ok(())
-}
-
-/// The request id: the caller's `X-Request-Id` when it is sane, else a new one. Carried
-/// in every log line of the request (a span), sent upstream, and echoed in the answer.
-#[derive(Clone)]
-pub struct RequestId(pub String);
-
-pub fn request_id(incoming: &actix_web::http::header::HeaderMap) -> String {
-    incoming
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| crate::session::random_id(12))
 }
 
 fn check(req: &ServiceRequest, state: Option<&web::Data<AppState>>) -> Result<(), BffError> {

@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 use crate::config::ParamsVia;
 use crate::error::BffError;
 use crate::oidc::authorize::{self, safe_return_url, LoginOptions, Secrets};
-use crate::session::{now, LoginState, PendingLogin};
+use crate::session::{LoginState, PendingLogin};
 use crate::state::AppState;
 use crate::state::OpClient;
+use crate::util::now;
 
 /// Longest `returnUrl` (bytes) a login accepts: `POST /bff/login` answers 400
 /// `invalid_request` above it, `GET /bff/login` signs in with `/` instead (issue 9). With

@@ -11,8 +11,8 @@ use url::Url;
 
 use super::logout::Handoff;
 use crate::config::EndSessionMethod;
-use crate::session::{now, random_id};
 use crate::state::AppState;
+use crate::util::{now, random_id};
 
 /// Text for an HTML attribute value or element content.
 fn escape(text: &str) -> String {

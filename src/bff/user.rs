@@ -3,12 +3,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{current_session, slide};
 use crate::error::BffError;
 use crate::state::AppState;
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BffError> {
-    let mut session = match current_session(&req, &state).await {
+    let mut session = match state.sessions.load(&req).await {
         Ok(s) => s,
         // Tell the SPA it may try a silent login (prompt=none in a hidden iframe).
         Err(BffError::NotAuthenticated) if state.config.silent_login => {
@@ -19,7 +18,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         }
         Err(e) => return Err(e),
     };
-    let cookies = slide(&req, &state, &mut session).await?;
+    let cookies = state.sessions.slide(&req, &mut session).await?;
     let idle = state.config.session_idle_timeout.as_secs();
     let mut res = HttpResponse::Ok();
     for c in cookies.into_iter().flatten() {

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::OidcError;
 use crate::config::Config;
-use crate::session::random_id;
+use crate::util::random_id;
 
 /// Optional parameters a caller may add to the login (POST body or query).
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -135,7 +135,7 @@ pub fn request_object(
     params: &[(&'static str, String)],
 ) -> Result<String, OidcError> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
-    let now = crate::session::now();
+    let now = crate::util::now();
     let mut claims = serde_json::Map::new();
     for (k, v) in params {
         let value = match *k {
