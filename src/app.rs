@@ -169,7 +169,7 @@ impl Application {
                 )
                 .app_data(web::PayloadConfig::new(config.max_bff_body))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(e)))
-                .wrap(from_fn(bff::csrf::guard))
+                .wrap(from_fn(crate::middleware::guard))
                 .wrap(headers)
                 .configure(bff::configure)
                 .route(&config.callback_path, web::get().to(bff::callback::get))

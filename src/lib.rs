@@ -5,7 +5,6 @@ pub mod admin;
 pub mod app;
 pub mod bff;
 pub mod config;
-pub mod deadline;
 pub mod error;
 pub mod metrics;
 pub mod middleware;

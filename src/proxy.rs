@@ -13,6 +13,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::config::{Route, TokenMode};
 use crate::error::{BffError, ProxyError};
+use crate::middleware::limits::refused_method;
 use crate::session::refresh::Fresh;
 use crate::session::Session;
 use crate::state::AppState;
@@ -37,15 +38,6 @@ impl UpstreamClient {
                 .finish(),
         )
     }
-}
-
-/// Methods never proxied (issue 9): TRACE and TRACK echo the request, `Authorization`
-/// included, back to the page; CONNECT opens a tunnel. Compared case-insensitively, as
-/// some upstream servers do.
-pub fn refused_method(method: &Method) -> bool {
-    ["TRACE", "TRACK", "CONNECT"]
-        .iter()
-        .any(|m| method.as_str().eq_ignore_ascii_case(m))
 }
 
 /// Accepts a raw (still percent-encoded) request path only when no segment is `.` or
@@ -321,8 +313,8 @@ fn send_error(e: SendRequestError) -> ProxyError {
 
 /// When the browser's body failed (stalled, broken framing, too large), that is the
 /// error, not the upstream's.
-fn body_error(watch: Option<&crate::deadline::BodyWatch>) -> Option<BffError> {
-    use crate::deadline::BodyFault;
+fn body_error(watch: Option<&crate::middleware::body_deadline::BodyWatch>) -> Option<BffError> {
+    use crate::middleware::body_deadline::BodyFault;
     Some(match watch?.fault()? {
         BodyFault::TimedOut => BffError::BodyTimeout,
         BodyFault::TooLarge => BffError::PayloadTooLarge,
@@ -336,7 +328,7 @@ const UNBOUNDED: Duration = Duration::from_secs(24 * 3600);
 /// The upstream's answer to an upload, due within `timeout` after the body ended.
 async fn answer_to_upload<T>(
     send: impl std::future::Future<Output = Result<T, SendRequestError>>,
-    watch: Option<&crate::deadline::BodyWatch>,
+    watch: Option<&crate::middleware::body_deadline::BodyWatch>,
     timeout: Duration,
 ) -> Result<T, SendRequestError> {
     use tokio::time::{timeout_at, Instant};
@@ -383,13 +375,7 @@ pub async fn forward(
     }
 
     let url = upstream_url(route, raw_path, rest, req.query_string());
-    let rid = {
-        use actix_web::HttpMessage;
-        req.extensions()
-            .get::<crate::middleware::request_id::RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_else(|| crate::middleware::request_id::request_id(req.headers()))
-    };
+    let rid = crate::middleware::request_id::of(&req);
     let peer = req.peer_addr().map(|a| a.ip());
     let public_host = public_host(&state.config.base_url);
     let hop = Hop {
@@ -401,7 +387,7 @@ pub async fn forward(
     let body_watch = {
         use actix_web::HttpMessage;
         req.extensions()
-            .get::<crate::deadline::BodyWatch>()
+            .get::<crate::middleware::body_deadline::BodyWatch>()
             .cloned()
     };
     let method = req.method().clone();
@@ -568,24 +554,6 @@ mod tests {
             "/api/a.;b",
         ] {
             assert!(check_path(ok).is_ok(), "{ok}");
-        }
-    }
-
-    #[test]
-    fn refused_methods() {
-        for m in ["TRACE", "TRACK", "CONNECT", "trace", "Track"] {
-            assert!(
-                refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
-                "{m}"
-            );
-        }
-        for m in [
-            "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND",
-        ] {
-            assert!(
-                !refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
-                "{m}"
-            );
         }
     }
 

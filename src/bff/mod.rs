@@ -3,7 +3,6 @@
 
 pub mod backchannel;
 pub mod callback;
-pub mod csrf;
 pub mod health;
 pub mod login;
 pub mod logout;
