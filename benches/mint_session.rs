@@ -113,7 +113,7 @@ fn main() {
     .unwrap_or_else(|e| die(&format!("cookie: {e}")))
     .unwrap_or_else(|| die(&format!("no {name} cookie in --cookie")));
     let sealer = Sealer::new(&[key]);
-    let now = oidc_bff::session::now();
+    let now = oidc_bff::util::now();
     let (original, _): (Session, u64) = sealer
         .open(&name, &raw, now)
         .unwrap_or_else(|e| die(&format!("cannot open the session: {e}")));

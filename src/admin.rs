@@ -8,8 +8,8 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::app::AppState;
 use crate::config::{Config, ConfigError};
+use crate::state::AppState;
 
 /// The admin routes. `AppState` is available as `web::Data<AppState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

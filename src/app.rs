@@ -8,33 +8,21 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 
-use crate::bff::{self, Http};
+use crate::bff;
 use crate::config::{Config, ConfigError};
 use crate::error::bad_request;
 use crate::oidc::{discovery, http, Provider};
 use crate::proxy::{self, UpstreamClient};
-use crate::refresh::Refresher;
-use crate::session::{CookieJar, Sealer};
+use crate::session::refresh::Refresher;
+use crate::session::{CookieJar, Sealer, SessionStore};
+use crate::state::{AppState, OpClient};
 use crate::store::{MemoryStore, RedisStore, SharedState};
-
-/// State shared by every worker.
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub provider: Arc<Provider>,
-    pub sealer: Sealer,
-    pub cookies: CookieJar,
-    /// Shared state: ended sessions, spent `state`s and logout `jti`s, server-side
-    /// sessions, refresh locks. In memory, or in Redis for several instances.
-    pub store: Arc<dyn SharedState>,
-    pub refresher: Refresher,
-}
 
 pub struct Application {
     server: Server,
     port: u16,
     /// The admin listener (`admin_listen`), stopped when the main server stops.
     admin: Option<(Server, u16)>,
-    pub state: web::Data<AppState>,
 }
 
 /// What start-up builds from a validated `Config` before it binds or calls the network.
@@ -118,9 +106,17 @@ impl Application {
                 "no spa_dir and no ./spa folder: serving no static files (sidecar mode)"
             );
         }
+        let sealer = Arc::new(Sealer::new(&config.cookie_keys));
+        let cookies = Arc::new(CookieJar::new(&config));
         let state = web::Data::new(AppState {
-            sealer: Sealer::new(&config.cookie_keys),
-            cookies: CookieJar::new(&config),
+            sessions: SessionStore::new(
+                config.clone(),
+                sealer.clone(),
+                cookies.clone(),
+                store.clone(),
+            ),
+            sealer,
+            cookies,
             provider: provider.clone(),
             config: config.clone(),
             store,
@@ -144,7 +140,7 @@ impl Application {
         let factory_config = config.clone();
         let mut server = HttpServer::new(move || {
             let config = factory_config.clone();
-            let http = web::Data::new(Http(http::build_client(
+            let http = web::Data::new(OpClient(http::build_client(
                 tls_client.clone(),
                 config.http_timeout,
             )));
@@ -173,7 +169,7 @@ impl Application {
                 )
                 .app_data(web::PayloadConfig::new(config.max_bff_body))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(e)))
-                .wrap(from_fn(bff::csrf::guard))
+                .wrap(from_fn(crate::middleware::guard))
                 .wrap(headers)
                 .configure(bff::configure)
                 .route(&config.callback_path, web::get().to(bff::callback::get))
@@ -224,7 +220,6 @@ impl Application {
             server,
             port,
             admin,
-            state,
         })
     }
 

@@ -6,7 +6,36 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::oidc::{IdTokenError, OidcError};
-use crate::session::SessionError;
+
+/// Why a cookie could not be turned into a session.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone, Copy)]
+pub enum SessionError {
+    #[error("cookie is not well-formed")]
+    Malformed,
+    #[error("cookie was not sealed by any configured key for this name")]
+    Unauthentic,
+    #[error("cookie has expired")]
+    Expired,
+    #[error("cookie is too large")]
+    TooLarge,
+    #[error("session has ended")]
+    Ended,
+}
+
+/// Why an `/api` request could not be forwarded.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("the path is not allowed (dot segments, encoded separators or control characters)")]
+    BadPath,
+    #[error("no route for this path")]
+    NoRoute,
+    #[error("the upstream did not answer in time")]
+    Timeout,
+    #[error("the upstream is unreachable: {0}")]
+    Connect(String),
+    #[error("the upstream failed: {0}")]
+    Upstream(String),
+}
 
 /// Errors of the browser-facing endpoints.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +78,7 @@ pub enum BffError {
     #[error("userinfo `sub` differs from the ID token's")]
     UserinfoSubMismatch,
     #[error(transparent)]
-    Proxy(#[from] crate::proxy::ProxyError),
+    Proxy(#[from] ProxyError),
     #[error("logout token rejected: {0}")]
     LogoutToken(crate::oidc::logout_token::LogoutTokenError),
     #[error(transparent)]
@@ -80,17 +109,11 @@ impl BffError {
             BffError::NoAccessToken => (StatusCode::CONFLICT, "no_access_token"),
             BffError::UserinfoSubMismatch => (StatusCode::BAD_GATEWAY, "userinfo_sub_mismatch"),
             BffError::Proxy(e) => match e {
-                crate::proxy::ProxyError::BadPath => (StatusCode::BAD_REQUEST, "invalid_path"),
-                crate::proxy::ProxyError::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
-                crate::proxy::ProxyError::Timeout => {
-                    (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
-                }
-                crate::proxy::ProxyError::Connect(_) => {
-                    (StatusCode::BAD_GATEWAY, "upstream_unreachable")
-                }
-                crate::proxy::ProxyError::Upstream(_) => {
-                    (StatusCode::BAD_GATEWAY, "upstream_error")
-                }
+                ProxyError::BadPath => (StatusCode::BAD_REQUEST, "invalid_path"),
+                ProxyError::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
+                ProxyError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
+                ProxyError::Connect(_) => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
+                ProxyError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_error"),
             },
             BffError::Session(_) => (StatusCode::INTERNAL_SERVER_ERROR, "session_error"),
             BffError::Oidc(e) => match e {
@@ -114,7 +137,6 @@ impl BffError {
     /// and OS text (connection errors, TLS alerts, serde positions) never appears here;
     /// it goes to the log with the full error.
     pub fn public_message(&self) -> std::borrow::Cow<'static, str> {
-        use crate::proxy::ProxyError;
         use std::borrow::Cow;
         let fixed: &'static str = match self {
             BffError::BadRequest(s) => return Cow::Owned(s.clone()),
@@ -163,7 +185,7 @@ impl BffError {
     /// The JSON error answer, plus cookies (e.g. the cleared session of an ended session).
     pub fn response_with_cookies(
         &self,
-        cookies: crate::session::cookies::CookieSet,
+        cookies: Vec<actix_web::cookie::Cookie<'static>>,
     ) -> HttpResponse {
         let mut res = self.error_response();
         for c in cookies {
@@ -318,8 +340,8 @@ mod tests {
             "expected value at line 1 column 2",
         ];
         let errors = [
-            BffError::Proxy(crate::proxy::ProxyError::Connect(internal[0].into())),
-            BffError::Proxy(crate::proxy::ProxyError::Upstream(internal[1].into())),
+            BffError::Proxy(ProxyError::Connect(internal[0].into())),
+            BffError::Proxy(ProxyError::Upstream(internal[1].into())),
             BffError::Invalid("the body is not valid JSON", internal[2].into()),
             BffError::Oidc(OidcError::Network(internal[0].into())),
             BffError::Oidc(OidcError::InvalidResponse(internal[2].into())),

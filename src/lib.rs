@@ -5,15 +5,16 @@ pub mod admin;
 pub mod app;
 pub mod bff;
 pub mod config;
-pub mod deadline;
 pub mod error;
 pub mod metrics;
+pub mod middleware;
 pub mod oidc;
 pub mod proxy;
-pub mod refresh;
 pub mod session;
+pub mod state;
 pub mod store;
 pub mod tls;
+pub mod util;
 
 /// Installs the ring crypto provider for rustls (idempotent).
 pub fn install_crypto_provider() {

@@ -11,25 +11,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use awc::error::SendRequestError;
 use percent_encoding::percent_decode_str;
 
-use crate::app::AppState;
-use crate::bff::{current_session, save, slide, Http};
 use crate::config::{Route, TokenMode};
-use crate::error::BffError;
+use crate::error::{BffError, ProxyError};
+use crate::middleware::limits::refused_method;
+use crate::session::refresh::Fresh;
 use crate::session::Session;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
-    #[error("the path is not allowed (dot segments, encoded separators or control characters)")]
-    BadPath,
-    #[error("no route for this path")]
-    NoRoute,
-    #[error("the upstream did not answer in time")]
-    Timeout,
-    #[error("the upstream is unreachable: {0}")]
-    Connect(String),
-    #[error("the upstream failed: {0}")]
-    Upstream(String),
-}
+use crate::state::AppState;
+use crate::state::OpClient;
 
 /// The awc client for upstreams, one per worker (a keep-alive pool per upstream).
 pub struct UpstreamClient(pub awc::Client);
@@ -50,15 +38,6 @@ impl UpstreamClient {
                 .finish(),
         )
     }
-}
-
-/// Methods never proxied (issue 9): TRACE and TRACK echo the request, `Authorization`
-/// included, back to the page; CONNECT opens a tunnel. Compared case-insensitively, as
-/// some upstream servers do.
-pub fn refused_method(method: &Method) -> bool {
-    ["TRACE", "TRACK", "CONNECT"]
-        .iter()
-        .any(|m| method.as_str().eq_ignore_ascii_case(m))
 }
 
 /// Accepts a raw (still percent-encoded) request path only when no segment is `.` or
@@ -334,8 +313,8 @@ fn send_error(e: SendRequestError) -> ProxyError {
 
 /// When the browser's body failed (stalled, broken framing, too large), that is the
 /// error, not the upstream's.
-fn body_error(watch: Option<&crate::deadline::BodyWatch>) -> Option<BffError> {
-    use crate::deadline::BodyFault;
+fn body_error(watch: Option<&crate::middleware::body_deadline::BodyWatch>) -> Option<BffError> {
+    use crate::middleware::body_deadline::BodyFault;
     Some(match watch?.fault()? {
         BodyFault::TimedOut => BffError::BodyTimeout,
         BodyFault::TooLarge => BffError::PayloadTooLarge,
@@ -349,7 +328,7 @@ const UNBOUNDED: Duration = Duration::from_secs(24 * 3600);
 /// The upstream's answer to an upload, due within `timeout` after the body ended.
 async fn answer_to_upload<T>(
     send: impl std::future::Future<Output = Result<T, SendRequestError>>,
-    watch: Option<&crate::deadline::BodyWatch>,
+    watch: Option<&crate::middleware::body_deadline::BodyWatch>,
     timeout: Duration,
 ) -> Result<T, SendRequestError> {
     use tokio::time::{timeout_at, Instant};
@@ -372,7 +351,7 @@ pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
     upstream: web::Data<UpstreamClient>,
 ) -> Result<HttpResponse, BffError> {
     if refused_method(req.method()) {
@@ -384,34 +363,19 @@ pub async fn forward(
 
     let mut session: Option<Session> = match route.token {
         TokenMode::None => None,
-        TokenMode::Optional => current_session(&req, &state).await.ok(),
-        TokenMode::Required => Some(current_session(&req, &state).await?),
+        TokenMode::Optional => state.sessions.load(&req).await.ok(),
+        TokenMode::Required => Some(state.sessions.load(&req).await?),
     };
     let mut cookies = None;
     if let Some(s) = session.as_mut() {
-        match state
-            .refresher
-            .ensure_fresh(&state, &http.0, s, false)
-            .await
-        {
-            Ok(true) => cookies = Some(save(&req, &state, s).await?),
-            Ok(false) => cookies = slide(&req, &state, s).await?,
-            Err(BffError::SessionExpired) => {
-                return Ok(BffError::SessionExpired
-                    .response_with_cookies(state.cookies.clear_session(&req)))
-            }
-            Err(e) => return Err(e),
+        match state.keep_fresh(&req, &http, s, false).await? {
+            Fresh::Current(c) => cookies = c,
+            Fresh::Ended(ended) => return Ok(ended),
         }
     }
 
     let url = upstream_url(route, raw_path, rest, req.query_string());
-    let rid = {
-        use actix_web::HttpMessage;
-        req.extensions()
-            .get::<crate::bff::csrf::RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_else(|| crate::bff::csrf::request_id(req.headers()))
-    };
+    let rid = crate::middleware::request_id::of(&req);
     let peer = req.peer_addr().map(|a| a.ip());
     let public_host = public_host(&state.config.base_url);
     let hop = Hop {
@@ -423,7 +387,7 @@ pub async fn forward(
     let body_watch = {
         use actix_web::HttpMessage;
         req.extensions()
-            .get::<crate::deadline::BodyWatch>()
+            .get::<crate::middleware::body_deadline::BodyWatch>()
             .cloned()
     };
     let method = req.method().clone();
@@ -474,18 +438,15 @@ pub async fn forward(
     if retryable && bearer.is_some() && is_invalid_token(&res) {
         if let Some(s) = session.as_mut() {
             tracing::info!("upstream refused the access token; refreshing and retrying once");
-            match state.refresher.ensure_fresh(&state, &http.0, s, true).await {
-                Ok(_) => {
-                    cookies = Some(save(&req, &state, s).await?);
+            match state.keep_fresh(&req, &http, s, true).await {
+                Ok(Fresh::Current(c)) => {
+                    cookies = c;
                     res = build(s.access_token.as_deref(), timeout)
                         .send()
                         .await
                         .map_err(send_error)?;
                 }
-                Err(BffError::SessionExpired) => {
-                    return Ok(BffError::SessionExpired
-                        .response_with_cookies(state.cookies.clear_session(&req)))
-                }
+                Ok(Fresh::Ended(ended)) => return Ok(ended),
                 Err(BffError::NoRefreshToken) => {}
                 Err(e) => return Err(e),
             }
@@ -593,24 +554,6 @@ mod tests {
             "/api/a.;b",
         ] {
             assert!(check_path(ok).is_ok(), "{ok}");
-        }
-    }
-
-    #[test]
-    fn refused_methods() {
-        for m in ["TRACE", "TRACK", "CONNECT", "trace", "Track"] {
-            assert!(
-                refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
-                "{m}"
-            );
-        }
-        for m in [
-            "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND",
-        ] {
-            assert!(
-                !refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
-                "{m}"
-            );
         }
     }
 

@@ -6,16 +6,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::Http;
-use crate::app::AppState;
 use crate::error::BffError;
 use crate::oidc::discovery::LOGOUT_TOKEN_WINDOW;
 use crate::oidc::logout_token::LogoutTokenError;
-use crate::session::now;
+use crate::state::AppState;
+use crate::state::OpClient;
+use crate::util::now;
 
 pub async fn post(
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
     payload: web::Payload,
 ) -> Result<HttpResponse, BffError> {
     let body = super::read_body(payload, state.config.max_bff_body).await?;

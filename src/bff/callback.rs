@@ -3,14 +3,14 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use super::{save, Http};
-use crate::app::AppState;
 use crate::error::LoginError;
 use crate::oidc::token::{self, TokenResponse};
 use crate::oidc::OidcError;
-use crate::session::{now, random_id, LoginState, PendingLogin, Session};
+use crate::session::{LoginState, PendingLogin, Session};
+use crate::state::AppState;
+use crate::state::OpClient;
+use crate::util::{hex_sha256, now, random_id};
 
 #[derive(Deserialize, Default, Debug)]
 pub struct CallbackQuery {
@@ -31,7 +31,7 @@ pub fn parse_query(query: &str) -> CallbackQuery {
 pub async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> HttpResponse {
     let query = parse_query(req.query_string());
     let now = now();
@@ -91,7 +91,7 @@ pub async fn get(
 async fn finish(
     req: &HttpRequest,
     state: &AppState,
-    http: &Http,
+    http: &OpClient,
     query: CallbackQuery,
     pending: Option<PendingLogin>,
     now: u64,
@@ -177,23 +177,20 @@ async fn finish(
         expires_at: now + config.session_lifetime.as_secs(),
         last_seen: now,
     };
-    let cookies = save(req, state, &session).await.map_err(|e| match e {
-        crate::error::BffError::Session(s) => LoginError::Session(s),
-        _ => LoginError::Store,
-    })?;
+    let cookies = state
+        .sessions
+        .save(req, &session)
+        .await
+        .map_err(|e| match e {
+            crate::error::BffError::Session(s) => LoginError::Session(s),
+            _ => LoginError::Store,
+        })?;
     super::backchannel::on_login(state, &session).await;
     tracing::info!(
         has_refresh_token = session.refresh_token.is_some(),
         "login succeeded"
     );
     Ok((pending.return_url, cookies))
-}
-
-fn hex_sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The page a silent-login iframe ends on: posts the outcome to the SPA's exact origin,

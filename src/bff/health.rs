@@ -4,7 +4,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let mut missing = Vec::new();

@@ -4,12 +4,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::Http;
-use crate::app::AppState;
 use crate::config::ParamsVia;
 use crate::error::BffError;
 use crate::oidc::authorize::{self, safe_return_url, LoginOptions, Secrets};
-use crate::session::{now, LoginState, PendingLogin};
+use crate::session::{LoginState, PendingLogin};
+use crate::state::AppState;
+use crate::state::OpClient;
+use crate::util::now;
 
 /// Longest `returnUrl` (bytes) a login accepts: `POST /bff/login` answers 400
 /// `invalid_request` above it, `GET /bff/login` signs in with `/` instead (issue 9). With
@@ -20,7 +21,7 @@ pub const MAX_RETURN_URL: usize = 1024;
 async fn start(
     req: &HttpRequest,
     state: &AppState,
-    http: &Http,
+    http: &OpClient,
     mut options: LoginOptions,
     silent: bool,
 ) -> Result<(String, actix_web::cookie::Cookie<'static>), BffError> {
@@ -97,7 +98,7 @@ async fn start(
 pub async fn start_get(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
     query: Result<web::Query<LoginOptions>, actix_web::Error>,
 ) -> Result<HttpResponse, BffError> {
     let mut options = query
@@ -123,7 +124,7 @@ pub async fn start_get(
 pub async fn start_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
     payload: web::Payload,
 ) -> Result<HttpResponse, BffError> {
     let body = super::read_body(payload, state.config.max_bff_body).await?;
@@ -144,7 +145,7 @@ pub async fn start_post(
 pub async fn silent(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
     if !state.config.silent_login {
         return Err(BffError::NotFound);

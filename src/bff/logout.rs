@@ -10,12 +10,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{current_session, Http};
-use crate::app::AppState;
 use crate::error::BffError;
 use crate::oidc::token;
 use crate::session::cookies::{fits_browser, LOGOUT_PAGE_PATH};
-use crate::session::{now, random_id, Session};
+use crate::session::Session;
+use crate::state::AppState;
+use crate::state::OpClient;
+use crate::util::{now, random_id};
 
 /// How long the logout hand-off cookie lives: the SPA navigates to the page at once.
 pub const HANDOFF_SECONDS: u64 = 60;
@@ -41,12 +42,12 @@ impl std::fmt::Debug for Handoff {
 pub async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
-    let session: Option<Session> = current_session(&req, &state).await.ok();
+    let session: Option<Session> = state.sessions.load(&req).await.ok();
     let meta = state.provider.metadata().ok();
     if let Some(s) = &session {
-        super::end(&state, s).await?;
+        state.sessions.end(s).await?;
         if let (Some(meta), Some(rt)) = (&meta, &s.refresh_token) {
             if meta.revocation_endpoint.is_some() {
                 match token::revoke(&http.0, meta, &state.config, rt, "refresh_token").await {

@@ -10,10 +10,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use url::Url;
 
 use super::logout::Handoff;
-use crate::app::AppState;
 use crate::config::EndSessionMethod;
 use crate::error::BffError;
-use crate::session::{now, random_id};
+use crate::state::AppState;
+use crate::util::{now, random_id};
 
 /// Text for an HTML attribute value or element content.
 fn escape(text: &str) -> String {

@@ -9,8 +9,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::user::{respond, signed_in, SILENT_LOGIN_PATH};
-use crate::app::AppState;
 use crate::error::BffError;
+use crate::state::AppState;
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BffError> {
     match signed_in(&req, &state).await {

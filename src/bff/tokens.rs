@@ -5,33 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{current_session, save, slide, Http};
-use crate::app::AppState;
 use crate::error::BffError;
 use crate::oidc::token;
-use crate::session::Session;
-
-/// Runs `ensure_fresh`, turning an ended session into the 401 that clears the cookies.
-async fn fresh(
-    req: &HttpRequest,
-    state: &AppState,
-    http: &Http,
-    session: &mut Session,
-    force: bool,
-) -> Result<Result<Option<crate::session::cookies::CookieSet>, HttpResponse>, BffError> {
-    match state
-        .refresher
-        .ensure_fresh(state, &http.0, session, force)
-        .await
-    {
-        Ok(true) => Ok(Ok(Some(save(req, state, session).await?))),
-        Ok(false) => Ok(Ok(slide(req, state, session).await?)),
-        Err(BffError::SessionExpired) => Ok(Err(
-            BffError::SessionExpired.response_with_cookies(state.cookies.clear_session(req))
-        )),
-        Err(e) => Err(e),
-    }
-}
+use crate::session::refresh::Fresh;
+use crate::state::AppState;
+use crate::state::OpClient;
 
 fn with_cookies(
     mut res: actix_web::HttpResponseBuilder,
@@ -47,12 +25,12 @@ fn with_cookies(
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
-    let mut session = current_session(&req, &state).await?;
-    let cookies = match fresh(&req, &state, &http, &mut session, true).await? {
-        Ok(c) => c,
-        Err(ended) => return Ok(ended),
+    let mut session = state.sessions.load(&req).await?;
+    let cookies = match state.keep_fresh(&req, &http, &mut session, true).await? {
+        Fresh::Current(c) => c,
+        Fresh::Ended(ended) => return Ok(ended),
     };
     let idle = state.config.session_idle_timeout.as_secs();
     Ok(with_cookies(HttpResponse::Ok(), cookies).json(session.summary(idle)))
@@ -69,7 +47,7 @@ pub struct RevokeBody {
 pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
     body: web::Json<RevokeBody>,
 ) -> Result<HttpResponse, BffError> {
     let which = match body.token.as_str() {
@@ -81,7 +59,7 @@ pub async fn revoke(
             ))
         }
     };
-    let mut session = current_session(&req, &state).await?;
+    let mut session = state.sessions.load(&req).await?;
     let meta = state.provider.metadata()?;
     if meta.revocation_endpoint.is_none() {
         return Err(crate::oidc::OidcError::Unsupported("token revocation").into());
@@ -98,7 +76,7 @@ pub async fn revoke(
     if which == "access_token" {
         session.access_token_expires_at = None;
     }
-    let cookies = save(&req, &state, &session).await?;
+    let cookies = state.sessions.save(&req, &session).await?;
     Ok(with_cookies(HttpResponse::NoContent(), Some(cookies)).finish())
 }
 
@@ -106,9 +84,9 @@ pub async fn revoke(
 pub async fn introspect(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
-    let session = current_session(&req, &state).await?;
+    let session = state.sessions.load(&req).await?;
     let meta = state.provider.metadata()?;
     if meta.introspection_endpoint.is_none() {
         return Err(crate::oidc::OidcError::Unsupported("token introspection").into());
@@ -125,12 +103,12 @@ pub async fn introspect(
 pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
-    http: web::Data<Http>,
+    http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
-    let mut session = current_session(&req, &state).await?;
-    let cookies = match fresh(&req, &state, &http, &mut session, false).await? {
-        Ok(c) => c,
-        Err(ended) => return Ok(ended),
+    let mut session = state.sessions.load(&req).await?;
+    let cookies = match state.keep_fresh(&req, &http, &mut session, false).await? {
+        Fresh::Current(c) => c,
+        Fresh::Ended(ended) => return Ok(ended),
     };
     let meta = state.provider.metadata()?;
     let access = session

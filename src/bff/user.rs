@@ -3,10 +3,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::{current_session, slide};
-use crate::app::AppState;
 use crate::error::BffError;
 use crate::session::cookies::CookieSet;
+use crate::state::AppState;
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BffError> {
     match signed_in(&req, &state).await {
@@ -32,8 +31,8 @@ pub(super) async fn signed_in(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<(Option<CookieSet>, Value), BffError> {
-    let mut session = current_session(req, state).await?;
-    let cookies = slide(req, state, &mut session).await?;
+    let mut session = state.sessions.load(req).await?;
+    let cookies = state.sessions.slide(req, &mut session).await?;
     let idle = state.config.session_idle_timeout.as_secs();
     let summary = session.summary(idle);
     // `sid` identifies the OP session for (front-/back-channel) logout; a page has no use

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::OidcError;
 use crate::config::Config;
-use crate::session::random_id;
+use crate::util::random_id;
 
 /// Optional parameters a caller may add to the login (POST body or query).
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -127,16 +127,6 @@ pub fn url_with(endpoint: &str, params: &[(&str, String)]) -> Result<Url, OidcEr
     Ok(url)
 }
 
-/// The authorization URL for `send_parameters_via: query`.
-pub fn authorization_url(
-    endpoint: &str,
-    config: &Config,
-    secrets: &Secrets,
-    options: &LoginOptions,
-) -> Result<Url, OidcError> {
-    url_with(endpoint, &authorization_params(config, secrets, options))
-}
-
 /// A signed request object (RFC 9101): every parameter as a claim, plus `iss`, `aud` (the
 /// issuer), `iat`, `exp` (5 minutes) and `jti`. HS256 with the client secret unless a
 /// client key and its algorithm are configured.
@@ -145,7 +135,7 @@ pub fn request_object(
     params: &[(&'static str, String)],
 ) -> Result<String, OidcError> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
-    let now = crate::session::now();
+    let now = crate::util::now();
     let mut claims = serde_json::Map::new();
     for (k, v) in params {
         let value = match *k {

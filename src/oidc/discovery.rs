@@ -127,7 +127,7 @@ impl Provider {
             issuer: &config.issuer,
             client_id: &config.client_id,
             nonce,
-            now: crate::session::now(),
+            now: crate::util::now(),
             skew: config.clock_skew.as_secs(),
             algs: &config.id_token_signing_algs,
             client_secret: config.client_secret.as_deref(),

@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use crate::session::constant_time_eq;
+use crate::util::constant_time_eq;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum IdTokenError {

@@ -84,12 +84,12 @@ pub fn client_assertion(
     url: &str,
 ) -> Result<String, OidcError> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
-    let now = crate::session::now();
+    let now = crate::util::now();
     let claims = serde_json::json!({
         "iss": config.client_id,
         "sub": config.client_id,
         "aud": assertion_audience(config, meta, url),
-        "jti": crate::session::random_id(16),
+        "jti": crate::util::random_id(16),
         "iat": now,
         "exp": now + 60,
     });

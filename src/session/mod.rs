@@ -3,30 +3,20 @@
 
 pub mod chunk;
 pub mod cookies;
+pub mod lifecycle;
+pub mod refresh;
 pub mod seal;
-pub mod store;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use cookies::CookieJar;
+pub use lifecycle::SessionStore;
 pub use seal::Sealer;
-pub use store::ExpiringSet;
 
-/// Why a cookie could not be turned into a session.
-#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone, Copy)]
-pub enum SessionError {
-    #[error("cookie is not well-formed")]
-    Malformed,
-    #[error("cookie was not sealed by any configured key for this name")]
-    Unauthentic,
-    #[error("cookie has expired")]
-    Expired,
-    #[error("cookie is too large")]
-    TooLarge,
-    #[error("session has ended")]
-    Ended,
-}
+use crate::util::constant_time_eq;
+
+pub use crate::error::SessionError;
 
 /// A signed-in session, sealed into the session cookie.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,33 +107,10 @@ impl LoginState {
     }
 }
 
-/// Equality whose timing does not depend on where the inputs differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Seconds since the epoch.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A new random identifier of `bytes` bytes, URL-safe base64.
-pub fn random_id(bytes: usize) -> String {
-    use base64::Engine;
-    let mut buf = vec![0u8; bytes];
-    for chunk in buf.chunks_mut(32) {
-        let r: [u8; 32] = rand::random();
-        chunk.copy_from_slice(&r[..chunk.len()]);
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::random_id;
 
     fn login(state: &str, at: u64) -> PendingLogin {
         PendingLogin {

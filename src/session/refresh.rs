@@ -19,13 +19,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
+use super::cookies::CookieSet;
+use super::lifecycle::SessionStore;
+use super::Session;
 use crate::error::BffError;
-use crate::oidc::{token, OidcError};
-use crate::session::{now, Session};
+use crate::oidc::{token, OidcError, Provider};
+use crate::util::{hex_sha256 as digest, now};
 
 /// How long a finished refresh is shared with requests that still carry what it replaced
 /// or the refresh token it rotated away (concurrent requests whose cookies predate it).
@@ -123,17 +125,17 @@ impl Flight {
     }
 }
 
+/// A session after [`Refresher::keep_fresh`]: the cookies to set (if any), or the
+/// finished "session ended" answer that clears them.
+pub enum Fresh {
+    Current(Option<CookieSet>),
+    Ended(HttpResponse),
+}
+
 /// Per-process single-flight refresh.
 #[derive(Default)]
 pub struct Refresher {
     flights: Mutex<HashMap<String, Arc<Flight>>>,
-}
-
-fn digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn now_ms() -> u64 {
@@ -196,6 +198,29 @@ impl Tokens {
 }
 
 impl Refresher {
+    /// Load-refresh-save: refreshes `session`'s tokens when due (always, with `force`),
+    /// then answers the cookies that keep it (re-sealed, or slid), or the "session
+    /// ended" answer when the OP refused the refresh.
+    pub async fn keep_fresh(
+        &self,
+        sessions: &SessionStore,
+        provider: &Provider,
+        req: &HttpRequest,
+        client: &awc::Client,
+        session: &mut Session,
+        force: bool,
+    ) -> Result<Fresh, BffError> {
+        match self
+            .ensure_fresh(sessions, provider, client, session, force)
+            .await
+        {
+            Ok(true) => Ok(Fresh::Current(Some(sessions.save(req, session).await?))),
+            Ok(false) => Ok(Fresh::Current(sessions.slide(req, session).await?)),
+            Err(BffError::SessionExpired) => Ok(Fresh::Ended(sessions.ended(req))),
+            Err(e) => Err(e),
+        }
+    }
+
     fn flight(&self, session_id: &str) -> Arc<Flight> {
         let mut flights = match self.flights.lock() {
             Ok(g) => g,
@@ -211,14 +236,15 @@ impl Refresher {
     /// Refreshes `session` in place when its access token is due (or always, with
     /// `force`). Returns whether the session changed. `SessionExpired` means the session
     /// has ended (and is recorded as ended).
-    pub async fn ensure_fresh(
+    async fn ensure_fresh(
         &self,
-        state: &AppState,
+        sessions: &SessionStore,
+        provider: &Provider,
         client: &awc::Client,
         session: &mut Session,
         force: bool,
     ) -> Result<bool, BffError> {
-        let skew = state.config.refresh_skew.as_secs();
+        let skew = sessions.config.refresh_skew.as_secs();
         if !force && !needs_refresh(session, now(), skew) {
             return Ok(false);
         }
@@ -228,9 +254,9 @@ impl Refresher {
             if force {
                 return Err(BffError::NoRefreshToken);
             }
-            return Err(self.end(state, session).await);
+            return Err(self.end(sessions, session).await);
         };
-        let shared = state.store.is_shared();
+        let shared = sessions.store.is_shared();
         // One lock and one record of finished refreshes per session, whatever the request
         // carries: two views of one session (e.g. cookies from before and after
         // `/bff/revoke`) may hold the same refresh token under different keys.
@@ -240,7 +266,7 @@ impl Refresher {
         // What had finished when this request arrived, here and on other instances.
         let mut seen: Vec<u64> = flight.last().iter().map(|d| d.id).collect();
         if shared {
-            let record = self.shared_record(state, &record_key).await?;
+            let record = self.shared_record(sessions, &record_key).await?;
             seen.extend(record.iter().map(|d| d.id));
         }
         let ask = Ask {
@@ -255,17 +281,19 @@ impl Refresher {
             return Self::apply(outcome, session);
         }
         // Across instances: the session's lock, then the results other instances got.
-        let token = self.lock(state, &lock_key).await?;
+        let token = self.lock(sessions, &lock_key).await?;
         let result = async {
             let mut record = if shared {
-                self.shared_record(state, &record_key).await?
+                self.shared_record(sessions, &record_key).await?
             } else {
                 Vec::new()
             };
             if let Some(done) = pick(&record, &ask) {
                 return Ok(done.clone());
             }
-            let outcome = self.grant(state, client, session, &refresh_token).await?;
+            let outcome = self
+                .grant(sessions, provider, client, session, &refresh_token)
+                .await?;
             let done = Finished {
                 id: rand::random(),
                 replaced: replaces(&ask.key, &refresh_token, &outcome),
@@ -278,10 +306,10 @@ impl Refresher {
             };
             if shared {
                 remember(&mut record, done.clone());
-                let sealed = state
+                let sealed = sessions
                     .sealer
                     .seal(OUTCOME, &record, now() + SHARE_WINDOW.as_secs());
-                state
+                sessions
                     .store
                     .put(&record_key, sealed.into_bytes(), SHARE_WINDOW)
                     .await?;
@@ -289,13 +317,13 @@ impl Refresher {
             Ok::<Finished, BffError>(done)
         }
         .await;
-        if let Err(e) = state.store.unlock(&lock_key, &token).await {
+        if let Err(e) = sessions.store.unlock(&lock_key, &token).await {
             tracing::warn!(error = %e, "could not release the refresh lock (it expires by itself)");
         }
         let done = result?;
         remember(&mut flight.last(), done.clone());
         if matches!(done.outcome, Outcome::Ended) {
-            self.end(state, session).await;
+            self.end(sessions, session).await;
         }
         Self::apply(done.outcome, session)
     }
@@ -311,10 +339,10 @@ impl Refresher {
     }
 
     /// Takes the per-session lock, waiting (bounded) while another instance holds it.
-    async fn lock(&self, state: &AppState, key: &str) -> Result<String, BffError> {
+    async fn lock(&self, sessions: &SessionStore, key: &str) -> Result<String, BffError> {
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
-            if let Some(token) = state.store.try_lock(key, LOCK_TTL).await? {
+            if let Some(token) = sessions.store.try_lock(key, LOCK_TTL).await? {
                 return Ok(token);
             }
             if Instant::now() >= deadline {
@@ -325,12 +353,16 @@ impl Refresher {
     }
 
     /// The session's last finished refreshes as other instances stored them.
-    async fn shared_record(&self, state: &AppState, key: &str) -> Result<Vec<Finished>, BffError> {
-        let Some(bytes) = state.store.get(key).await? else {
+    async fn shared_record(
+        &self,
+        sessions: &SessionStore,
+        key: &str,
+    ) -> Result<Vec<Finished>, BffError> {
+        let Some(bytes) = sessions.store.get(key).await? else {
             return Ok(Vec::new());
         };
         let text = String::from_utf8(bytes).unwrap_or_default();
-        Ok(state
+        Ok(sessions
             .sealer
             .open::<Vec<Finished>>(OUTCOME, &text, now())
             .map(|(o, _)| o)
@@ -340,20 +372,20 @@ impl Refresher {
     /// The refresh-token grant itself; an OP refusal is `Outcome::Ended`.
     async fn grant(
         &self,
-        state: &AppState,
+        sessions: &SessionStore,
+        provider: &Provider,
         client: &awc::Client,
         session: &Session,
         refresh_token: &str,
     ) -> Result<Outcome, BffError> {
-        let meta = state.provider.metadata()?;
+        let meta = provider.metadata()?;
         let refreshes = &crate::metrics::get().refreshes;
-        match token::refresh(client, &meta, &state.config, refresh_token).await {
+        match token::refresh(client, &meta, &sessions.config, refresh_token).await {
             Ok(answer) => {
                 let id_token = match answer.id_token {
                     Some(raw) => {
-                        let mut claims = state
-                            .provider
-                            .verify_id_token(client, &state.config, &raw, None, None)
+                        let mut claims = provider
+                            .verify_id_token(client, &sessions.config, &raw, None, None)
                             .await?;
                         if claims.get("sub").and_then(Value::as_str) != Some(session.sub.as_str()) {
                             return Err(OidcError::InvalidResponse(
@@ -393,8 +425,8 @@ impl Refresher {
     }
 
     /// Records the session as ended everywhere.
-    async fn end(&self, state: &AppState, session: &Session) -> BffError {
-        if let Err(e) = crate::bff::end(state, session).await {
+    async fn end(&self, sessions: &SessionStore, session: &Session) -> BffError {
+        if let Err(e) = sessions.end(session).await {
             tracing::warn!(error = %e, "could not record the ended session");
         }
         BffError::SessionExpired

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub mod expiring;
+
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 
-use crate::session::store::ExpiringSet;
+use expiring::ExpiringSet;
 
 /// The shared store failed (Redis down or slow). Requests that need it answer 503.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +76,7 @@ pub trait SharedState: Send + Sync {
 }
 
 fn now() -> u64 {
-    crate::session::now()
+    crate::util::now()
 }
 
 /// The embedded, per-process store.
@@ -371,7 +373,7 @@ impl SharedState for RedisStore {
     }
     fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> R<'a, Option<String>> {
         async move {
-            let token = crate::session::random_id(16);
+            let token = crate::util::random_id(16);
             let got = self
                 .set_px(
                     "lock",

@@ -19,12 +19,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
-use actix_web::dev::Payload;
+use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::error::PayloadError;
+use actix_web::http::{header, Method};
 use actix_web::web::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 
+use crate::config::Config;
 use crate::error::BffError;
 
 /// How a request body failed.
@@ -252,6 +254,61 @@ pub async fn read_whole(
     tokio::time::timeout(within, read)
         .await
         .map_err(|_| BffError::BodyTimeout)?
+}
+
+/// True for the proxied area (`/api` and below).
+pub fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// True when the request announces a body.
+fn has_body(req: &ServiceRequest) -> bool {
+    let h = req.headers();
+    h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+/// What became of a request's body before the handler ran.
+pub enum Held {
+    /// No body, or one read whole.
+    Done,
+    /// An `/api` upload, streaming.
+    Streaming(BodyWatch),
+    /// Refused (too slow, too large, malformed); the unread rest is kept alive until
+    /// the answer is sent, so that the connection closes.
+    Refused(BffError, Payload),
+}
+
+/// Issue 9: holds the body to its deadline. An `/api` upload streams, and may not
+/// stall longer than `proxy_timeout` between chunks; any other body (`/bff/`, the
+/// callback) is read here, whole, within `body_timeout` and `max_bff_body`, so that no
+/// handler waits on a slow client.
+pub async fn hold(req: &mut ServiceRequest, config: &Config) -> Held {
+    use actix_web::HttpMessage;
+    // HTTP/2 bodies need no Content-Length; a `/bff/` one is read here all the same.
+    let h2_body = req.version() == actix_web::http::Version::HTTP_2
+        && !matches!(*req.method(), Method::GET | Method::HEAD)
+        && !is_api(req.path());
+    if !has_body(req) && !h2_body {
+        return Held::Done;
+    }
+    let mut payload = std::mem::replace(req.parts_mut().1, Payload::None);
+    if is_api(req.path()) {
+        let (payload, watch) = idle(payload, config.proxy_timeout);
+        req.set_payload(payload);
+        req.extensions_mut().insert(watch.clone());
+        return Held::Streaming(watch);
+    }
+    let read = read_whole(&mut payload, config.max_bff_body, config.body_timeout).await;
+    match read {
+        Ok(body) => {
+            req.set_payload(Payload::from(body));
+            Held::Done
+        }
+        Err(e) => Held::Refused(e, payload),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,84 @@
+//! Limits checked before routing: total header size (431), the `Cookie` header's size
+//! (431) and cookie count (400), and methods never served (TRACE, TRACK, CONNECT: 405).
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{HeaderMap, COOKIE};
+use actix_web::http::Method;
+
+use crate::config::Config;
+use crate::error::BffError;
+
+/// Methods never proxied (issue 9): TRACE and TRACK echo the request, `Authorization`
+/// included, back to the page; CONNECT opens a tunnel. Compared case-insensitively, as
+/// some upstream servers do.
+pub fn refused_method(method: &Method) -> bool {
+    ["TRACE", "TRACK", "CONNECT"]
+        .iter()
+        .any(|m| method.as_str().eq_ignore_ascii_case(m))
+}
+
+/// Too many cookies, or too large a `Cookie` header: 400/431 JSON before any parsing.
+pub fn cookie_limits(
+    headers: &HeaderMap,
+    max_count: usize,
+    max_bytes: usize,
+) -> Result<(), BffError> {
+    let mut bytes = 0;
+    let mut count = 0;
+    for value in headers.get_all(COOKIE) {
+        bytes += value.len();
+        count += value.as_bytes().split(|b| *b == b';').count();
+    }
+    if bytes > max_bytes {
+        return Err(BffError::TooLarge("the Cookie header is too large"));
+    }
+    if count > max_count {
+        return Err(BffError::BadRequest(format!(
+            "too many cookies (at most {max_count})"
+        )));
+    }
+    Ok(())
+}
+
+/// The limits, in order: all headers, the cookies, the method.
+pub fn check(req: &ServiceRequest, config: &Config) -> Result<(), BffError> {
+    let total: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum();
+    if total > config.max_header_bytes {
+        return Err(BffError::TooLarge("the request headers are too large"));
+    }
+    cookie_limits(req.headers(), config.max_cookies, config.max_cookie_header)?;
+    // Issue 9: TRACE, TRACK and CONNECT never reach an upstream (an echoing upstream
+    // would hand the bearer token to the page), with or without X-CSRF; nothing else
+    // here serves them either.
+    if refused_method(req.method()) {
+        return Err(BffError::MethodNotAllowed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_methods() {
+        for m in ["TRACE", "TRACK", "CONNECT", "trace", "Track"] {
+            assert!(
+                refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "{m}"
+            );
+        }
+        for m in [
+            "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND",
+        ] {
+            assert!(
+                !refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "{m}"
+            );
+        }
+    }
+}

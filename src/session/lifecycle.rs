@@ -1,0 +1,175 @@
+//! The session lifecycle: load, save, slide, refresh and end a session, in its cookies or
+//! (with `session_store`) in the shared store behind an id cookie, for handlers and proxy.
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::cookies::CookieSet;
+use super::{CookieJar, Sealer, Session, SessionError};
+use crate::config::Config;
+use crate::error::BffError;
+use crate::store::SharedState;
+use crate::util::now;
+
+/// Where sessions live: wholly in sealed cookies, or in the shared store with a sealed
+/// id cookie.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Cookie,
+    Server,
+}
+
+/// What the cookie holds in server-side mode: only the session's id.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SessionRef {
+    id: String,
+}
+
+/// Sealing name of sessions kept server-side.
+const SERVER_SESSION: &str = "bff-server-session";
+
+/// The one way handlers and the proxy load, save, slide and end sessions (refreshing
+/// them is [`super::refresh::Refresher::keep_fresh`]).
+pub struct SessionStore {
+    backend: Backend,
+    pub(super) config: Arc<Config>,
+    pub(super) sealer: Arc<Sealer>,
+    cookies: Arc<CookieJar>,
+    pub(super) store: Arc<dyn SharedState>,
+}
+
+impl SessionStore {
+    pub fn new(
+        config: Arc<Config>,
+        sealer: Arc<Sealer>,
+        cookies: Arc<CookieJar>,
+        store: Arc<dyn SharedState>,
+    ) -> Self {
+        let backend = if config.server_sessions() {
+            Backend::Server
+        } else {
+            Backend::Cookie
+        };
+        Self {
+            backend,
+            config,
+            sealer,
+            cookies,
+            store,
+        }
+    }
+
+    /// The request's session, or `NotAuthenticated`. Unreadable, expired and ended
+    /// sessions all count as none (logged at debug, without values).
+    pub async fn load(&self, req: &HttpRequest) -> Result<Session, BffError> {
+        let now = now();
+        let session = match self.backend {
+            Backend::Server => self.load_server(req, now).await?,
+            Backend::Cookie => match self.cookies.open_session::<Session>(req, &self.sealer, now) {
+                Ok(Some((s, _))) => s,
+                Ok(None) => return Err(BffError::NotAuthenticated),
+                Err(e) => return Err(rejected(&e)),
+            },
+        };
+        if now >= session.expires_at {
+            return Err(rejected(&SessionError::Expired));
+        }
+        let ended = self
+            .store
+            .is_ended(
+                &session.id,
+                session.sid.as_deref(),
+                &session.sub,
+                session.created_at,
+            )
+            .await?;
+        if ended {
+            return Err(rejected(&SessionError::Ended));
+        }
+        Ok(session)
+    }
+
+    async fn load_server(&self, req: &HttpRequest, now: u64) -> Result<Session, BffError> {
+        let r = match self
+            .cookies
+            .open_session::<SessionRef>(req, &self.sealer, now)
+        {
+            Ok(Some((r, _))) => r,
+            Ok(None) => return Err(BffError::NotAuthenticated),
+            Err(e) => return Err(rejected(&e)),
+        };
+        let Some(bytes) = self.store.load_session(&r.id).await? else {
+            return Err(rejected(&"no such server-side session"));
+        };
+        let text = String::from_utf8(bytes).map_err(|_| rejected(&SessionError::Malformed))?;
+        match self.sealer.open::<Session>(SERVER_SESSION, &text, now) {
+            Ok((s, _)) if s.id == r.id => Ok(s),
+            Ok(_) => Err(rejected(&SessionError::Unauthentic)),
+            Err(e) => Err(rejected(&e)),
+        }
+    }
+
+    /// Cookies that re-seal `session` when its idle window is due to slide (at most once a
+    /// minute, or a tenth of the idle timeout), so active users are not logged out.
+    pub async fn slide(
+        &self,
+        req: &HttpRequest,
+        session: &mut Session,
+    ) -> Result<Option<CookieSet>, BffError> {
+        let now = now();
+        let idle = self.config.session_idle_timeout.as_secs();
+        let step = (idle / 10).clamp(1, 60);
+        if now < session.last_seen + step {
+            return Ok(None);
+        }
+        session.last_seen = now;
+        self.save(req, session).await.map(Some)
+    }
+
+    /// Stores `session` (in its cookies, or in the shared store with an id cookie) and
+    /// returns the cookies to set.
+    pub async fn save(&self, req: &HttpRequest, session: &Session) -> Result<CookieSet, BffError> {
+        let idle = self.config.session_idle_timeout.as_secs();
+        let expiry = session.cookie_expiry(idle);
+        let now = now();
+        if self.backend == Backend::Server {
+            let sealed = self.sealer.seal(SERVER_SESSION, session, expiry);
+            self.store
+                .save_session(&session.id, sealed.into_bytes(), expiry)
+                .await?;
+            let r = SessionRef {
+                id: session.id.clone(),
+            };
+            return Ok(self
+                .cookies
+                .write_session(req, &self.sealer, &r, expiry, now)?);
+        }
+        Ok(self
+            .cookies
+            .write_session(req, &self.sealer, session, expiry, now)?)
+    }
+
+    /// Ends `session` everywhere: remembered as ended until its cookie would expire, and
+    /// its server-side copy deleted.
+    pub async fn end(&self, session: &Session) -> Result<(), BffError> {
+        self.store
+            .end_session(&session.id, session.expires_at)
+            .await?;
+        if self.backend == Backend::Server {
+            self.store.delete_session(&session.id).await?;
+        }
+        Ok(())
+    }
+
+    /// The answer for a session that has ended: 401 `session_expired`, clearing every
+    /// session cookie the request carried.
+    pub fn ended(&self, req: &HttpRequest) -> HttpResponse {
+        BffError::SessionExpired.response_with_cookies(self.cookies.clear_session(req))
+    }
+}
+
+fn rejected(reason: &dyn std::fmt::Display) -> BffError {
+    tracing::debug!(reason = %reason, "session cookie rejected");
+    BffError::NotAuthenticated
+}
