@@ -406,6 +406,86 @@ async fn a_slow_chunked_body_to_an_endpoint_that_ignores_it_is_cut_off() {
     assert_no_internal_text(&text);
 }
 
+/// Sends `head` (which announces a chunked body), then one one-byte chunk a second for
+/// up to 30 s; returns how long until the server closed, and what it said.
+async fn trickle_chunked(port: u16, head: &str) -> (Duration, Raw) {
+    let conn = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (mut rd, mut wr) = conn.into_split();
+    wr.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let writer = actix_rt::spawn(async move {
+        for _ in 0..30 {
+            if wr.write_all(b"1\r\nx\r\n").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(15), rd.read_to_end(&mut buf)).await;
+    let elapsed = started.elapsed();
+    writer.abort();
+    (
+        elapsed,
+        Raw {
+            text: String::from_utf8_lossy(&buf).to_string(),
+        },
+    )
+}
+
+#[actix_web::test]
+async fn a_slow_chunked_body_refused_before_routing_is_answered_and_closed() {
+    let (_op, bff) = pair(json!({"body_timeout": 30, "max_cookies": 8})).await;
+    let many_cookies = format!(
+        "Cookie: {}\r\n",
+        (0..9).map(|i| format!("c{i}=1")).collect::<Vec<_>>().join("; ")
+    );
+    let cases: &[(&str, &str, &str, u16)] = &[
+        ("POST", "/bff/logout", "", 403),
+        ("POST", "/bff/logout", "X-CSRF: 1\r\nOrigin: https://evil.example\r\n", 403),
+        ("TRACE", "/bff/user", "X-CSRF: 1\r\n", 405),
+        ("POST", "/bff/logout", many_cookies.as_str(), 400),
+    ];
+    for (method, path, extra, status) in cases {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Transfer-Encoding: chunked\r\n\r\n"
+        );
+        let (elapsed, res) = trickle_chunked(bff.port, &head).await;
+        let what = format!("{method} {path} {extra:?}");
+        assert_eq!(res.status(), Some(*status), "{what}: {}", res.text);
+        assert!(res.json()["error"].is_string(), "{what}: {}", res.text);
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "{what}: connection still open after {elapsed:?}"
+        );
+        assert_no_internal_text(&res.text);
+    }
+}
+
+#[actix_web::test]
+async fn a_slow_chunked_body_to_the_admin_listener_is_answered_and_closed() {
+    let op = FakeOp::start().await;
+    let admin_port = support::proc::free_port();
+    let _bff = spawn_bff(
+        &op.issuer,
+        json!({"admin_listen": format!("127.0.0.1:{admin_port}")}),
+    )
+    .await;
+    for path in ["/metrics", "/nothing-here"] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        let (elapsed, res) = trickle_chunked(admin_port, &head).await;
+        let status = res.status().unwrap_or(0);
+        assert!((400..500).contains(&status), "{path}: {}", res.text);
+        assert!(res.json()["error"].is_string(), "{path}: {}", res.text);
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "{path}: connection still open after {elapsed:?}"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn a_stalled_api_upload_is_cut_off_after_proxy_timeout() {
     let up = Upstream::start();

@@ -119,11 +119,24 @@ fn is_api(path: &str) -> bool {
 
 /// True when the request announces a body.
 fn has_body(req: &ServiceRequest) -> bool {
-    let h = req.headers();
+    has_body_headers(req.headers())
+}
+
+/// True when these request headers announce a body (HTTP/1: `Transfer-Encoding`, or a
+/// `Content-Length` other than 0).
+pub fn has_body_headers(h: &header::HeaderMap) -> bool {
     h.contains_key(header::TRANSFER_ENCODING)
         || h.get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim() != "0")
+}
+
+/// True when the request may carry a body: announced over HTTP/1, or over HTTP/2 (which
+/// needs no `Content-Length`) any method but GET and HEAD.
+fn announces_body(req: &ServiceRequest) -> bool {
+    has_body(req)
+        || (req.version() == actix_web::http::Version::HTTP_2
+            && !matches!(*req.method(), Method::GET | Method::HEAD))
 }
 
 /// What became of a request's body before the handler ran.
@@ -239,7 +252,18 @@ pub async fn guard(
         let mut res = match check(&req, state.as_ref()) {
             Err(e) => {
                 tracing::info!(%method, %path, error = %e, "request refused before routing");
-                req.error_response(e).map_into_right_body()
+                // A body announced and not read: keep its reader alive until the answer
+                // is sent, and close, or actix drains it for as long as the client sends.
+                if announces_body(&req) {
+                    let mut req = req;
+                    let unread = std::mem::replace(req.parts_mut().1, Payload::None);
+                    let mut res = req.error_response(e);
+                    close(&mut res);
+                    res.map_body(|_, b| BoxBody::new(Holding::new(b, unread)))
+                        .map_into_right_body()
+                } else {
+                    req.error_response(e).map_into_right_body()
+                }
             }
             Ok(()) => {
                 let mut req = req;
