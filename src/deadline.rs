@@ -81,6 +81,11 @@ pub struct BodyWatch(Rc<WatchState>);
 struct WatchState {
     status: Cell<u8>,
     finished_at: Cell<Option<Instant>>,
+    /// When a chunk was last handed on (or the watch made).
+    progressed_at: Cell<Instant>,
+    /// The last poll found no chunk: the body waits on the client (its own deadline
+    /// runs), not on whoever reads it.
+    waiting: Cell<bool>,
     payload: RefCell<Payload>,
 }
 
@@ -89,8 +94,21 @@ impl BodyWatch {
         Self(Rc::new(WatchState {
             status: Cell::new(NONE),
             finished_at: Cell::new(None),
+            progressed_at: Cell::new(Instant::now()),
+            waiting: Cell::new(false),
             payload: RefCell::new(payload),
         }))
+    }
+
+    /// When the body last moved: a chunk handed on, or the watch made.
+    pub fn progressed_at(&self) -> Instant {
+        self.0.progressed_at.get()
+    }
+
+    /// True when the body is being read and waits on the client; false when nobody
+    /// polls it (back-pressure: the upstream stopped reading) or it has ended.
+    pub fn waiting_on_client(&self) -> bool {
+        self.0.waiting.get() && self.0.status.get() == NONE
     }
 
     /// How the body failed, if it did.
@@ -147,6 +165,8 @@ impl Stream for Idle {
         match polled {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.waiting_since = None;
+                this.watch.0.waiting.set(false);
+                this.watch.0.progressed_at.set(Instant::now());
                 return Poll::Ready(Some(Ok(chunk)));
             }
             Poll::Ready(Some(Err(e))) => {
@@ -159,7 +179,7 @@ impl Stream for Idle {
                 this.watch.set(DONE);
                 return Poll::Ready(None);
             }
-            Poll::Pending => {}
+            Poll::Pending => this.watch.0.waiting.set(true),
         }
         let since = *this.waiting_since.get_or_insert_with(Instant::now);
         let due = since + this.idle;

@@ -346,23 +346,36 @@ fn body_error(watch: Option<&crate::deadline::BodyWatch>) -> Option<BffError> {
 /// awc's own bound on an upload (its timeout covers sending the body too).
 const UNBOUNDED: Duration = Duration::from_secs(24 * 3600);
 
-/// The upstream's answer to an upload, due within `timeout` after the body ended.
+/// The upstream's answer to an upload, due within `timeout` after the body ended. While
+/// the body is being sent, the call fails with `Timeout` when the body has not moved for
+/// `timeout` and is not waiting on the client (whose stalls the body's own deadline
+/// cuts off): the upstream stopped reading and back-pressure stopped the body.
 async fn answer_to_upload<T>(
     send: impl std::future::Future<Output = Result<T, SendRequestError>>,
     watch: Option<&crate::deadline::BodyWatch>,
     timeout: Duration,
 ) -> Result<T, SendRequestError> {
     use tokio::time::{timeout_at, Instant};
+    let started = Instant::now();
     let mut send = std::pin::pin!(send);
     loop {
-        let finished = watch.and_then(|w| w.finished_at());
-        let until = finished.unwrap_or_else(Instant::now) + timeout;
+        let now = Instant::now();
+        let until = match watch {
+            None => now + timeout,
+            Some(w) if w.fault().is_some() => return Err(SendRequestError::Timeout),
+            Some(w) => match w.finished_at() {
+                Some(done) => done + timeout,
+                None if w.waiting_on_client() => now + timeout,
+                None => w.progressed_at().max(started) + timeout,
+            },
+        };
+        if until <= now {
+            return Err(SendRequestError::Timeout);
+        }
         if let Ok(r) = timeout_at(until, &mut send).await {
             return r;
         }
-        let moving = watch.is_some_and(|w| w.fault().is_none() && w.finished_at().is_none());
-        let just_finished = finished.is_none() && watch.is_some_and(|w| w.finished_at().is_some());
-        if !moving && !just_finished {
+        if watch.is_none() {
             return Err(SendRequestError::Timeout);
         }
     }

@@ -541,6 +541,87 @@ async fn a_stalled_api_upload_is_cut_off_after_proxy_timeout() {
     );
 }
 
+#[actix_web::test]
+async fn an_upload_the_upstream_stops_reading_is_cut_off_after_proxy_timeout() {
+    // An upstream that reads the request head, then never reads again nor answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_port = listener.local_addr().unwrap().port();
+    let heads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = heads.clone();
+    actix_rt::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut byte).await {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    let mut patch = json!({"api_endpoint": format!("http://127.0.0.1:{up_port}/v1")});
+    patch["proxy_timeout"] = json!(2);
+    let (_op, bff, b) = setup(patch).await;
+    for framing in [
+        "Content-Length: 1000000000\r\n",
+        "Transfer-Encoding: chunked\r\n",
+    ] {
+        let conn = TcpStream::connect(("127.0.0.1", bff.port)).await.unwrap();
+        let (mut rd, mut wr) = conn.into_split();
+        let head = format!(
+            "POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {}\r\nX-CSRF: 1\r\n{framing}\r\n",
+            b.cookie_header()
+        );
+        wr.write_all(head.as_bytes()).await.unwrap();
+        let chunked = framing.starts_with("Transfer");
+        let started = Instant::now();
+        // The client never stalls: it writes as fast as the BFF reads.
+        let writer = actix_rt::spawn(async move {
+            let block = vec![b'x'; 64 * 1024];
+            loop {
+                let sent = if chunked {
+                    let mut c = format!("{:x}\r\n", block.len()).into_bytes();
+                    c.extend_from_slice(&block);
+                    c.extend_from_slice(b"\r\n");
+                    wr.write_all(&c).await
+                } else {
+                    wr.write_all(&block).await
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut buf)).await;
+        let elapsed = started.elapsed();
+        writer.abort();
+        let res = Raw {
+            text: String::from_utf8_lossy(&buf).to_string(),
+        };
+        assert!(
+            elapsed < Duration::from_secs(8) && elapsed >= Duration::from_millis(1800),
+            "{framing}: cut off after {elapsed:?}: {}",
+            res.text
+        );
+        // Closing on unread bytes may reset the connection before the answer is read.
+        if !res.text.is_empty() {
+            assert_eq!(res.status(), Some(504), "{framing}: {}", res.text);
+            assert_eq!(res.json()["error"], "upstream_timeout", "{}", res.text);
+        }
+        assert_no_internal_text(&res.text);
+    }
+    assert_eq!(
+        heads.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "both uploads reached the upstream"
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // 6. Error bodies.
 
