@@ -343,6 +343,17 @@ fn body_error(watch: Option<&crate::deadline::BodyWatch>) -> Option<BffError> {
     })
 }
 
+/// True when the request carries a body to forward: over HTTP/1 a `Content-Length`
+/// above 0 or a `Transfer-Encoding`; over HTTP/2 (no `Transfer-Encoding`, and
+/// `Content-Length` optional) any method but GET and HEAD.
+fn has_body(req: &HttpRequest, content_length: Option<u64>) -> bool {
+    content_length.is_some_and(|n| n > 0)
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
+        || (req.version() == actix_web::http::Version::HTTP_2
+            && content_length.is_none()
+            && !matches!(*req.method(), Method::GET | Method::HEAD))
+}
+
 /// awc's own bound on an upload (its timeout covers sending the body too).
 const UNBOUNDED: Duration = Duration::from_secs(24 * 3600);
 
@@ -445,8 +456,7 @@ pub async fn forward(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let has_body = content_length.is_some_and(|n| n > 0)
-        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let has_body = has_body(&req, content_length);
     let timeout = state.config.proxy_timeout;
 
     let build = |bearer: Option<&str>, timeout: Duration| {
@@ -624,6 +634,46 @@ mod tests {
                 !refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
                 "{m}"
             );
+        }
+    }
+
+    #[test]
+    fn which_requests_forward_a_body() {
+        use actix_web::http::Version;
+        use actix_web::test::TestRequest;
+        let req = |m: Method, v: Version, h: Option<(&str, &str)>| {
+            let mut r = TestRequest::default().method(m).version(v);
+            if let Some(h) = h {
+                r = r.insert_header(h);
+            }
+            r.to_http_request()
+        };
+        let cl = |r: &HttpRequest| {
+            r.headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let cases = [
+            (Method::POST, Version::HTTP_2, None, true),
+            (Method::PUT, Version::HTTP_2, None, true),
+            (Method::DELETE, Version::HTTP_2, None, true),
+            (Method::POST, Version::HTTP_2, Some(("content-length", "0")), false),
+            (Method::POST, Version::HTTP_2, Some(("content-length", "5")), true),
+            (Method::GET, Version::HTTP_2, None, false),
+            (Method::HEAD, Version::HTTP_2, None, false),
+            (Method::POST, Version::HTTP_11, None, false),
+            (Method::POST, Version::HTTP_11, Some(("content-length", "5")), true),
+            (
+                Method::POST,
+                Version::HTTP_11,
+                Some(("transfer-encoding", "chunked")),
+                true,
+            ),
+        ];
+        for (m, v, h, want) in cases {
+            let r = req(m.clone(), v, h);
+            assert_eq!(has_body(&r, cl(&r)), want, "{m} {v:?} {h:?}");
         }
     }
 

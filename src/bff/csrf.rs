@@ -156,11 +156,9 @@ enum Held {
 /// handler waits on a slow client.
 async fn hold_body_to_deadline(req: &mut ServiceRequest, state: &AppState) -> Held {
     use actix_web::HttpMessage;
-    // HTTP/2 bodies need no Content-Length; a `/bff/` one is read here all the same.
-    let h2_body = req.version() == actix_web::http::Version::HTTP_2
-        && !matches!(*req.method(), Method::GET | Method::HEAD)
-        && !is_api(req.path());
-    if !has_body(req) && !h2_body {
+    // HTTP/2 bodies need no Content-Length: any method but GET and HEAD may carry one,
+    // read here (`/bff/`) or streamed (`/api`) all the same.
+    if !announces_body(req) {
         return Held::Done;
     }
     let mut payload = std::mem::replace(req.parts_mut().1, Payload::None);
