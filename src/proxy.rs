@@ -61,6 +61,26 @@ pub fn refused_method(method: &Method) -> bool {
         .any(|m| method.as_str().eq_ignore_ascii_case(m))
 }
 
+/// Headers some frameworks take as the real method (issue 9 review): forwarded
+/// unchanged, except that one naming a refused method is refused itself (405), or it
+/// would tunnel TRACE past [`refused_method`].
+const METHOD_OVERRIDES: &[&str] = &["x-http-method-override", "x-http-method", "x-method-override"];
+
+/// True when a method-override header names TRACE, TRACK or CONNECT (any case, any
+/// element of a comma-separated value, spaces around it ignored).
+pub fn overrides_to_refused_method(headers: &HeaderMap) -> bool {
+    METHOD_OVERRIDES.iter().any(|name| {
+        headers.get_all(*name).any(|v| {
+            v.as_bytes().split(|b| *b == b',').any(|m| {
+                let m = m.trim_ascii();
+                ["TRACE", "TRACK", "CONNECT"]
+                    .iter()
+                    .any(|r| m.eq_ignore_ascii_case(r.as_bytes()))
+            })
+        })
+    })
+}
+
 /// Accepts a raw (still percent-encoded) request path only when no segment is `.` or
 /// `..` (encoded or not, and also when path parameters follow: `..;x=1`, `%2e%2e;`,
 /// `..%3b` — Tomcat, Jetty and Spring drop what follows `;` and resolve the rest), no
@@ -674,6 +694,31 @@ mod tests {
         for (m, v, h, want) in cases {
             let r = req(m.clone(), v, h);
             assert_eq!(has_body(&r, cl(&r)), want, "{m} {v:?} {h:?}");
+        }
+    }
+
+    #[test]
+    fn method_overrides_naming_refused_methods() {
+        let with = |n: &'static str, v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.append(HeaderName::from_static(n), HeaderValue::from_static(v));
+            h
+        };
+        for (n, v) in [
+            ("x-http-method-override", "TRACE"),
+            ("x-http-method", "track"),
+            ("x-method-override", " Connect "),
+            ("x-http-method-override", "PATCH, trace"),
+        ] {
+            assert!(overrides_to_refused_method(&with(n, v)), "{n}: {v}");
+        }
+        for (n, v) in [
+            ("x-http-method-override", "PATCH"),
+            ("x-http-method", "DELETE"),
+            ("x-method-override", "TRACEX"),
+            ("x-other", "TRACE"),
+        ] {
+            assert!(!overrides_to_refused_method(&with(n, v)), "{n}: {v}");
         }
     }
 

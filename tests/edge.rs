@@ -128,6 +128,33 @@ async fn trace_track_and_connect_are_405_and_never_forwarded() {
     assert_eq!(up.count(), 1);
 }
 
+#[actix_web::test]
+async fn method_override_headers_cannot_tunnel_trace() {
+    let up = Upstream::start();
+    let (_op, bff, b) = setup(api_to(&up)).await;
+    let cookie = b.cookie_header();
+    for name in ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"] {
+        for value in ["TRACE", "track", " Connect ", "PATCH, TRACE"] {
+            let req = format!(
+                "POST /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nX-CSRF: 1\r\n{name}: {value}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
+            assert_eq!(res.status(), Some(405), "{name}: {value}: {}", res.text);
+            assert_eq!(res.json()["error"], "method_not_allowed", "{}", res.text);
+            assert!(res.json()["error_description"].is_string());
+        }
+    }
+    assert_eq!(up.count(), 0, "the upstream saw none of them");
+    // Other values are legitimate and pass unchanged.
+    let req = format!(
+        "POST /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nX-CSRF: 1\r\nX-HTTP-Method-Override: PATCH\r\nX-Method-Override: DELETE\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(res.status(), Some(200), "{}", res.text);
+    assert_eq!(up.last_values("x-http-method-override"), ["PATCH"]);
+    assert_eq!(up.last_values("x-method-override"), ["DELETE"]);
+}
+
 // ---------------------------------------------------------------------------------
 // 2. Paths.
 

@@ -96,7 +96,9 @@ fn check(req: &ServiceRequest, state: Option<&web::Data<AppState>>) -> Result<()
     // Issue 9: TRACE, TRACK and CONNECT never reach an upstream (an echoing upstream
     // would hand the bearer token to the page), with or without X-CSRF; nothing else
     // here serves them either.
-    if crate::proxy::refused_method(req.method()) {
+    if crate::proxy::refused_method(req.method())
+        || crate::proxy::overrides_to_refused_method(req.headers())
+    {
         return Err(BffError::MethodNotAllowed);
     }
     if needs_check(req.method(), req.path()) {
