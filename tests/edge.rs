@@ -207,6 +207,16 @@ async fn configured_headers_replace_the_clients() {
     assert_eq!(res.status(), Some(200), "{}", res.text);
     assert_eq!(up.last()["path"], "/cat/x");
     assert_eq!(up.last_values("x-api-key"), ["configured"]);
+    // A route that configures no `Ocp-Apim-Subscription-Key` passes the client's on.
+    let req = format!(
+        "GET /api/cat/x HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nX-CSRF: 1\r\nOcp-Apim-Subscription-Key: the-apis-own\r\nConnection: close\r\n\r\n"
+    );
+    let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(res.status(), Some(200), "{}", res.text);
+    assert_eq!(
+        up.last_values("ocp-apim-subscription-key"),
+        ["the-apis-own"]
+    );
 
     // With `routes`, `subscription_key` belongs to no route; the default route gets it
     // when there are no `routes`.
