@@ -5,8 +5,11 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::Server;
-use actix_web::{web, App, HttpServer};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, Server, ServiceRequest, ServiceResponse};
+use actix_web::http::ConnectionType;
+use actix_web::middleware::Next;
+use actix_web::{web, App, Error, HttpServer};
 
 use crate::config::{Config, ConfigError};
 use crate::state::AppState;
@@ -37,6 +40,7 @@ pub fn server(
                     .add(("Cache-Control", "no-store"))
                     .add(("X-Content-Type-Options", "nosniff")),
             )
+            .wrap(actix_web::middleware::from_fn(hold_unread_body))
             .configure(configure)
             .default_service(web::to(crate::bff::not_found))
     })
@@ -48,4 +52,35 @@ pub fn server(
     .map_err(|e| ConfigError::new("admin_listen", e.to_string()))?
     .run();
     Ok((server, port))
+}
+
+/// A request body that its handler left unread (today every admin route ignores bodies,
+/// and unknown paths answer 404) is kept alive until the answer is sent and the
+/// connection then closes: actix would otherwise drain a dropped chunked body for as
+/// long as the client sends. A handler that reads its body reads it through a stream
+/// that may not stall longer than `body_timeout`.
+async fn hold_unread_body(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if !crate::middleware::body_deadline::has_body_headers(req.headers()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let within = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.config.body_timeout)
+        .unwrap_or(std::time::Duration::from_secs(10));
+    let payload = std::mem::replace(req.parts_mut().1, Payload::None);
+    let (payload, watch) = crate::middleware::body_deadline::idle(payload, within);
+    req.set_payload(payload);
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if watch.finished_at().is_none() {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+        res = res.map_body(|_, b| {
+            BoxBody::new(crate::middleware::body_deadline::Holding::new(b, watch))
+        });
+    }
+    Ok(res)
 }

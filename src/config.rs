@@ -1207,7 +1207,7 @@ fn parse_trusted_proxies(list: Vec<String>) -> Result<Vec<ipnet::IpNet>, ConfigE
             let text = entry.trim();
             text.parse::<ipnet::IpNet>()
                 .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map(|net| net.trunc())
+                .map(|net| ipv4_if_mapped(net).trunc())
                 .map_err(|_| {
                     ConfigError::new(
                         "trusted_proxies",
@@ -1216,6 +1216,21 @@ fn parse_trusted_proxies(list: Vec<String>) -> Result<Vec<ipnet::IpNet>, ConfigE
                 })
         })
         .collect()
+}
+
+/// An IPv4-mapped IPv6 entry (`::ffff:10.0.0.1`, `::ffff:10.0.0.0/104`) as the IPv4
+/// address or network it names: peers are compared in canonical form, so a mapped
+/// entry would never match. Wider IPv6 networks stay IPv6.
+fn ipv4_if_mapped(net: ipnet::IpNet) -> ipnet::IpNet {
+    match net {
+        ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(ipnet::IpNet::V4)
+                .unwrap_or(net),
+            None => net,
+        },
+        other => other,
+    }
 }
 
 fn parse_routes(
@@ -1481,6 +1496,23 @@ mod tests {
         v["client_sercet"] = json!("typo");
         let c = Config::from_value(v, &BTreeMap::new()).unwrap();
         assert_eq!(c.unknown_keys, vec!["client_sercet".to_string()]);
+    }
+
+    // Issue 9 review: peers are compared as IPv4 when IPv4-mapped, so mapped entries are
+    // taken as the IPv4 address or network they name.
+    #[test]
+    fn ipv4_mapped_trusted_proxies_are_ipv4() {
+        let mut v = base();
+        v["trusted_proxies"] = json!(["::ffff:10.1.2.3", "::ffff:192.168.0.0/112", "::/0"]);
+        let c = Config::from_value(v, &BTreeMap::new()).unwrap();
+        let got: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(got, ["10.1.2.3/32", "192.168.0.0/16", "::/0"]);
+        let peer = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        let trusted = |p| crate::proxy::Hop::is_trusted(&c.trusted_proxies, p);
+        assert!(trusted(peer("10.1.2.3")));
+        assert!(trusted(peer("::ffff:10.1.2.3")));
+        assert!(trusted(peer("192.168.7.7")));
+        assert!(!trusted(peer("10.1.2.4")));
     }
 
     // Issue 9 (the proxy edge).

@@ -322,26 +322,50 @@ fn body_error(watch: Option<&crate::middleware::body_deadline::BodyWatch>) -> Op
     })
 }
 
+/// True when the request carries a body to forward: over HTTP/1 a `Content-Length`
+/// above 0 or a `Transfer-Encoding`; over HTTP/2 (no `Transfer-Encoding`, and
+/// `Content-Length` optional) any method but GET and HEAD.
+fn has_body(req: &HttpRequest, content_length: Option<u64>) -> bool {
+    content_length.is_some_and(|n| n > 0)
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
+        || (req.version() == actix_web::http::Version::HTTP_2
+            && content_length.is_none()
+            && !matches!(*req.method(), Method::GET | Method::HEAD))
+}
+
 /// awc's own bound on an upload (its timeout covers sending the body too).
 const UNBOUNDED: Duration = Duration::from_secs(24 * 3600);
 
-/// The upstream's answer to an upload, due within `timeout` after the body ended.
+/// The upstream's answer to an upload, due within `timeout` after the body ended. While
+/// the body is being sent, the call fails with `Timeout` when the body has not moved for
+/// `timeout` and is not waiting on the client (whose stalls the body's own deadline
+/// cuts off): the upstream stopped reading and back-pressure stopped the body.
 async fn answer_to_upload<T>(
     send: impl std::future::Future<Output = Result<T, SendRequestError>>,
     watch: Option<&crate::middleware::body_deadline::BodyWatch>,
     timeout: Duration,
 ) -> Result<T, SendRequestError> {
     use tokio::time::{timeout_at, Instant};
+    let started = Instant::now();
     let mut send = std::pin::pin!(send);
     loop {
-        let finished = watch.and_then(|w| w.finished_at());
-        let until = finished.unwrap_or_else(Instant::now) + timeout;
+        let now = Instant::now();
+        let until = match watch {
+            None => now + timeout,
+            Some(w) if w.fault().is_some() => return Err(SendRequestError::Timeout),
+            Some(w) => match w.finished_at() {
+                Some(done) => done + timeout,
+                None if w.waiting_on_client() => now + timeout,
+                None => w.progressed_at().max(started) + timeout,
+            },
+        };
+        if until <= now {
+            return Err(SendRequestError::Timeout);
+        }
         if let Ok(r) = timeout_at(until, &mut send).await {
             return r;
         }
-        let moving = watch.is_some_and(|w| w.fault().is_none() && w.finished_at().is_none());
-        let just_finished = finished.is_none() && watch.is_some_and(|w| w.finished_at().is_some());
-        if !moving && !just_finished {
+        if watch.is_none() {
             return Err(SendRequestError::Timeout);
         }
     }
@@ -396,8 +420,7 @@ pub async fn forward(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let has_body = content_length.is_some_and(|n| n > 0)
-        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let has_body = has_body(&req, content_length);
     let timeout = state.config.proxy_timeout;
 
     let build = |bearer: Option<&str>, timeout: Duration| {
@@ -554,6 +577,61 @@ mod tests {
             "/api/a.;b",
         ] {
             assert!(check_path(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn which_requests_forward_a_body() {
+        use actix_web::http::Version;
+        use actix_web::test::TestRequest;
+        let req = |m: Method, v: Version, h: Option<(&str, &str)>| {
+            let mut r = TestRequest::default().method(m).version(v);
+            if let Some(h) = h {
+                r = r.insert_header(h);
+            }
+            r.to_http_request()
+        };
+        let cl = |r: &HttpRequest| {
+            r.headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let cases = [
+            (Method::POST, Version::HTTP_2, None, true),
+            (Method::PUT, Version::HTTP_2, None, true),
+            (Method::DELETE, Version::HTTP_2, None, true),
+            (
+                Method::POST,
+                Version::HTTP_2,
+                Some(("content-length", "0")),
+                false,
+            ),
+            (
+                Method::POST,
+                Version::HTTP_2,
+                Some(("content-length", "5")),
+                true,
+            ),
+            (Method::GET, Version::HTTP_2, None, false),
+            (Method::HEAD, Version::HTTP_2, None, false),
+            (Method::POST, Version::HTTP_11, None, false),
+            (
+                Method::POST,
+                Version::HTTP_11,
+                Some(("content-length", "5")),
+                true,
+            ),
+            (
+                Method::POST,
+                Version::HTTP_11,
+                Some(("transfer-encoding", "chunked")),
+                true,
+            ),
+        ];
+        for (m, v, h, want) in cases {
+            let r = req(m.clone(), v, h);
+            assert_eq!(has_body(&r, cl(&r)), want, "{m} {v:?} {h:?}");
         }
     }
 

@@ -83,6 +83,11 @@ pub struct BodyWatch(Rc<WatchState>);
 struct WatchState {
     status: Cell<u8>,
     finished_at: Cell<Option<Instant>>,
+    /// When a chunk was last handed on (or the watch made).
+    progressed_at: Cell<Instant>,
+    /// The last poll found no chunk: the body waits on the client (its own deadline
+    /// runs), not on whoever reads it.
+    waiting: Cell<bool>,
     payload: RefCell<Payload>,
 }
 
@@ -91,8 +96,21 @@ impl BodyWatch {
         Self(Rc::new(WatchState {
             status: Cell::new(NONE),
             finished_at: Cell::new(None),
+            progressed_at: Cell::new(Instant::now()),
+            waiting: Cell::new(false),
             payload: RefCell::new(payload),
         }))
+    }
+
+    /// When the body last moved: a chunk handed on, or the watch made.
+    pub fn progressed_at(&self) -> Instant {
+        self.0.progressed_at.get()
+    }
+
+    /// True when the body is being read and waits on the client; false when nobody
+    /// polls it (back-pressure: the upstream stopped reading) or it has ended.
+    pub fn waiting_on_client(&self) -> bool {
+        self.0.waiting.get() && self.0.status.get() == NONE
     }
 
     /// How the body failed, if it did.
@@ -149,6 +167,8 @@ impl Stream for Idle {
         match polled {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.waiting_since = None;
+                this.watch.0.waiting.set(false);
+                this.watch.0.progressed_at.set(Instant::now());
                 return Poll::Ready(Some(Ok(chunk)));
             }
             Poll::Ready(Some(Err(e))) => {
@@ -161,7 +181,7 @@ impl Stream for Idle {
                 this.watch.set(DONE);
                 return Poll::Ready(None);
             }
-            Poll::Pending => {}
+            Poll::Pending => this.watch.0.waiting.set(true),
         }
         let since = *this.waiting_since.get_or_insert_with(Instant::now);
         let due = since + this.idle;
@@ -261,13 +281,21 @@ pub fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
-/// True when the request announces a body.
-fn has_body(req: &ServiceRequest) -> bool {
-    let h = req.headers();
+/// True when these request headers announce a body (HTTP/1: `Transfer-Encoding`, or a
+/// `Content-Length` other than 0).
+pub fn has_body_headers(h: &header::HeaderMap) -> bool {
     h.contains_key(header::TRANSFER_ENCODING)
         || h.get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim() != "0")
+}
+
+/// True when the request may carry a body: announced over HTTP/1, or over HTTP/2 (which
+/// needs no `Content-Length`) any method but GET and HEAD.
+pub fn announces_body(req: &ServiceRequest) -> bool {
+    has_body_headers(req.headers())
+        || (req.version() == actix_web::http::Version::HTTP_2
+            && !matches!(*req.method(), Method::GET | Method::HEAD))
 }
 
 /// What became of a request's body before the handler ran.
@@ -287,11 +315,9 @@ pub enum Held {
 /// handler waits on a slow client.
 pub async fn hold(req: &mut ServiceRequest, config: &Config) -> Held {
     use actix_web::HttpMessage;
-    // HTTP/2 bodies need no Content-Length; a `/bff/` one is read here all the same.
-    let h2_body = req.version() == actix_web::http::Version::HTTP_2
-        && !matches!(*req.method(), Method::GET | Method::HEAD)
-        && !is_api(req.path());
-    if !has_body(req) && !h2_body {
+    // HTTP/2 bodies need no Content-Length: any method but GET and HEAD may carry one,
+    // read here (`/bff/`) or streamed (`/api`) all the same.
+    if !announces_body(req) {
         return Held::Done;
     }
     let mut payload = std::mem::replace(req.parts_mut().1, Payload::None);

@@ -17,6 +17,30 @@ pub fn refused_method(method: &Method) -> bool {
         .any(|m| method.as_str().eq_ignore_ascii_case(m))
 }
 
+/// Headers some frameworks take as the real method (issue 9 review): forwarded
+/// unchanged, except that one naming a refused method is refused itself (405), or it
+/// would tunnel TRACE past [`refused_method`].
+const METHOD_OVERRIDES: &[&str] = &[
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// True when a method-override header names TRACE, TRACK or CONNECT (any case, any
+/// element of a comma-separated value, spaces around it ignored).
+pub fn overrides_to_refused_method(headers: &HeaderMap) -> bool {
+    METHOD_OVERRIDES.iter().any(|name| {
+        headers.get_all(*name).any(|v| {
+            v.as_bytes().split(|b| *b == b',').any(|m| {
+                let m = m.trim_ascii();
+                ["TRACE", "TRACK", "CONNECT"]
+                    .iter()
+                    .any(|r| m.eq_ignore_ascii_case(r.as_bytes()))
+            })
+        })
+    })
+}
+
 /// Too many cookies, or too large a `Cookie` header: 400/431 JSON before any parsing.
 pub fn cookie_limits(
     headers: &HeaderMap,
@@ -54,7 +78,7 @@ pub fn check(req: &ServiceRequest, config: &Config) -> Result<(), BffError> {
     // Issue 9: TRACE, TRACK and CONNECT never reach an upstream (an echoing upstream
     // would hand the bearer token to the page), with or without X-CSRF; nothing else
     // here serves them either.
-    if refused_method(req.method()) {
+    if refused_method(req.method()) || overrides_to_refused_method(req.headers()) {
         return Err(BffError::MethodNotAllowed);
     }
     Ok(())
@@ -79,6 +103,34 @@ mod tests {
                 !refused_method(&Method::from_bytes(m.as_bytes()).unwrap()),
                 "{m}"
             );
+        }
+    }
+
+    #[test]
+    fn method_overrides_naming_refused_methods() {
+        let with = |n: &'static str, v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.append(
+                actix_web::http::header::HeaderName::from_static(n),
+                actix_web::http::header::HeaderValue::from_static(v),
+            );
+            h
+        };
+        for (n, v) in [
+            ("x-http-method-override", "TRACE"),
+            ("x-http-method", "track"),
+            ("x-method-override", " Connect "),
+            ("x-http-method-override", "PATCH, trace"),
+        ] {
+            assert!(overrides_to_refused_method(&with(n, v)), "{n}: {v}");
+        }
+        for (n, v) in [
+            ("x-http-method-override", "PATCH"),
+            ("x-http-method", "DELETE"),
+            ("x-method-override", "TRACEX"),
+            ("x-other", "TRACE"),
+        ] {
+            assert!(!overrides_to_refused_method(&with(n, v)), "{n}: {v}");
         }
     }
 }

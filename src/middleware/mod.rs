@@ -10,7 +10,7 @@ pub mod request_id;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, ConnectionType, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
@@ -63,7 +63,19 @@ async fn admit_and_call<B: MessageBody + 'static>(
 ) -> Result<(Answer<B>, Option<BodyWatch>), Error> {
     if let Err(e) = admit(&req, state) {
         tracing::info!(%method, %path, error = %e, "request refused before routing");
-        return Ok((req.error_response(e).map_into_right_body(), None));
+        // A body announced and not read: keep its reader alive until the answer is sent,
+        // and close, or actix drains it for as long as the client sends.
+        if !body_deadline::announces_body(&req) {
+            return Ok((req.error_response(e).map_into_right_body(), None));
+        }
+        let mut req = req;
+        let unread = std::mem::replace(req.parts_mut().1, Payload::None);
+        let mut res = req.error_response(e);
+        close(&mut res);
+        let res = res
+            .map_body(|_, b| BoxBody::new(Holding::new(b, unread)))
+            .map_into_right_body();
+        return Ok((res, None));
     }
     let mut req = req;
     let held = match state {

@@ -127,6 +127,37 @@ async fn trace_track_and_connect_are_405_and_never_forwarded() {
     assert_eq!(up.count(), 1);
 }
 
+#[actix_web::test]
+async fn method_override_headers_cannot_tunnel_trace() {
+    let up = Upstream::start();
+    let (_op, bff, b) = setup(api_to(&up)).await;
+    let cookie = b.cookie_header();
+    for name in [
+        "X-HTTP-Method-Override",
+        "X-HTTP-Method",
+        "X-Method-Override",
+    ] {
+        for value in ["TRACE", "track", " Connect ", "PATCH, TRACE"] {
+            let req = format!(
+                "POST /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nX-CSRF: 1\r\n{name}: {value}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
+            assert_eq!(res.status(), Some(405), "{name}: {value}: {}", res.text);
+            assert_eq!(res.json()["error"], "method_not_allowed", "{}", res.text);
+            assert!(res.json()["error_description"].is_string());
+        }
+    }
+    assert_eq!(up.count(), 0, "the upstream saw none of them");
+    // Other values are legitimate and pass unchanged.
+    let req = format!(
+        "POST /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nX-CSRF: 1\r\nX-HTTP-Method-Override: PATCH\r\nX-Method-Override: DELETE\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(res.status(), Some(200), "{}", res.text);
+    assert_eq!(up.last_values("x-http-method-override"), ["PATCH"]);
+    assert_eq!(up.last_values("x-method-override"), ["DELETE"]);
+}
+
 // ---------------------------------------------------------------------------------
 // 2. Paths.
 
@@ -179,6 +210,16 @@ async fn configured_headers_replace_the_clients() {
     assert_eq!(res.status(), Some(200), "{}", res.text);
     assert_eq!(up.last()["path"], "/cat/x");
     assert_eq!(up.last_values("x-api-key"), ["configured"]);
+    // A route that configures no `Ocp-Apim-Subscription-Key` passes the client's on.
+    let req = format!(
+        "GET /api/cat/x HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nX-CSRF: 1\r\nOcp-Apim-Subscription-Key: the-apis-own\r\nConnection: close\r\n\r\n"
+    );
+    let res = raw(bff.port, req.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(res.status(), Some(200), "{}", res.text);
+    assert_eq!(
+        up.last_values("ocp-apim-subscription-key"),
+        ["the-apis-own"]
+    );
 
     // With `routes`, `subscription_key` belongs to no route; the default route gets it
     // when there are no `routes`.
@@ -407,6 +448,94 @@ async fn a_slow_chunked_body_to_an_endpoint_that_ignores_it_is_cut_off() {
     assert_no_internal_text(&text);
 }
 
+/// Sends `head` (which announces a chunked body), then one one-byte chunk a second for
+/// up to 30 s; returns how long until the server closed, and what it said.
+async fn trickle_chunked(port: u16, head: &str) -> (Duration, Raw) {
+    let conn = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (mut rd, mut wr) = conn.into_split();
+    wr.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let writer = actix_rt::spawn(async move {
+        for _ in 0..30 {
+            if wr.write_all(b"1\r\nx\r\n").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(15), rd.read_to_end(&mut buf)).await;
+    let elapsed = started.elapsed();
+    writer.abort();
+    (
+        elapsed,
+        Raw {
+            text: String::from_utf8_lossy(&buf).to_string(),
+        },
+    )
+}
+
+#[actix_web::test]
+async fn a_slow_chunked_body_refused_before_routing_is_answered_and_closed() {
+    let (_op, bff) = pair(json!({"body_timeout": 30, "max_cookies": 8})).await;
+    let many_cookies = format!(
+        "Cookie: {}\r\n",
+        (0..9)
+            .map(|i| format!("c{i}=1"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let cases: &[(&str, &str, &str, u16)] = &[
+        ("POST", "/bff/logout", "", 403),
+        (
+            "POST",
+            "/bff/logout",
+            "X-CSRF: 1\r\nOrigin: https://evil.example\r\n",
+            403,
+        ),
+        ("TRACE", "/bff/user", "X-CSRF: 1\r\n", 405),
+        ("POST", "/bff/logout", many_cookies.as_str(), 400),
+    ];
+    for (method, path, extra, status) in cases {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Transfer-Encoding: chunked\r\n\r\n"
+        );
+        let (elapsed, res) = trickle_chunked(bff.port, &head).await;
+        let what = format!("{method} {path} {extra:?}");
+        assert_eq!(res.status(), Some(*status), "{what}: {}", res.text);
+        assert!(res.json()["error"].is_string(), "{what}: {}", res.text);
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "{what}: connection still open after {elapsed:?}"
+        );
+        assert_no_internal_text(&res.text);
+    }
+}
+
+#[actix_web::test]
+async fn a_slow_chunked_body_to_the_admin_listener_is_answered_and_closed() {
+    let op = FakeOp::start().await;
+    let admin_port = crate::support::process::free_port();
+    let _bff = spawn_bff(
+        &op.issuer,
+        json!({"admin_listen": format!("127.0.0.1:{admin_port}")}),
+    )
+    .await;
+    for path in ["/metrics", "/nothing-here"] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        let (elapsed, res) = trickle_chunked(admin_port, &head).await;
+        let status = res.status().unwrap_or(0);
+        assert!((400..500).contains(&status), "{path}: {}", res.text);
+        assert!(res.json()["error"].is_string(), "{path}: {}", res.text);
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "{path}: connection still open after {elapsed:?}"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn a_stalled_api_upload_is_cut_off_after_proxy_timeout() {
     let up = Upstream::start();
@@ -459,6 +588,87 @@ async fn a_stalled_api_upload_is_cut_off_after_proxy_timeout() {
     assert!(
         text.contains(r#""body_len":6"#),
         "the upstream got it all: {text}"
+    );
+}
+
+#[actix_web::test]
+async fn an_upload_the_upstream_stops_reading_is_cut_off_after_proxy_timeout() {
+    // An upstream that reads the request head, then never reads again nor answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_port = listener.local_addr().unwrap().port();
+    let heads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = heads.clone();
+    actix_rt::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut byte).await {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    let mut patch = json!({"api_endpoint": format!("http://127.0.0.1:{up_port}/v1")});
+    patch["proxy_timeout"] = json!(2);
+    let (_op, bff, b) = setup(patch).await;
+    for framing in [
+        "Content-Length: 1000000000\r\n",
+        "Transfer-Encoding: chunked\r\n",
+    ] {
+        let conn = TcpStream::connect(("127.0.0.1", bff.port)).await.unwrap();
+        let (mut rd, mut wr) = conn.into_split();
+        let head = format!(
+            "POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {}\r\nX-CSRF: 1\r\n{framing}\r\n",
+            b.cookie_header()
+        );
+        wr.write_all(head.as_bytes()).await.unwrap();
+        let chunked = framing.starts_with("Transfer");
+        let started = Instant::now();
+        // The client never stalls: it writes as fast as the BFF reads.
+        let writer = actix_rt::spawn(async move {
+            let block = vec![b'x'; 64 * 1024];
+            loop {
+                let sent = if chunked {
+                    let mut c = format!("{:x}\r\n", block.len()).into_bytes();
+                    c.extend_from_slice(&block);
+                    c.extend_from_slice(b"\r\n");
+                    wr.write_all(&c).await
+                } else {
+                    wr.write_all(&block).await
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut buf)).await;
+        let elapsed = started.elapsed();
+        writer.abort();
+        let res = Raw {
+            text: String::from_utf8_lossy(&buf).to_string(),
+        };
+        assert!(
+            elapsed < Duration::from_secs(8) && elapsed >= Duration::from_millis(1800),
+            "{framing}: cut off after {elapsed:?}: {}",
+            res.text
+        );
+        // Closing on unread bytes may reset the connection before the answer is read.
+        if !res.text.is_empty() {
+            assert_eq!(res.status(), Some(504), "{framing}: {}", res.text);
+            assert_eq!(res.json()["error"], "upstream_timeout", "{}", res.text);
+        }
+        assert_no_internal_text(&res.text);
+    }
+    assert_eq!(
+        heads.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "both uploads reached the upstream"
     );
 }
 

@@ -80,3 +80,49 @@ async fn configured_certificate_is_served() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// Issue 9 review: over HTTP/2 a body needs no `Content-Length`; an `/api` upload
+/// without one still reaches the upstream whole.
+#[actix_web::test]
+async fn an_h2_api_upload_without_content_length_reaches_the_upstream() {
+    let op = FakeOp::start().await;
+    let up = crate::support::upstream::Upstream::start();
+    let routes = json!({"routes": [
+        {"prefix": "/api", "upstream": format!("{}/v1", up.base), "token": "none"},
+    ]});
+    let (base, _) = https_bff(&op, routes).await;
+    let settings = json!({"issuer": "https://op.example", "client_id": "c", "client_secret": "s", "verify_ssl_server": false});
+    let config = oidc_bff::config::Config::from_value(settings, &Default::default()).unwrap();
+    let mut tls = (*oidc_bff::oidc::http::tls_client_config(&config).unwrap()).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let client = awc::Client::builder()
+        .connector(awc::Connector::new().rustls_0_23(Arc::new(tls)))
+        .finish();
+    for method in [awc::http::Method::POST, awc::http::Method::PUT] {
+        let chunks = futures_util::stream::iter(
+            ["hello ", "over ", "h2"]
+                .map(|s| Ok::<_, std::io::Error>(actix_web::web::Bytes::from(s))),
+        );
+        let mut res = client
+            .request(method.clone(), format!("{base}/api/echo"))
+            .insert_header(("X-CSRF", "1"))
+            .send_stream(chunks)
+            .await
+            .unwrap();
+        assert_eq!(res.version(), awc::http::Version::HTTP_2);
+        assert_eq!(res.status(), 200, "{method}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["body_len"], 13, "{method}: {body}");
+        assert!(up.last_values("content-length").len() <= 1);
+    }
+    // A body-less GET still goes without one.
+    let mut res = client
+        .get(format!("{base}/api/echo"))
+        .insert_header(("X-CSRF", "1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["body_len"], 0);
+}
