@@ -1006,12 +1006,7 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
                     format!("`{name}` is not a supported algorithm"),
                 )
             })?;
-            let hmac = matches!(
-                alg,
-                jsonwebtoken::Algorithm::HS256
-                    | jsonwebtoken::Algorithm::HS384
-                    | jsonwebtoken::Algorithm::HS512
-            );
+            let hmac = crate::util::is_hmac(alg);
             if hmac && client_secret.is_none() {
                 return Err(ConfigError::new(
                     "request_object_signing_alg",

@@ -52,7 +52,7 @@ pub(crate) fn body_error(
     use crate::middleware::body_deadline::BodyFault;
     Some(match watch?.fault()? {
         BodyFault::TimedOut => BffError::BodyTimeout,
-        BodyFault::TooLarge => BffError::PayloadTooLarge,
+        BodyFault::TooLarge => BffError::BodyTooLarge,
         BodyFault::Malformed | BodyFault::Incomplete => BffError::MalformedBody,
     })
 }
