@@ -225,20 +225,7 @@ pub(crate) fn is_invalid_token(res: &awc::ClientResponse<impl Sized>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TokenMode;
-
-    fn route(prefix: &str, upstream: &str, strip: bool) -> Route {
-        Route {
-            prefix: prefix.into(),
-            upstream: url::Url::parse(upstream).unwrap(),
-            token: TokenMode::Required,
-            strip_prefix: strip,
-            headers: vec![(
-                HeaderName::from_static("x-key"),
-                HeaderValue::from_static("k"),
-            )],
-        }
-    }
+    use crate::proxy::route::tests::route;
 
     #[test]
     fn trust_is_by_peer_address() {

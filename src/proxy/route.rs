@@ -39,12 +39,13 @@ pub fn upstream_url(route: &Route, path: &str, rest: &str, query: &str) -> Strin
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::TokenMode;
     use actix_web::http::header::{HeaderName, HeaderValue};
 
-    fn route(prefix: &str, upstream: &str, strip: bool) -> Route {
+    /// A route for unit tests, with one configured header.
+    pub(in crate::proxy) fn route(prefix: &str, upstream: &str, strip: bool) -> Route {
         Route {
             prefix: prefix.into(),
             upstream: url::Url::parse(upstream).unwrap(),
