@@ -5,7 +5,11 @@ mod common;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use criterion::{criterion_group, criterion_main, Criterion};
-use oidc_bff::proxy::{check_path, request_headers, route_for, upstream_url};
+use oidc_bff::proxy::{
+    headers::request_headers,
+    path::check_path,
+    route::{route_for, upstream_url},
+};
 use serde_json::json;
 use std::hint::black_box;
 
@@ -73,7 +77,7 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     request_headers(
                         black_box(&h),
-                        &oidc_bff::proxy::Hop {
+                        &oidc_bff::proxy::headers::Hop {
                             peer: Some(std::net::IpAddr::from([127, 0, 0, 1])),
                             trusted: false,
                             proto: "http",

@@ -1006,12 +1006,7 @@ fn validate(raw: Raw, unknown_keys: Vec<String>) -> Result<Config, ConfigError> 
                     format!("`{name}` is not a supported algorithm"),
                 )
             })?;
-            let hmac = matches!(
-                alg,
-                jsonwebtoken::Algorithm::HS256
-                    | jsonwebtoken::Algorithm::HS384
-                    | jsonwebtoken::Algorithm::HS512
-            );
+            let hmac = crate::util::is_hmac(alg);
             if hmac && client_secret.is_none() {
                 return Err(ConfigError::new(
                     "request_object_signing_alg",
@@ -1508,7 +1503,7 @@ mod tests {
         let got: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
         assert_eq!(got, ["10.1.2.3/32", "192.168.0.0/16", "::/0"]);
         let peer = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
-        let trusted = |p| crate::proxy::Hop::is_trusted(&c.trusted_proxies, p);
+        let trusted = |p| crate::proxy::headers::Hop::is_trusted(&c.trusted_proxies, p);
         assert!(trusted(peer("10.1.2.3")));
         assert!(trusted(peer("::ffff:10.1.2.3")));
         assert!(trusted(peer("192.168.7.7")));

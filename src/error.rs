@@ -65,10 +65,12 @@ pub enum BffError {
     MalformedBody,
     #[error("no such endpoint")]
     NotFound,
+    /// 431: the request headers, or the `Cookie` header, are too large.
     #[error("{0}")]
-    TooLarge(&'static str),
+    HeadersTooLarge(&'static str),
+    /// 413: the request body is larger than its limit.
     #[error("the request body is too large")]
-    PayloadTooLarge,
+    BodyTooLarge,
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("the session has no refresh token")]
@@ -103,8 +105,10 @@ impl BffError {
             BffError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             BffError::NoRefreshToken => (StatusCode::CONFLICT, "no_refresh_token"),
             BffError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
-            BffError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            BffError::TooLarge(_) => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too_large"),
+            BffError::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            BffError::HeadersTooLarge(_) => {
+                (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "too_large")
+            }
             BffError::LogoutToken(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             BffError::NoAccessToken => (StatusCode::CONFLICT, "no_access_token"),
             BffError::UserinfoSubMismatch => (StatusCode::BAD_GATEWAY, "userinfo_sub_mismatch"),
@@ -141,7 +145,7 @@ impl BffError {
         let fixed: &'static str = match self {
             BffError::BadRequest(s) => return Cow::Owned(s.clone()),
             BffError::Invalid(public, _) => public,
-            BffError::TooLarge(s) => s,
+            BffError::HeadersTooLarge(s) => s,
             BffError::LogoutToken(e) => return Cow::Owned(format!("logout token rejected: {e}")),
             BffError::Store(_) => "the session store is unavailable",
             BffError::Session(_) => "the session could not be stored",
@@ -171,7 +175,7 @@ impl BffError {
             | BffError::SessionExpired
             | BffError::Csrf
             | BffError::NotFound
-            | BffError::PayloadTooLarge
+            | BffError::BodyTooLarge
             | BffError::NoRefreshToken
             | BffError::NoAccessToken
             | BffError::UserinfoSubMismatch

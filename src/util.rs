@@ -34,3 +34,9 @@ pub fn hex_sha256(s: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// True for the HMAC algorithms (keyed with the client secret, not a JWK).
+pub fn is_hmac(alg: jsonwebtoken::Algorithm) -> bool {
+    use jsonwebtoken::Algorithm;
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}

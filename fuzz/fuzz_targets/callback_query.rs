@@ -7,5 +7,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = oidc_bff::bff::callback::parse_query(&text);
     let safe = oidc_bff::oidc::authorize::safe_return_url(Some(&text));
     assert!(safe.starts_with('/') && !safe.starts_with("//") && !safe.contains('\\'));
-    let _ = oidc_bff::proxy::check_path(&text);
+    let _ = oidc_bff::proxy::path::check_path(&text);
 });

@@ -1,5 +1,5 @@
-//! `POST /bff/backchannel-logout` (Back-Channel Logout 1.0) and `GET /bff/frontchannel-logout`
-//! (Front-Channel Logout 1.0): the OP says an OP session or user logged out; those sessions end.
+//! `POST /bff/backchannel-logout` (Back-Channel Logout 1.0): the OP says an OP session or
+//! user logged out; those sessions end. Also how any OP-initiated logout is recorded.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -53,7 +53,7 @@ pub async fn post(
 
 /// What an OP-initiated logout names.
 #[derive(Clone, Copy)]
-enum By<'a> {
+pub(super) enum By<'a> {
     Sid(&'a str),
     Sub(&'a str),
 }
@@ -62,7 +62,7 @@ enum By<'a> {
 /// from now on), counts the live sessions it matched where sessions are indexed (Redis
 /// session mode), and logs and counts exactly that: never "ended" when nothing is known
 /// to have matched.
-async fn record(
+pub(super) async fn record(
     state: &AppState,
     channel: &'static str,
     by: By<'_>,
@@ -121,13 +121,13 @@ async fn record(
 }
 
 /// A front-channel logout request has arrived since start.
-static FRONTCHANNEL_SEEN: AtomicBool = AtomicBool::new(false);
+pub(super) static FRONTCHANNEL_SEEN: AtomicBool = AtomicBool::new(false);
 /// A login whose ID token had no `sid` has happened since start.
-static SIDLESS_LOGIN_SEEN: AtomicBool = AtomicBool::new(false);
+pub(super) static SIDLESS_LOGIN_SEEN: AtomicBool = AtomicBool::new(false);
 /// The missing-`sid` warning was given (once per process).
 static SIDLESS_WARNED: AtomicBool = AtomicBool::new(false);
 
-fn warn_sidless_once() {
+pub(super) fn warn_sidless_once() {
     if !SIDLESS_WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(
             "front-channel logout is in use but the OP's ID tokens carry no `sid`: front-channel \
@@ -166,47 +166,4 @@ pub async fn on_login(state: &AppState, session: &crate::session::Session) {
             warn_sidless_once();
         }
     }
-}
-
-#[derive(serde::Deserialize)]
-pub struct FrontChannel {
-    iss: Option<String>,
-    sid: Option<String>,
-}
-
-/// `GET /bff/frontchannel-logout?iss=…&sid=…`, loaded by the OP in an iframe. Requires
-/// `iss` and `sid` (`frontchannel_logout_session_required`): with SameSite cookies the
-/// iframe brings no session cookie, so `sid` is what identifies the sessions.
-pub async fn frontchannel(
-    state: web::Data<AppState>,
-    query: Result<web::Query<FrontChannel>, actix_web::Error>,
-) -> Result<HttpResponse, BffError> {
-    let q = query
-        .map_err(|e| BffError::Invalid("the query string is malformed", e.to_string()))?
-        .into_inner();
-    if q.iss.as_deref() != Some(state.config.issuer.as_str()) {
-        return Err(BffError::BadRequest(
-            "iss is missing or not our issuer".into(),
-        ));
-    }
-    let sid = q
-        .sid
-        .filter(|s| !s.is_empty() && s.len() <= 256)
-        .ok_or_else(|| BffError::BadRequest("sid is required".into()))?;
-    FRONTCHANNEL_SEEN.store(true, Ordering::Relaxed);
-    if SIDLESS_LOGIN_SEEN.load(Ordering::Relaxed) {
-        warn_sidless_once();
-    }
-    record(&state, "frontchannel", By::Sid(&sid), now()).await?;
-    let op_origin = url::Url::parse(&state.config.issuer)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
-    Ok(HttpResponse::Ok()
-        .insert_header(("Content-Type", "text/html; charset=utf-8"))
-        .insert_header((
-            "Content-Security-Policy",
-            format!("default-src 'none'; frame-ancestors {op_origin}"),
-        ))
-        .insert_header(("X-Frame-Options", "ALLOWALL"))
-        .body("<!doctype html><title>logged out</title>"))
 }

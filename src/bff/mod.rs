@@ -3,6 +3,7 @@
 
 pub mod backchannel;
 pub mod callback;
+pub mod frontchannel;
 pub mod health;
 pub mod login;
 pub mod logout;
@@ -25,10 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/user", web::get().to(user::get))
             .route("/session", web::get().to(session_status::get)) // issue 15
             .route("/silent-login", web::get().to(login::silent))
-            .route(
-                "/frontchannel-logout",
-                web::get().to(backchannel::frontchannel),
-            )
+            .route("/frontchannel-logout", web::get().to(frontchannel::get))
             .route("/logout", web::post().to(logout::post))
             .route("/logout/end", web::get().to(logout_page::get))
             .route("/backchannel-logout", web::post().to(backchannel::post))
@@ -51,7 +49,7 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| BffError::Invalid("cannot read the body", e.to_string()))?;
         if body.len() + chunk.len() > limit {
-            return Err(BffError::PayloadTooLarge);
+            return Err(BffError::BodyTooLarge);
         }
         body.extend_from_slice(&chunk);
     }

@@ -138,7 +138,7 @@ impl BodyFault {
     pub fn error(self) -> BffError {
         match self {
             BodyFault::TimedOut => BffError::BodyTimeout,
-            BodyFault::TooLarge => BffError::PayloadTooLarge,
+            BodyFault::TooLarge => BffError::BodyTooLarge,
             BodyFault::Malformed | BodyFault::Incomplete => BffError::MalformedBody,
         }
     }
@@ -265,7 +265,7 @@ pub async fn read_whole(
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| BodyFault::of(&e).error())?;
             if body.len() + chunk.len() > limit {
-                return Err(BffError::PayloadTooLarge);
+                return Err(BffError::BodyTooLarge);
             }
             body.extend_from_slice(&chunk);
         }
@@ -373,7 +373,7 @@ mod tests {
         let r = read_whole(&mut slow(&[10, 10, 10]), 100, Duration::from_millis(500)).await;
         assert_eq!(r.unwrap().len(), 3);
         let r = read_whole(&mut slow(&[10, 10, 10]), 2, Duration::from_millis(500)).await;
-        assert!(matches!(r, Err(BffError::PayloadTooLarge)), "{r:?}");
+        assert!(matches!(r, Err(BffError::BodyTooLarge)), "{r:?}");
     }
 
     #[actix_rt::test]

@@ -54,7 +54,7 @@ pub fn cookie_limits(
         count += value.as_bytes().split(|b| *b == b';').count();
     }
     if bytes > max_bytes {
-        return Err(BffError::TooLarge("the Cookie header is too large"));
+        return Err(BffError::HeadersTooLarge("the Cookie header is too large"));
     }
     if count > max_count {
         return Err(BffError::BadRequest(format!(
@@ -72,7 +72,9 @@ pub fn check(req: &ServiceRequest, config: &Config) -> Result<(), BffError> {
         .map(|(n, v)| n.as_str().len() + v.len())
         .sum();
     if total > config.max_header_bytes {
-        return Err(BffError::TooLarge("the request headers are too large"));
+        return Err(BffError::HeadersTooLarge(
+            "the request headers are too large",
+        ));
     }
     cookie_limits(req.headers(), config.max_cookies, config.max_cookie_header)?;
     // Issue 9: TRACE, TRACK and CONNECT never reach an upstream (an echoing upstream

@@ -154,8 +154,6 @@ pub fn request_object(
     claims.insert("nbf".into(), now.into());
     claims.insert("exp".into(), (now + 300).into());
     claims.insert("jti".into(), random_id(16).into());
-    let hmac =
-        |alg: Algorithm| matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
     let alg = config.request_object_signing_alg.unwrap_or(
         match (&config.client_secret, &config.client_key) {
             (Some(_), _) => Algorithm::HS256,
@@ -165,7 +163,7 @@ pub fn request_object(
     );
     let mut header = Header::new(alg);
     header.typ = Some("oauth-authz-req+jwt".into());
-    let key = if hmac(alg) {
+    let key = if crate::util::is_hmac(alg) {
         EncodingKey::from_secret(config.client_secret.as_deref().unwrap_or("").as_bytes())
     } else {
         let k = config.client_key.as_ref().ok_or(OidcError::Unsupported(

@@ -2,7 +2,6 @@
 //! with retry and backoff, checked (exact `issuer`), and shared with the JWKS cache.
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -222,7 +221,7 @@ pub async fn discover_until_ready(
     client: awc::Client,
     config: Arc<Config>,
 ) {
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = super::backoff::Backoff::default();
     let mut attempt = 1u32;
     loop {
         match discover(&client, &config).await {
@@ -232,11 +231,10 @@ pub async fn discover_until_ready(
                 return;
             }
             Err(e) => {
-                tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "discovery failed; retrying");
+                tracing::warn!(attempt, retry_in_ms = backoff.delay().as_millis() as u64, error = %e, "discovery failed; retrying");
             }
         }
-        actix_rt::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(30));
+        backoff.wait().await;
         attempt += 1;
     }
 }

@@ -128,6 +128,15 @@ struct OAuthError {
     error: Option<String>,
 }
 
+/// The OAuth `error` code of an error answer, when it is a short printable token (an
+/// OP's text never reaches a log line or a message unchecked).
+fn provider_error(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<OAuthError>(body)
+        .ok()
+        .and_then(|e| e.error)
+        .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()))
+}
+
 /// Reads a JSON answer; non-2xx answers become `OidcError::Status` with the OAuth `error`.
 pub async fn read_json<T, S>(mut res: awc::ClientResponse<S>) -> Result<T, OidcError>
 where
@@ -137,10 +146,7 @@ where
     let status = res.status();
     if !status.is_success() {
         let body = res.body().limit(64 * 1024).await.unwrap_or_default();
-        let error = serde_json::from_slice::<OAuthError>(&body)
-            .ok()
-            .and_then(|e| e.error)
-            .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()));
+        let error = provider_error(&body);
         return Err(OidcError::Status {
             status: status.as_u16(),
             error,
@@ -190,9 +196,7 @@ pub async fn send_form_no_content(
     if status.is_success() {
         return Ok(());
     }
-    let error = serde_json::from_slice::<OAuthError>(&body)
-        .ok()
-        .and_then(|e| e.error);
+    let error = provider_error(&body);
     Err(OidcError::Status {
         status: status.as_u16(),
         error,

@@ -134,18 +134,17 @@ pub fn verify_jws(
     validation.set_issuer(&[exp.issuer]);
     validation.set_audience(&[exp.client_id]);
 
-    let decoding_keys: Vec<DecodingKey> =
-        if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-            exp.client_secret
-                .map(|s| vec![DecodingKey::from_secret(s.as_bytes())])
-                .unwrap_or_default()
-        } else {
-            keys.iter()
-                .filter(|k| key_fits(k, alg, kid.as_deref()))
-                .filter_map(|k| DecodingKey::from_jwk(k).ok())
-                .filter(|k| alg.family() == k.family())
-                .collect()
-        };
+    let decoding_keys: Vec<DecodingKey> = if crate::util::is_hmac(alg) {
+        exp.client_secret
+            .map(|s| vec![DecodingKey::from_secret(s.as_bytes())])
+            .unwrap_or_default()
+    } else {
+        keys.iter()
+            .filter(|k| key_fits(k, alg, kid.as_deref()))
+            .filter_map(|k| DecodingKey::from_jwk(k).ok())
+            .filter(|k| alg.family() == k.family())
+            .collect()
+    };
     if decoding_keys.is_empty() {
         return Err(IdTokenError::UnknownKey);
     }

@@ -2,6 +2,7 @@
 //! client and ID-token checks. Protocol logic is plain functions; I/O is in `http`.
 
 pub mod authorize;
+pub mod backoff;
 pub mod discovery;
 pub mod http;
 pub mod id_token;

@@ -141,7 +141,7 @@ pub async fn ensure_registered(config: &mut Config, client: &awc::Client) -> Res
             r
         }
         None => {
-            let mut delay = std::time::Duration::from_millis(500);
+            let mut backoff = super::backoff::Backoff::default();
             loop {
                 let attempt = async {
                     let meta = super::discovery::discover(client, config).await?;
@@ -159,9 +159,8 @@ pub async fn ensure_registered(config: &mut Config, client: &awc::Client) -> Res
                         ))
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "dynamic registration failed; retrying");
-                        actix_rt::time::sleep(delay).await;
-                        delay = (delay * 2).min(std::time::Duration::from_secs(30));
+                        tracing::warn!(error = %e, retry_in_ms = backoff.delay().as_millis() as u64, "dynamic registration failed; retrying");
+                        backoff.wait().await;
                     }
                 }
             }

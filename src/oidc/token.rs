@@ -44,8 +44,8 @@ pub fn auth_method(config: &Config, meta: &Metadata) -> ClientAuth {
     }
     match &meta.token_endpoint_auth_methods_supported {
         Some(methods)
-            if !methods.iter().any(|m| m == "client_secret_basic")
-                && methods.iter().any(|m| m == "client_secret_post") =>
+            if !methods.iter().any(|m| m == ClientAuth::Basic.name())
+                && methods.iter().any(|m| m == ClientAuth::Post.name()) =>
         {
             ClientAuth::Post
         }

@@ -1,7 +1,7 @@
 //! Property tests: sealing round-trips and rejects any tampering, chunking reassembles
 //! whatever it split, and path checking never lets a dot segment or encoded separator by.
 
-use oidc_bff::proxy::check_path;
+use oidc_bff::proxy::path::check_path;
 use oidc_bff::session::chunk::{self, CHUNK_SIZE};
 use oidc_bff::session::Sealer;
 use proptest::prelude::*;
