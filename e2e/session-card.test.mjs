@@ -95,6 +95,9 @@ test('revoking the refresh token: the API refuses, the page says why and offers 
 test('/api/invalid-token after the BFF refreshed and retried: no "try refresh", no sign-in prompt', async () => {
   await withSession(browser, stack, 'invalid token advice', async ({ page }) => {
     await signIn(page);
+    // The card tells a BFF refresh by a changed `accessTokenExpiresAt`, which has
+    // second resolution: a refresh within the sign-in's own second would look the same.
+    await page.waitForTimeout(1100);
     const r = await callApi(page, '/api/invalid-token');
     assert.equal(r.status, '401 Unauthorized');
     assert.match(r.explain, /even after the BFF refreshed it and retried once/);
