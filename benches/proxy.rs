@@ -53,19 +53,29 @@ fn bench(c: &mut Criterion) {
         b.iter(|| check_path(black_box(long)).unwrap())
     });
     g.bench_function("route_for (1 route)", |b| {
-        b.iter(|| route_for(&one.routes, black_box(path)).unwrap().1.len())
+        b.iter(|| {
+            route_for(&one.proxy.routes, black_box(path))
+                .unwrap()
+                .1
+                .len()
+        })
     });
     g.bench_function("route_for (10 routes, last wins)", |b| {
-        b.iter(|| route_for(&ten.routes, black_box(path)).unwrap().1.len())
+        b.iter(|| {
+            route_for(&ten.proxy.routes, black_box(path))
+                .unwrap()
+                .1
+                .len()
+        })
     });
-    let (route, rest) = route_for(&one.routes, path).unwrap();
+    let (route, rest) = route_for(&one.proxy.routes, path).unwrap();
     g.bench_function("upstream_url", |b| {
         b.iter(|| upstream_url(route, black_box(path), black_box(rest), "page=2&size=50"))
     });
     g.bench_function("check+route+url", |b| {
         b.iter(|| {
             check_path(black_box(path)).unwrap();
-            let (r, rest) = route_for(&one.routes, black_box(path)).unwrap();
+            let (r, rest) = route_for(&one.proxy.routes, black_box(path)).unwrap();
             upstream_url(r, path, rest, "page=2")
         })
     });

@@ -46,8 +46,8 @@ pub fn server(
     })
     .workers(1)
     .disable_signals()
-    .client_request_timeout(config.request_timeout)
-    .shutdown_timeout(config.shutdown_grace.as_secs())
+    .client_request_timeout(config.limits.request_timeout)
+    .shutdown_timeout(config.server.shutdown_grace.as_secs())
     .listen(listener)
     .map_err(|e| ConfigError::new("admin_listen", e.to_string()))?
     .run();
@@ -68,7 +68,7 @@ async fn hold_unread_body(
     }
     let within = req
         .app_data::<web::Data<AppState>>()
-        .map(|s| s.config.body_timeout)
+        .map(|s| s.config.limits.body_timeout)
         .unwrap_or(std::time::Duration::from_secs(10));
     let payload = std::mem::replace(req.parts_mut().1, Payload::None);
     let (payload, watch) = crate::middleware::body_deadline::idle(payload, within);

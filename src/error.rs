@@ -5,7 +5,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::oidc::{IdTokenError, OidcError};
+use crate::oidc::login::CallbackError;
+use crate::oidc::OidcError;
 
 /// Why a cookie could not be turned into a session.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone, Copy)]
@@ -35,6 +36,13 @@ pub enum ProxyError {
     Connect(String),
     #[error("the upstream failed: {0}")]
     Upstream(String),
+    // issue 11: WebSocket
+    #[error("this route does not accept WebSocket connections")]
+    WebSocketNotAllowed,
+    #[error("not a valid WebSocket handshake: {0}")]
+    BadHandshake(&'static str),
+    #[error("the upstream refused the WebSocket upgrade: {0}")]
+    UpgradeRefused(String),
 }
 
 /// Errors of the browser-facing endpoints.
@@ -87,6 +95,14 @@ pub enum BffError {
     Oidc(#[from] OidcError),
     #[error("session could not be stored: {0}")]
     Session(#[from] SessionError),
+    // issue 11: route tokens
+    /// The client-credentials grant of a `client` route failed (refused, bad answer,
+    /// timeout, unreachable: the log tells them apart).
+    #[error("no client token for the route: {0}")]
+    ClientToken(OidcError),
+    /// The token exchange of a `token_exchange` route failed.
+    #[error("the token exchange failed: {0}")]
+    TokenExchange(OidcError),
 }
 
 impl BffError {
@@ -118,8 +134,21 @@ impl BffError {
                 ProxyError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
                 ProxyError::Connect(_) => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
                 ProxyError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_error"),
+                // issue 11: WebSocket
+                ProxyError::WebSocketNotAllowed => {
+                    (StatusCode::BAD_REQUEST, "websocket_not_allowed")
+                }
+                ProxyError::BadHandshake(_) => {
+                    (StatusCode::BAD_REQUEST, "invalid_websocket_handshake")
+                }
+                ProxyError::UpgradeRefused(_) => {
+                    (StatusCode::BAD_GATEWAY, "upstream_refused_upgrade")
+                }
             },
             BffError::Session(_) => (StatusCode::INTERNAL_SERVER_ERROR, "session_error"),
+            // issue 11: route tokens
+            BffError::ClientToken(_) => (StatusCode::BAD_GATEWAY, "client_token_failed"),
+            BffError::TokenExchange(_) => (StatusCode::BAD_GATEWAY, "token_exchange_failed"),
             BffError::Oidc(e) => match e {
                 OidcError::NotReady | OidcError::Discovery(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
@@ -149,6 +178,11 @@ impl BffError {
             BffError::LogoutToken(e) => return Cow::Owned(format!("logout token rejected: {e}")),
             BffError::Store(_) => "the session store is unavailable",
             BffError::Session(_) => "the session could not be stored",
+            // issue 11: route tokens
+            BffError::ClientToken(_) => {
+                "the OpenID Provider did not issue a client token for this route"
+            }
+            BffError::TokenExchange(_) => "the OpenID Provider did not exchange the token",
             BffError::Proxy(ProxyError::BadPath) => {
                 "the path is not allowed (dot segments, encoded separators or control characters)"
             }
@@ -156,6 +190,14 @@ impl BffError {
             BffError::Proxy(ProxyError::Timeout) => "the upstream did not answer in time",
             BffError::Proxy(ProxyError::Connect(_)) => "the upstream is unreachable",
             BffError::Proxy(ProxyError::Upstream(_)) => "the upstream failed",
+            // issue 11: WebSocket
+            BffError::Proxy(ProxyError::WebSocketNotAllowed) => {
+                "this route does not accept WebSocket connections"
+            }
+            BffError::Proxy(ProxyError::BadHandshake(s)) => s,
+            BffError::Proxy(ProxyError::UpgradeRefused(_)) => {
+                "the upstream refused the WebSocket connection"
+            }
             BffError::Oidc(e) => match e {
                 OidcError::NotReady | OidcError::Discovery(_) => {
                     "the OpenID Provider's metadata is not loaded yet"
@@ -220,24 +262,13 @@ impl ResponseError for BffError {
 /// Why a callback did not produce a session. Each maps to a `login_error` code.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    #[error("the OP returned error `{0}`")]
-    Provider(String),
+    /// The OP's answer did not sign the user in (`oidc::login`).
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
     #[error("unknown or expired state")]
     InvalidState,
     #[error("state was already used")]
     StateReplayed,
-    #[error("iss parameter missing or not our issuer")]
-    IssMismatch,
-    #[error("no code in the callback")]
-    MissingCode,
-    #[error("code exchange failed: {0}")]
-    TokenExchange(OidcError),
-    #[error("no ID token in the token response")]
-    MissingIdToken,
-    #[error("ID token rejected: {0}")]
-    IdToken(IdTokenError),
-    #[error("OP metadata not loaded yet")]
-    NotReady,
     #[error("session too large for the cookies")]
     Session(SessionError),
     #[error("the session store is unavailable")]
@@ -248,23 +279,28 @@ impl LoginError {
     /// The `login_error` code shown to the SPA.
     pub fn code(&self) -> String {
         match self {
-            LoginError::Provider(e) => {
-                let ok = !e.is_empty()
-                    && e.len() <= 64
-                    && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-                if ok {
-                    e.clone()
-                } else {
-                    "login_failed".into()
+            LoginError::Callback(c) => match c {
+                CallbackError::Provider(e) => {
+                    let ok = !e.is_empty()
+                        && e.len() <= 64
+                        && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                    if ok {
+                        e.clone()
+                    } else {
+                        "login_failed".into()
+                    }
                 }
-            }
+                CallbackError::IssMismatch => "iss_mismatch".into(),
+                CallbackError::MissingCode => "missing_code".into(),
+                CallbackError::TokenExchange(_) => "token_exchange_failed".into(),
+                CallbackError::MissingIdToken | CallbackError::IdToken(_) => {
+                    "invalid_id_token".into()
+                }
+                CallbackError::NotReady => "temporarily_unavailable".into(),
+            },
             LoginError::InvalidState => "invalid_state".into(),
             LoginError::StateReplayed => "state_replayed".into(),
-            LoginError::IssMismatch => "iss_mismatch".into(),
-            LoginError::MissingCode => "missing_code".into(),
-            LoginError::TokenExchange(_) => "token_exchange_failed".into(),
-            LoginError::MissingIdToken | LoginError::IdToken(_) => "invalid_id_token".into(),
-            LoginError::NotReady | LoginError::Store => "temporarily_unavailable".into(),
+            LoginError::Store => "temporarily_unavailable".into(),
             LoginError::Session(_) => "session_error".into(),
         }
     }
@@ -272,14 +308,16 @@ impl LoginError {
     /// A bounded label for metrics.
     pub fn reason(&self) -> &'static str {
         match self {
-            LoginError::Provider(_) => "provider_error",
+            LoginError::Callback(c) => match c {
+                CallbackError::Provider(_) => "provider_error",
+                CallbackError::IssMismatch => "iss_mismatch",
+                CallbackError::MissingCode => "missing_code",
+                CallbackError::TokenExchange(_) => "token_exchange_failed",
+                CallbackError::MissingIdToken | CallbackError::IdToken(_) => "invalid_id_token",
+                CallbackError::NotReady => "not_ready",
+            },
             LoginError::InvalidState => "invalid_state",
             LoginError::StateReplayed => "state_replayed",
-            LoginError::IssMismatch => "iss_mismatch",
-            LoginError::MissingCode => "missing_code",
-            LoginError::TokenExchange(_) => "token_exchange_failed",
-            LoginError::MissingIdToken | LoginError::IdToken(_) => "invalid_id_token",
-            LoginError::NotReady => "not_ready",
             LoginError::Store => "store_unavailable",
             LoginError::Session(_) => "session_error",
         }

@@ -22,7 +22,7 @@ struct Cli {
 }
 
 fn init_logging(config: &Config) {
-    let default = if config.debug {
+    let default = if config.log.debug {
         "oidc_bff=debug,info"
     } else {
         "info"
@@ -32,7 +32,7 @@ fn init_logging(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    if config.json_logs {
+    if config.log.json {
         builder.json().init();
     } else {
         builder.init();
@@ -64,33 +64,33 @@ fn main() -> ExitCode {
     for key in &config.unknown_keys {
         tracing::warn!(key = %key, "unknown settings key ignored");
     }
-    if !config.verify_ssl_server {
+    if !config.provider.verify_ssl {
         tracing::warn!("verify_ssl_server is false: TLS certificates of the OP and upstreams are NOT verified. Use ca_file instead.");
     }
-    if config.ephemeral_cookie_key {
+    if config.session.ephemeral_key {
         tracing::warn!(
             "no cookie_keys configured: using a random key; sessions end when this process stops"
         );
     }
-    let listener = match TcpListener::bind(&config.listen) {
+    let listener = match TcpListener::bind(&config.server.listen) {
         Ok(l) => l,
         // A busy port is not a configuration error: say so, and exit 3 (issue 15).
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             eprintln!(
                 "oidc-bff: cannot listen on {}: the address is already in use (is another oidc-bff running?)",
-                config.listen
+                config.server.listen
             );
             return ExitCode::from(3);
         }
         Err(e) => {
             eprintln!(
                 "oidc-bff: configuration error: `listen`: cannot bind {}: {e}",
-                config.listen
+                config.server.listen
             );
             return ExitCode::from(2);
         }
     };
-    let base_url = config.base_url.to_string();
+    let base_url = config.server.base_url.to_string();
     let result = system.block_on(async move {
         let config = Application::prepare(config).await?;
         let app = Application::build(config, listener)?;

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -19,6 +19,13 @@ pub struct Metrics {
     pub store_errors: IntCounterVec,
     /// issue 17: front- and back-channel logouts by whether they matched a live session.
     pub logouts: IntCounterVec,
+    // issue 11: WebSocket
+    /// Open proxied WebSocket connections.
+    pub websockets_open: IntGauge,
+    /// Closed proxied WebSocket connections by reason.
+    pub websocket_closes: IntCounterVec,
+    // issue 11: route tokens
+    pub route_tokens: IntCounterVec,
 }
 
 const BUCKETS: &[f64] = &[
@@ -94,6 +101,26 @@ impl Metrics {
                 "bff_logouts_total",
                 "OP-initiated logouts by channel (backchannel, frontchannel) and outcome (matched, unmatched, unknown: sessions live in cookies)",
                 &["channel", "outcome"],
+            ),
+            // issue 11: WebSocket
+            websockets_open: {
+                let g = IntGauge::new("bff_websockets_open", "Open proxied WebSocket connections")
+                    .unwrap_or_else(|e| panic!("metric bff_websockets_open: {e}"));
+                let _ = r.register(Box::new(g.clone()));
+                g
+            },
+            websocket_closes: counter(
+                &r,
+                "bff_websocket_closes_total",
+                "Closed proxied WebSocket connections by reason (browser, upstream, session_ended, too_big, protocol_error, gone)",
+                &["reason"],
+            ),
+            // issue 11: route tokens
+            route_tokens: counter(
+                &r,
+                "bff_route_tokens_total",
+                "Route tokens by kind (client, exchange) and outcome (issued, cached, shared, refused, error)",
+                &["kind", "outcome"],
             ),
             registry: r,
         }

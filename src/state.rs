@@ -25,6 +25,9 @@ pub struct AppState {
     pub sessions: SessionStore,
     /// Single-flight token refresh.
     pub refresher: Refresher,
+    // issue 11: route tokens
+    /// Client-credentials and exchanged tokens: cache and single flight.
+    pub route_tokens: crate::session::route_tokens::RouteTokens,
 }
 
 impl AppState {

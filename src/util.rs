@@ -1,5 +1,5 @@
-//! Small primitives every layer uses: the clock, random ids, constant-time equality and
-//! hex SHA-256. Depends on nothing else in the crate.
+//! Small primitives every layer uses: the clock, random ids, constant-time equality,
+//! hex SHA-256, a URL's base. Depends on nothing else in the crate.
 
 use sha2::{Digest, Sha256};
 
@@ -39,4 +39,40 @@ pub fn hex_sha256(s: &str) -> String {
 pub fn is_hmac(alg: jsonwebtoken::Algorithm) -> bool {
     use jsonwebtoken::Algorithm;
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+/// `url`'s `scheme://host[:port]` and path without a trailing `/`: the base an upstream
+/// path is appended to (no user info, query or fragment; a default port is not written).
+pub fn url_base(url: &url::Url) -> String {
+    let path = url.path().trim_end_matches('/');
+    let mut base = String::with_capacity(url.as_str().len());
+    base.push_str(url.scheme());
+    base.push_str("://");
+    base.push_str(url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        base.push(':');
+        base.push_str(&port.to_string());
+    }
+    base.push_str(path);
+    base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_base;
+
+    #[test]
+    fn a_url_base_is_scheme_authority_and_path_without_trailing_slash() {
+        let base = |u: &str| url_base(&url::Url::parse(u).unwrap());
+        assert_eq!(base("https://api.example"), "https://api.example");
+        assert_eq!(
+            base("https://api.example:443/v2/"),
+            "https://api.example/v2"
+        );
+        assert_eq!(
+            base("http://api.example:8080/a/b//"),
+            "http://api.example:8080/a/b"
+        );
+        assert_eq!(base("http://u:p@[::1]:9000/x#f"), "http://[::1]:9000/x");
+    }
 }

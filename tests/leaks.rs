@@ -27,7 +27,13 @@ impl Write for Capture {
 async fn scenario(logs: &[Capture]) {
     let up = Upstream::start();
     let op = FakeOp::start().await;
-    let bff = spawn_bff(&op.issuer, json!({"api_endpoint": up.base, "debug": true})).await;
+    // issue 11: a client route and an exchange route too, so their tokens are checked.
+    let routes = json!([
+        {"prefix": "/api", "upstream": up.base},
+        {"prefix": "/api/app", "upstream": format!("{}/app", up.base), "token": "client", "scope": "api:read"},
+        {"prefix": "/api/x", "upstream": format!("{}/x", up.base), "token_exchange": {"resource": "urn:r:x"}},
+    ]);
+    let bff = spawn_bff(&op.issuer, json!({"routes": routes, "debug": true})).await;
     let mut b = Browser::new(&bff.base);
     let mut bodies = Vec::new();
     let mut cookie_values = Vec::new();
@@ -44,6 +50,8 @@ async fn scenario(logs: &[Capture]) {
     for (method, path) in [
         ("GET", "/bff/user"),
         ("GET", "/api/data?q=1"),
+        ("GET", "/api/app/status"),
+        ("GET", "/api/x/list"),
         ("POST", "/bff/refresh"),
         ("GET", "/bff/userinfo"),
         ("POST", "/bff/introspect"),
@@ -76,6 +84,10 @@ async fn scenario(logs: &[Capture]) {
         .await;
     assert_eq!(page.status, 200);
 
+    assert!(
+        op.with(|s| s.grants.client_credentials == 1 && s.grants.exchange == 1),
+        "a client token and an exchanged token were issued"
+    );
     let mut secrets: Vec<String> = op.with(|s| {
         let mut v = s.issued_tokens.clone();
         v.extend(s.secrets_seen.clone());

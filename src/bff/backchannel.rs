@@ -7,8 +7,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::error::BffError;
-use crate::oidc::discovery::LOGOUT_TOKEN_WINDOW;
-use crate::oidc::logout_token::LogoutTokenError;
+use crate::oidc::logout_token::{self, LogoutTokenError};
 use crate::state::AppState;
 use crate::state::OpClient;
 use crate::util::now;
@@ -18,7 +17,7 @@ pub async fn post(
     http: web::Data<OpClient>,
     payload: web::Payload,
 ) -> Result<HttpResponse, BffError> {
-    let body = super::read_body(payload, state.config.max_bff_body).await?;
+    let body = super::read_body(payload).await?;
     let token = url::form_urlencoded::parse(&body)
         .find(|(k, _)| k == "logout_token")
         .map(|(_, v)| v.into_owned())
@@ -30,13 +29,13 @@ pub async fn post(
         .await?
         .map_err(BffError::LogoutToken)?;
     let now = now();
-    let skew = state.config.clock_skew.as_secs();
+    let skew = state.config.id_token.clock_skew.as_secs();
     let fresh = state
         .store
         .first_use(
             "jti",
             &logout.jti,
-            logout.iat + LOGOUT_TOKEN_WINDOW + 2 * skew,
+            logout_token::replay_until(logout.iat, skew),
         )
         .await?;
     if !fresh {
@@ -69,7 +68,7 @@ pub(super) async fn record(
     now: u64,
 ) -> Result<(), BffError> {
     // Sessions that could still be alive: no older than the absolute lifetime.
-    let until = now + state.config.session_lifetime.as_secs();
+    let until = now + state.config.session.lifetime.as_secs();
     let (by_sid, value) = match by {
         By::Sid(v) => (true, v),
         By::Sub(v) => (false, v),
@@ -93,7 +92,7 @@ pub(super) async fn record(
         .logouts
         .with_label_values(&[channel, outcome])
         .inc();
-    let iss = state.config.issuer.as_str();
+    let iss = state.config.provider.issuer.as_str();
     let what = if by_sid { "sid" } else { "sub" };
     // Values from the OP are logged with Debug (quoted, escaped): no forged log lines.
     macro_rules! say {

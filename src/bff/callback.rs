@@ -1,24 +1,16 @@
-//! `GET <redirect_uri path>`: the OP sends the browser back here. Checks `state` (one use),
-//! `iss` (RFC 9207), exchanges the code, validates the ID token, and starts a new session.
+//! `GET <redirect_uri path>`: the OP sends the browser back here. Takes the pending login
+//! by `state` (one use), has `oidc::login` check the answer, and starts a new session.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 
 use crate::error::LoginError;
-use crate::oidc::token::{self, TokenResponse};
-use crate::oidc::OidcError;
+use crate::oidc::login::{self, Expected};
 use crate::session::{LoginState, PendingLogin, Session};
 use crate::state::AppState;
 use crate::state::OpClient;
 use crate::util::{hex_sha256, now, random_id};
 
-#[derive(Deserialize, Default, Debug)]
-pub struct CallbackQuery {
-    pub code: Option<String>,
-    pub state: Option<String>,
-    pub error: Option<String>,
-    pub iss: Option<String>,
-}
+use crate::oidc::login::CallbackQuery;
 
 /// Parses the callback's query string; anything malformed is an empty query (which then
 /// fails the `state` check).
@@ -35,7 +27,7 @@ pub async fn get(
 ) -> HttpResponse {
     let query = parse_query(req.query_string());
     let now = now();
-    let timeout = state.config.login_timeout.as_secs();
+    let timeout = state.config.session.login_timeout.as_secs();
     let mut logins: LoginState = state
         .cookies
         .open_login(&req, &state.sealer, now)
@@ -68,7 +60,7 @@ pub async fn get(
             Ok((_, cookies)) => (true, cookies),
             Err(_) => (false, Vec::new()),
         };
-        let mut res = silent_page(&state.config.origin, logged_in);
+        let mut res = silent_page(&state.config.server.origin, logged_in);
         for c in cookies.into_iter().chain([login_cookie]) {
             let _ = res.add_cookie(&c);
         }
@@ -88,6 +80,8 @@ pub async fn get(
     }
 }
 
+/// The pending login `state` names, spent once and for all; then the OP's answer checked
+/// and the new session saved.
 async fn finish(
     req: &HttpRequest,
     state: &AppState,
@@ -100,7 +94,7 @@ async fn finish(
     let pending = pending.ok_or(LoginError::InvalidState)?;
     // Single use, even when the whole callback is replayed with the original login cookie.
     let spent_key = hex_sha256(&pending.state);
-    let login_expiry = pending.created_at + config.login_timeout.as_secs();
+    let login_expiry = pending.created_at + config.session.login_timeout.as_secs();
     let first = state
         .store
         .first_use("state", &spent_key, login_expiry)
@@ -109,74 +103,13 @@ async fn finish(
     if !first {
         return Err(LoginError::StateReplayed);
     }
-    if let Some(error) = query.error {
-        return Err(LoginError::Provider(error));
-    }
-    let meta = state
-        .provider
-        .metadata()
-        .map_err(|_| LoginError::NotReady)?;
-    match &query.iss {
-        Some(iss) if iss != &config.issuer => return Err(LoginError::IssMismatch),
-        None if meta.authorization_response_iss_parameter_supported => {
-            return Err(LoginError::IssMismatch)
-        }
-        _ => {}
-    }
-    let code = query
-        .code
-        .filter(|c| !c.is_empty() && c.len() <= 4096)
-        .ok_or(LoginError::MissingCode)?;
-
-    let tokens: TokenResponse =
-        token::exchange_code(&http.0, &meta, config, &code, &pending.verifier)
-            .await
-            .map_err(LoginError::TokenExchange)?;
-    let id_token = tokens
-        .id_token
-        .as_deref()
-        .ok_or(LoginError::MissingIdToken)?;
-
-    let mut claims = state
-        .provider
-        .verify_id_token(
-            &http.0,
-            config,
-            id_token,
-            Some(&pending.nonce),
-            pending.max_age,
-        )
-        .await
-        .map_err(|e| match e {
-            OidcError::IdToken(e) => LoginError::IdToken(e),
-            other => LoginError::TokenExchange(other),
-        })?;
-
-    // The nonce has done its job; it is not for the browser.
-    claims.remove("nonce");
-    let sub = claims
-        .get("sub")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string();
-    let sid = claims
-        .get("sid")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    let session = Session {
-        id: random_id(16),
-        sub,
-        sid,
-        claims,
-        id_token: id_token.to_string(),
-        access_token: Some(tokens.access_token.clone()),
-        refresh_token: tokens.refresh_token.clone(),
-        access_token_expires_at: tokens.expires_in.map(|e| now + e),
-        scope: tokens.scope.clone().or_else(|| Some(config.scope.clone())),
-        created_at: now,
-        expires_at: now + config.session_lifetime.as_secs(),
-        last_seen: now,
+    let expected = Expected {
+        nonce: &pending.nonce,
+        verifier: &pending.verifier,
+        max_age: pending.max_age,
     };
+    let signed_in = login::finish(&http.0, &state.provider, config, query, expected, now).await?;
+    let session = Session::start(signed_in, now, config.session.lifetime.as_secs());
     let cookies = state
         .sessions
         .save(req, &session)

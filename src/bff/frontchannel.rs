@@ -26,7 +26,7 @@ pub async fn get(
     let q = query
         .map_err(|e| BffError::Invalid("the query string is malformed", e.to_string()))?
         .into_inner();
-    if q.iss.as_deref() != Some(state.config.issuer.as_str()) {
+    if q.iss.as_deref() != Some(state.config.provider.issuer.as_str()) {
         return Err(BffError::BadRequest(
             "iss is missing or not our issuer".into(),
         ));
@@ -40,7 +40,7 @@ pub async fn get(
         warn_sidless_once();
     }
     record(&state, "frontchannel", By::Sid(&sid), now()).await?;
-    let op_origin = url::Url::parse(&state.config.issuer)
+    let op_origin = url::Url::parse(&state.config.provider.issuer)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     Ok(HttpResponse::Ok()

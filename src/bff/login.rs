@@ -4,7 +4,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use crate::config::ParamsVia;
 use crate::error::BffError;
 use crate::oidc::authorize::{self, safe_return_url, LoginOptions, Secrets};
 use crate::session::{LoginState, PendingLogin};
@@ -45,24 +44,15 @@ async fn start(
     let meta = state.provider.metadata()?;
     let secrets = Secrets::generate();
     let params = authorize::authorization_params(&state.config, &secrets, &options);
-    // An OP that requires PAR gets PAR, whatever the setting says.
-    let via = if meta.require_pushed_authorization_requests {
-        ParamsVia::Par
-    } else {
-        state.config.send_parameters_via
-    };
-    let front = match via {
-        ParamsVia::Query => params,
-        ParamsVia::RequestObject => authorize::request_object_params(
-            &state.config,
-            authorize::request_object(&state.config, &params)?,
-        ),
-        ParamsVia::Par => authorize::push(&http.0, &meta, &state.config, &params).await?,
-    };
+    let via = authorize::params_via(
+        meta.require_pushed_authorization_requests,
+        state.config.provider.params_via,
+    );
+    let front = authorize::front_channel_params(&http.0, &meta, &state.config, params, via).await?;
     let url = authorize::url_with(&meta.authorization_endpoint, &front)?;
 
     let now = now();
-    let timeout = state.config.login_timeout.as_secs();
+    let timeout = state.config.session.login_timeout.as_secs();
     let mut logins: LoginState = state
         .cookies
         .open_login(req, &state.sealer, now)
@@ -127,7 +117,7 @@ pub async fn start_post(
     http: web::Data<OpClient>,
     payload: web::Payload,
 ) -> Result<HttpResponse, BffError> {
-    let body = super::read_body(payload, state.config.max_bff_body).await?;
+    let body = super::read_body(payload).await?;
     let options: LoginOptions = if body.iter().all(u8::is_ascii_whitespace) {
         LoginOptions::default()
     } else {
@@ -147,7 +137,7 @@ pub async fn silent(
     state: web::Data<AppState>,
     http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
-    if !state.config.silent_login {
+    if !state.config.provider.silent_login {
         return Err(BffError::NotFound);
     }
     let options = LoginOptions {

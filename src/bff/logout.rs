@@ -7,37 +7,19 @@
 //! history (issue 9). Without one it is `post_logout_redirect_uri`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::BffError;
+use crate::oidc::logout::Handoff;
 use crate::oidc::token;
 use crate::session::cookies::{fits_browser, LOGOUT_PAGE_PATH};
 use crate::session::Session;
 use crate::state::AppState;
 use crate::state::OpClient;
-use crate::util::{now, random_id};
+use crate::util::now;
 
 /// How long the logout hand-off cookie lives: the SPA navigates to the page at once.
 pub const HANDOFF_SECONDS: u64 = 60;
-
-/// What `POST /bff/logout` hands to the logout page, sealed in the logout cookie.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Handoff {
-    /// The session's ID token, for `id_token_hint`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token_hint: Option<String>,
-    /// The RP-initiated logout's `state` (random per logout).
-    pub state: String,
-}
-
-impl std::fmt::Debug for Handoff {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handoff")
-            .field("has_id_token_hint", &self.id_token_hint.is_some())
-            .finish_non_exhaustive()
-    }
-}
 
 pub async fn post(
     req: HttpRequest,
@@ -69,10 +51,7 @@ pub async fn post(
         .is_some_and(|m| m.end_session_endpoint.is_some());
     let url = if has_end_session {
         let now = now();
-        let mut handoff = Handoff {
-            id_token_hint: session.as_ref().map(|s| s.id_token.clone()),
-            state: random_id(16),
-        };
+        let mut handoff = Handoff::new(session.as_ref().map(|s| s.id_token.clone()));
         let mut cookie = state
             .cookies
             .write_logout(&state.sealer, &handoff, now, HANDOFF_SECONDS);
@@ -89,12 +68,13 @@ pub async fn post(
         res.cookie(cookie);
         state
             .config
+            .server
             .base_url
             .join(LOGOUT_PAGE_PATH)
             .map(|u| u.to_string())
             .unwrap_or_else(|_| LOGOUT_PAGE_PATH.to_string())
     } else {
-        state.config.post_logout_redirect_uri.to_string()
+        state.config.client.post_logout_redirect_uri.to_string()
     };
     tracing::info!(had_session = session.is_some(), "logout");
     Ok(res.json(json!({ "logoutUrl": url })))

@@ -9,9 +9,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use url::Url;
 
-use super::logout::Handoff;
-use crate::config::EndSessionMethod;
 use crate::error::BffError;
+use crate::oidc::logout::{self, EndSession, Handoff};
 use crate::state::AppState;
 use crate::util::{now, random_id};
 
@@ -29,21 +28,6 @@ fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// The end-session parameters, in the order of RP-Initiated Logout 1.0 §2.
-fn params(handoff: &Handoff, state: &AppState) -> Vec<(&'static str, String)> {
-    let mut p = Vec::with_capacity(4);
-    if let Some(hint) = &handoff.id_token_hint {
-        p.push(("id_token_hint", hint.clone()));
-    }
-    p.push(("client_id", state.config.client_id.clone()));
-    p.push((
-        "post_logout_redirect_uri",
-        state.config.post_logout_redirect_uri.to_string(),
-    ));
-    p.push(("state", handoff.state.clone()));
-    p
 }
 
 fn redirect(to: &str) -> actix_web::HttpResponseBuilder {
@@ -90,23 +74,34 @@ fn page(req: &HttpRequest, state: &AppState) -> HttpResponse {
     // to the OP; anything else lands where a finished logout would.
     let (Some(handoff), Some(endpoint)) = (handoff, endpoint) else {
         tracing::info!("logout page without a pending logout");
-        return redirect(state.config.post_logout_redirect_uri.as_str())
+        return redirect(state.config.client.post_logout_redirect_uri.as_str())
             .cookie(clear)
             .finish();
     };
-    let params = params(&handoff, state);
+    let params = logout::params(
+        &handoff,
+        &state.config.client.id,
+        &state.config.client.post_logout_redirect_uri,
+    );
     tracing::info!(
-        method = ?state.config.end_session_method,
+        method = ?state.config.provider.end_session_method,
         has_id_token_hint = handoff.id_token_hint.is_some(),
         "sending the logout to the OP"
     );
-    if state.config.end_session_method == EndSessionMethod::Get {
-        let mut url = endpoint;
-        url.query_pairs_mut().extend_pairs(&params);
-        return redirect(url.as_str()).cookie(clear).finish();
+    match logout::request(endpoint, state.config.provider.end_session_method, params) {
+        EndSession::Redirect(url) => redirect(url.as_str()).cookie(clear).finish(),
+        EndSession::Form { action, fields } => form_page(&action, &fields, clear),
     }
+}
+
+/// The auto-submitted form that posts the end-session request to the OP.
+fn form_page(
+    action: &Url,
+    fields: &[(&'static str, String)],
+    clear: actix_web::cookie::Cookie<'static>,
+) -> HttpResponse {
     let nonce = random_id(16);
-    let inputs: String = params
+    let inputs: String = fields
         .iter()
         .map(|(k, v)| {
             format!(
@@ -123,7 +118,7 @@ fn page(req: &HttpRequest, state: &AppState) -> HttpResponse {
          <noscript><button id=\"bff-logout-continue\" type=\"submit\">Continue</button></noscript>\
          </form><script nonce=\"{nonce}\">document.getElementById(\"bff-logout-form\").submit();</script>\
          </body></html>",
-        action = escape(endpoint.as_str()),
+        action = escape(action.as_str()),
     );
     // No form-action: after the POST the OP may redirect through its own pages, and a
     // browser checks those redirects against form-action too. The form's target and

@@ -42,15 +42,14 @@ pub async fn not_found() -> Result<HttpResponse, BffError> {
     Err(BffError::NotFound)
 }
 
-/// Reads a request body of at most `limit` bytes; larger is 413 JSON.
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, BffError> {
+/// The request body, which the guard (`middleware::body_deadline::hold`) has already read
+/// whole into memory, within `body_timeout` and `max_bff_body`, before any `/bff/` handler
+/// runs.
+pub async fn read_body(mut payload: web::Payload) -> Result<web::Bytes, BffError> {
     use futures_util::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| BffError::Invalid("cannot read the body", e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(BffError::BodyTooLarge);
-        }
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())

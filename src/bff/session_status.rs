@@ -22,7 +22,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         }
         Err(BffError::NotAuthenticated) => {
             let mut body = json!({ "isLoggedIn": false });
-            if state.config.silent_login {
+            if state.config.provider.silent_login {
                 body["silentLogin"] = Value::from(SILENT_LOGIN_PATH);
             }
             Ok(HttpResponse::Ok().json(body))

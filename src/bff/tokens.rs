@@ -32,7 +32,7 @@ pub async fn refresh(
         Fresh::Current(c) => c,
         Fresh::Ended(ended) => return Ok(ended),
     };
-    let idle = state.config.session_idle_timeout.as_secs();
+    let idle = state.config.session.idle_timeout.as_secs();
     Ok(with_cookies(HttpResponse::Ok(), cookies).json(session.summary(idle)))
 }
 

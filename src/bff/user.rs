@@ -11,7 +11,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     match signed_in(&req, &state).await {
         Ok((cookies, body)) => Ok(respond(cookies, body)),
         // Tell the SPA it may try a silent login (prompt=none in a hidden iframe).
-        Err(BffError::NotAuthenticated) if state.config.silent_login => {
+        Err(BffError::NotAuthenticated) if state.config.provider.silent_login => {
             Ok(HttpResponse::Unauthorized().json(json!({
                 "error": "not_authenticated",
                 "silentLogin": SILENT_LOGIN_PATH,
@@ -33,7 +33,7 @@ pub(super) async fn signed_in(
 ) -> Result<(Option<CookieSet>, Value), BffError> {
     let mut session = state.sessions.load(req).await?;
     let cookies = state.sessions.slide(req, &mut session).await?;
-    let idle = state.config.session_idle_timeout.as_secs();
+    let idle = state.config.session.idle_timeout.as_secs();
     let summary = session.summary(idle);
     // `sid` identifies the OP session for (front-/back-channel) logout; a page has no use
     // for it, and whoever knows it can end the session through front-channel logout.

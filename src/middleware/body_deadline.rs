@@ -322,12 +322,17 @@ pub async fn hold(req: &mut ServiceRequest, config: &Config) -> Held {
     }
     let mut payload = std::mem::replace(req.parts_mut().1, Payload::None);
     if is_api(req.path()) {
-        let (payload, watch) = idle(payload, config.proxy_timeout);
+        let (payload, watch) = idle(payload, config.proxy.timeout);
         req.set_payload(payload);
         req.extensions_mut().insert(watch.clone());
         return Held::Streaming(watch);
     }
-    let read = read_whole(&mut payload, config.max_bff_body, config.body_timeout).await;
+    let read = read_whole(
+        &mut payload,
+        config.limits.max_bff_body,
+        config.limits.body_timeout,
+    )
+    .await;
     match read {
         Ok(body) => {
             req.set_payload(Payload::from(body));

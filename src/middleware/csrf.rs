@@ -28,15 +28,42 @@ pub fn allowed(x_csrf: Option<&str>, origin: Option<&str>, ours: &str, extra: &[
     }
 }
 
+// issue 11: WebSocket
+/// True when the request asks for a WebSocket (`Upgrade` names `websocket`).
+pub fn wants_websocket(headers: &actix_web::http::header::HeaderMap) -> bool {
+    headers
+        .get_all(actix_web::http::header::UPGRADE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+}
+
+/// issue 11: the rule for a WebSocket upgrade. Browsers cannot add `X-CSRF` to one, so
+/// `Origin` is required instead, and must be ours or an allowed one.
+pub fn upgrade_allowed(origin: Option<&str>, ours: &str, extra: &[String]) -> bool {
+    origin.is_some_and(|o| o == ours || extra.iter().any(|e| e == o))
+}
+
 /// `Csrf` (403) when the request needs the rule and breaks it.
 pub fn check(req: &ServiceRequest, config: &Config) -> Result<(), BffError> {
     if needs_check(req.method(), req.path()) {
         let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
+        // issue 11: WebSocket
+        if wants_websocket(req.headers()) && !req.path().starts_with("/bff/") {
+            if !upgrade_allowed(
+                header("origin"),
+                &config.server.origin,
+                &config.server.allowed_origins,
+            ) {
+                return Err(BffError::Csrf);
+            }
+            return Ok(());
+        }
         if !allowed(
             header("x-csrf"),
             header("origin"),
-            &config.origin,
-            &config.allowed_origins,
+            &config.server.origin,
+            &config.server.allowed_origins,
         ) {
             return Err(BffError::Csrf);
         }
@@ -73,5 +100,31 @@ mod tests {
             &["https://other.example".into()]
         ));
         assert!(!allowed(Some("1"), Some("null"), ours, &[]));
+    }
+
+    // issue 11: WebSocket
+    #[test]
+    fn upgrade_rule() {
+        use actix_web::http::header::{HeaderMap, HeaderValue, UPGRADE};
+        let ours = "https://app.example";
+        assert!(upgrade_allowed(Some(ours), ours, &[]));
+        assert!(!upgrade_allowed(None, ours, &[]));
+        assert!(!upgrade_allowed(Some("null"), ours, &[]));
+        assert!(!upgrade_allowed(Some("https://evil.example"), ours, &[]));
+        assert!(upgrade_allowed(
+            Some("https://other.example"),
+            ours,
+            &["https://other.example".into()]
+        ));
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(UPGRADE, HeaderValue::from_static(v));
+            h
+        };
+        assert!(wants_websocket(&with("websocket")));
+        assert!(wants_websocket(&with("WebSocket")));
+        assert!(!wants_websocket(&with("h2c")));
+        assert!(!wants_websocket(&with("websocketx")));
+        assert!(!wants_websocket(&HeaderMap::new()));
     }
 }

@@ -71,12 +71,16 @@ pub fn check(req: &ServiceRequest, config: &Config) -> Result<(), BffError> {
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len())
         .sum();
-    if total > config.max_header_bytes {
+    if total > config.limits.max_header_bytes {
         return Err(BffError::HeadersTooLarge(
             "the request headers are too large",
         ));
     }
-    cookie_limits(req.headers(), config.max_cookies, config.max_cookie_header)?;
+    cookie_limits(
+        req.headers(),
+        config.limits.max_cookies,
+        config.limits.max_cookie_header,
+    )?;
     // Issue 9: TRACE, TRACK and CONNECT never reach an upstream (an echoing upstream
     // would hand the bearer token to the page), with or without X-CSRF; nothing else
     // here serves them either.

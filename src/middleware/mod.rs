@@ -38,7 +38,7 @@ pub async fn guard(
         let (res, watch) = admit_and_call(req, next, state.as_ref(), &method, &path).await?;
         let mut res = finish(res, &path, watch);
         request_id::stamp(&mut res, &rid);
-        let access_log = state.as_ref().is_some_and(|s| s.config.access_log);
+        let access_log = state.as_ref().is_some_and(|s| s.config.log.access_log);
         access_log::record(&method, &path, &res, started.elapsed(), access_log);
         Ok(res)
     }

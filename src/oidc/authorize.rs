@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::OidcError;
-use crate::config::Config;
+use crate::config::{Config, ParamsVia};
 use crate::util::random_id;
 
 /// Optional parameters a caller may add to the login (POST body or query).
@@ -94,9 +94,9 @@ pub fn authorization_params(
 ) -> Vec<(&'static str, String)> {
     let mut p = vec![
         ("response_type", "code".to_string()),
-        ("client_id", config.client_id.clone()),
-        ("redirect_uri", config.redirect_uri.to_string()),
-        ("scope", config.scope.clone()),
+        ("client_id", config.client.id.clone()),
+        ("redirect_uri", config.client.redirect_uri.to_string()),
+        ("scope", config.client.scope.clone()),
         ("state", secrets.state.clone()),
         ("nonce", secrets.nonce.clone()),
         ("code_challenge", s256_challenge(&secrets.verifier)),
@@ -111,6 +111,14 @@ pub fn authorization_params(
         ("claims", options.claims.as_ref().map(|v| v.to_string())),
     ];
     p.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    // issue 11: resource indicators (RFC 8707), one pair per value, as written.
+    p.extend(
+        config
+            .client
+            .resource
+            .iter()
+            .map(|r| ("resource", r.clone())),
+    );
     p
 }
 
@@ -146,16 +154,23 @@ pub fn request_object(
             "claims" => serde_json::from_str(v).unwrap_or_else(|_| v.clone().into()),
             _ => serde_json::Value::String(v.clone()),
         };
-        claims.insert((*k).to_string(), value);
+        // issue 11: a repeated parameter (`resource`) becomes an array.
+        match claims.get_mut(*k) {
+            Some(serde_json::Value::Array(list)) => list.push(value),
+            Some(first) => *first = serde_json::Value::Array(vec![first.take(), value]),
+            None => {
+                claims.insert((*k).to_string(), value);
+            }
+        }
     }
-    claims.insert("iss".into(), config.client_id.clone().into());
-    claims.insert("aud".into(), config.issuer.clone().into());
+    claims.insert("iss".into(), config.client.id.clone().into());
+    claims.insert("aud".into(), config.provider.issuer.clone().into());
     claims.insert("iat".into(), now.into());
     claims.insert("nbf".into(), now.into());
     claims.insert("exp".into(), (now + 300).into());
     claims.insert("jti".into(), random_id(16).into());
-    let alg = config.request_object_signing_alg.unwrap_or(
-        match (&config.client_secret, &config.client_key) {
+    let alg = config.client.request_object_alg.unwrap_or(
+        match (&config.client.secret, &config.client.key) {
             (Some(_), _) => Algorithm::HS256,
             (None, Some(k)) => k.alg,
             (None, None) => Algorithm::HS256,
@@ -164,13 +179,20 @@ pub fn request_object(
     let mut header = Header::new(alg);
     header.typ = Some("oauth-authz-req+jwt".into());
     let key = if crate::util::is_hmac(alg) {
-        EncodingKey::from_secret(config.client_secret.as_deref().unwrap_or("").as_bytes())
+        EncodingKey::from_secret(
+            config
+                .client
+                .secret
+                .as_ref()
+                .map_or("", |s| s.expose())
+                .as_bytes(),
+        )
     } else {
-        let k = config.client_key.as_ref().ok_or(OidcError::Unsupported(
+        let k = config.client.key.as_ref().ok_or(OidcError::Unsupported(
             "signed request objects without a key",
         ))?;
         header.kid = k.kid.clone();
-        k.key.clone()
+        k.key.expose().clone()
     };
     jsonwebtoken::encode(&header, &claims, &key)
         .map_err(|e| OidcError::InvalidResponse(format!("cannot sign the request object: {e}")))
@@ -180,9 +202,9 @@ pub fn request_object(
 /// OIDC Core 6.1 wants repeated outside it.
 pub fn request_object_params(config: &Config, object: String) -> Vec<(&'static str, String)> {
     vec![
-        ("client_id", config.client_id.clone()),
+        ("client_id", config.client.id.clone()),
         ("response_type", "code".to_string()),
-        ("scope", config.scope.clone()),
+        ("scope", config.client.scope.clone()),
         ("request", object),
     ]
 }
@@ -215,9 +237,35 @@ pub async fn push(
         ));
     }
     Ok(vec![
-        ("client_id", config.client_id.clone()),
+        ("client_id", config.client.id.clone()),
         ("request_uri", answer.request_uri),
     ])
+}
+
+/// How the authorization parameters travel: an OP that requires PAR
+/// (`require_pushed_authorization_requests`) gets PAR, whatever the setting says.
+pub fn params_via(op_requires_par: bool, configured: ParamsVia) -> ParamsVia {
+    if op_requires_par {
+        ParamsVia::Par
+    } else {
+        configured
+    }
+}
+
+/// The parameters the browser carries to the authorization endpoint, sent `via` the query,
+/// a request object, or PAR (then only `client_id` and `request_uri`).
+pub async fn front_channel_params(
+    client: &awc::Client,
+    meta: &super::Metadata,
+    config: &Config,
+    params: Vec<(&'static str, String)>,
+    via: ParamsVia,
+) -> Result<Vec<(&'static str, String)>, OidcError> {
+    Ok(match via {
+        ParamsVia::Query => params,
+        ParamsVia::RequestObject => request_object_params(config, request_object(config, &params)?),
+        ParamsVia::Par => push(client, meta, config, &params).await?,
+    })
 }
 
 /// A same-origin path to return to after login; anything else becomes `/`.
@@ -251,6 +299,27 @@ mod tests {
             s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    #[test]
+    fn an_op_that_requires_par_gets_par_whatever_the_setting() {
+        for configured in [ParamsVia::Query, ParamsVia::RequestObject, ParamsVia::Par] {
+            assert_eq!(
+                params_via(true, configured),
+                ParamsVia::Par,
+                "{configured:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn otherwise_the_setting_decides() {
+        assert_eq!(params_via(false, ParamsVia::Query), ParamsVia::Query);
+        assert_eq!(
+            params_via(false, ParamsVia::RequestObject),
+            ParamsVia::RequestObject
+        );
+        assert_eq!(params_via(false, ParamsVia::Par), ParamsVia::Par);
     }
 
     #[test]

@@ -46,10 +46,10 @@ pub struct Metadata {
 impl Metadata {
     /// Checks the document against the configured issuer (OIDC Discovery 4.3).
     pub fn check(&self, config: &Config) -> Result<(), OidcError> {
-        if self.issuer != config.issuer {
+        if self.issuer != config.provider.issuer {
             return Err(OidcError::Discovery(format!(
                 "metadata issuer `{}` differs from the configured `{}`",
-                self.issuer, config.issuer
+                self.issuer, config.provider.issuer
             )));
         }
         for (name, url) in [
@@ -123,13 +123,13 @@ impl Provider {
         max_age: Option<u64>,
     ) -> Expectations<'a> {
         Expectations {
-            issuer: &config.issuer,
-            client_id: &config.client_id,
+            issuer: &config.provider.issuer,
+            client_id: &config.client.id,
             nonce,
             now: crate::util::now(),
-            skew: config.clock_skew.as_secs(),
-            algs: &config.id_token_signing_algs,
-            client_secret: config.client_secret.as_deref(),
+            skew: config.id_token.clock_skew.as_secs(),
+            algs: &config.id_token.signing_algs,
+            client_secret: config.client.secret.as_ref().map(|s| s.expose().as_str()),
             max_age,
             max_iat_age: MAX_IAT_AGE,
         }
@@ -143,13 +143,13 @@ impl Provider {
         token: &str,
     ) -> Result<Arc<Vec<jsonwebtoken::jwk::Jwk>>, OidcError> {
         let meta = self.metadata()?;
-        let (_, kid) = id_token::header(token, &config.id_token_signing_algs)?;
+        let (_, kid) = id_token::header(token, &config.id_token.signing_algs)?;
         self.jwks
             .keys_for(
                 client,
                 &meta.jwks_uri,
                 kid.as_deref(),
-                config.jwks_min_refetch_interval,
+                config.id_token.jwks_min_refetch_interval,
             )
             .await
     }
@@ -187,13 +187,10 @@ impl Provider {
             token,
             &keys,
             &Self::expectations(config, None, None),
-            LOGOUT_TOKEN_WINDOW,
+            logout_token::LOGOUT_TOKEN_WINDOW,
         ))
     }
 }
-
-/// How old a logout token's `iat` may be.
-pub const LOGOUT_TOKEN_WINDOW: u64 = 300;
 
 /// Oldest ID token `iat` accepted.
 const MAX_IAT_AGE: u64 = 600;
@@ -209,7 +206,7 @@ pub fn discovery_url(issuer: &str) -> String {
 /// Fetches and checks the metadata once.
 pub async fn discover(client: &awc::Client, config: &Config) -> Result<Metadata, OidcError> {
     let _timer = crate::metrics::get().op_call("discovery");
-    let meta: Metadata = http::get_json(client, &discovery_url(&config.issuer)).await?;
+    let meta: Metadata = http::get_json(client, &discovery_url(&config.provider.issuer)).await?;
     meta.check(config)?;
     Ok(meta)
 }

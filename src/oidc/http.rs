@@ -24,13 +24,13 @@ pub fn tls_client_config(config: &Config) -> Result<Arc<ClientConfig>, String> {
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let mut tls = if config.verify_ssl_server {
+    let mut tls = if config.provider.verify_ssl {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         for cert in native.certs {
             let _ = roots.add(cert);
         }
-        if let Some(path) = &config.ca_file {
+        if let Some(path) = &config.provider.ca_file {
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| format!("ca_file: {e}"))?
                 .collect::<Result<Vec<_>, _>>()
@@ -126,15 +126,34 @@ pub fn send_error(e: SendRequestError) -> OidcError {
 #[derive(Deserialize)]
 struct OAuthError {
     error: Option<String>,
+    // issue 11: logged with failed grants.
+    error_description: Option<serde_json::Value>,
 }
 
 /// The OAuth `error` code of an error answer, when it is a short printable token (an
-/// OP's text never reaches a log line or a message unchecked).
-fn provider_error(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<OAuthError>(body)
-        .ok()
-        .and_then(|e| e.error)
-        .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()))
+/// OP's text never reaches a log line or a message unchecked), and its
+/// `error_description` made safe for a log line (at most 256 characters, control
+/// characters as spaces).
+fn provider_error(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(e) = serde_json::from_slice::<OAuthError>(body) else {
+        return (None, None);
+    };
+    let error = e
+        .error
+        .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()));
+    let description = match e.error_description {
+        Some(serde_json::Value::String(d)) => Some(sanitise(&d)),
+        _ => None,
+    };
+    (error, description)
+}
+
+/// At most 256 characters, control characters as spaces.
+pub fn sanitise(text: &str) -> String {
+    text.chars()
+        .take(256)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Reads a JSON answer; non-2xx answers become `OidcError::Status` with the OAuth `error`.
@@ -146,10 +165,11 @@ where
     let status = res.status();
     if !status.is_success() {
         let body = res.body().limit(64 * 1024).await.unwrap_or_default();
-        let error = provider_error(&body);
+        let (error, description) = provider_error(&body);
         return Err(OidcError::Status {
             status: status.as_u16(),
             error,
+            description,
         });
     }
     res.json::<T>().limit(MAX_JSON).await.map_err(|e| match e {
@@ -196,9 +216,10 @@ pub async fn send_form_no_content(
     if status.is_success() {
         return Ok(());
     }
-    let error = provider_error(&body);
+    let (error, description) = provider_error(&body);
     Err(OidcError::Status {
         status: status.as_u16(),
         error,
+        description,
     })
 }

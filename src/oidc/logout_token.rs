@@ -8,6 +8,9 @@ use super::id_token::{verify_jws, Expectations, IdTokenError};
 
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
+/// How old a logout token's `iat` may be.
+pub const LOGOUT_TOKEN_WINDOW: u64 = 300;
+
 /// The logout token's answer: which sessions end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Logout {
@@ -47,6 +50,18 @@ fn typ_ok(token: &str) -> bool {
     }
 }
 
+/// Whether `iat` is at most `window` (plus `skew`) old and not (beyond `skew`) ahead.
+fn iat_fresh(iat: u64, now: u64, window: u64, skew: u64) -> bool {
+    iat <= now + skew && iat + window + skew >= now
+}
+
+/// Until when a logout token's `jti` is remembered as spent (replays refused): longer than
+/// [`verify`] would accept a token of that `iat` (`LOGOUT_TOKEN_WINDOW`), on either side's
+/// clock skew.
+pub fn replay_until(iat: u64, skew: u64) -> u64 {
+    iat + LOGOUT_TOKEN_WINDOW + 2 * skew
+}
+
 /// Checks everything but `jti` freshness (the caller records it in its store).
 /// `window`: how old `iat` may be, in seconds.
 pub fn verify(
@@ -63,7 +78,7 @@ pub fn verify(
         .get("iat")
         .and_then(Value::as_u64)
         .ok_or(LogoutTokenError::BadIat)?;
-    if iat > exp.now + exp.skew || iat + window + exp.skew < exp.now {
+    if !iat_fresh(iat, exp.now, window, exp.skew) {
         return Err(LogoutTokenError::BadIat);
     }
     let jti = claims
@@ -95,4 +110,23 @@ pub fn verify(
         return Err(LogoutTokenError::NoSidOrSub);
     }
     Ok(Logout { sid, sub, jti, iat })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jti_is_remembered_as_long_as_its_token_would_be_accepted() {
+        let (iat, skew) = (10_000, 5);
+        let until = replay_until(iat, skew);
+        assert_eq!(until, iat + LOGOUT_TOKEN_WINDOW + 10);
+        let accepted: Vec<u64> = (iat - 20..iat + LOGOUT_TOKEN_WINDOW + 20)
+            .filter(|&now| iat_fresh(iat, now, LOGOUT_TOKEN_WINDOW, skew))
+            .collect();
+        assert_eq!(accepted.first(), Some(&(iat - skew)));
+        assert_eq!(accepted.last(), Some(&(iat + LOGOUT_TOKEN_WINDOW + skew)));
+        assert!(accepted.iter().all(|&now| now < until));
+        assert_eq!(replay_until(iat, 0), iat + LOGOUT_TOKEN_WINDOW);
+    }
 }

@@ -3,19 +3,24 @@
 
 pub mod authorize;
 pub mod backoff;
+// issue 11: route tokens
+pub mod client_credentials;
 pub mod discovery;
 pub mod http;
 pub mod id_token;
 pub mod jwks;
+pub mod login;
+pub mod logout;
 pub mod logout_token;
 pub mod registration;
 pub mod token;
+pub mod token_exchange;
 
 pub use discovery::{Metadata, Provider};
 pub use id_token::IdTokenError;
 
 /// Errors of the OIDC layer. Messages never contain a token, code or secret.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OidcError {
     #[error("the OpenID Provider's metadata is not loaded yet")]
     NotReady,
@@ -24,7 +29,12 @@ pub enum OidcError {
     #[error("the OpenID Provider did not answer in time")]
     Timeout,
     #[error("the OpenID Provider answered {status} {}", error.as_deref().unwrap_or(""))]
-    Status { status: u16, error: Option<String> },
+    Status {
+        status: u16,
+        error: Option<String>,
+        /// issue 11: the OP's `error_description`, sanitised (for the log only).
+        description: Option<String>,
+    },
     #[error("the OpenID Provider's answer is not valid: {0}")]
     InvalidResponse(String),
     #[error("discovery failed: {0}")]

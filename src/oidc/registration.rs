@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{http, Metadata, OidcError};
-use crate::config::{ClientAuth, Config};
+use crate::config::{ClientAuth, Config, Secret};
 
 /// What the registration file holds.
 #[derive(Serialize, Deserialize)]
@@ -26,19 +26,17 @@ pub struct Registered {
 /// The client metadata we register: our redirect and logout URIs, the code flow, the
 /// client authentication method (with our public key for `private_key_jwt`).
 pub fn client_metadata(config: &Config) -> serde_json::Value {
-    let base = config.base_url.as_str().trim_end_matches('/');
-    let auth = config
-        .token_endpoint_auth_method
-        .unwrap_or(ClientAuth::Basic);
+    let base = config.server.base_url.as_str().trim_end_matches('/');
+    let auth = config.client.auth_method.unwrap_or(ClientAuth::Basic);
     let mut meta = json!({
         "client_name": "oidc-bff",
         "application_type": "web",
-        "redirect_uris": [config.redirect_uri.as_str()],
-        "post_logout_redirect_uris": [config.post_logout_redirect_uri.as_str()],
+        "redirect_uris": [config.client.redirect_uri.as_str()],
+        "post_logout_redirect_uris": [config.client.post_logout_redirect_uri.as_str()],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": auth.name(),
-        "scope": config.scope,
+        "scope": config.client.scope,
         "backchannel_logout_uri": format!("{base}/bff/backchannel-logout"),
         "backchannel_logout_session_required": true,
         "frontchannel_logout_uri": format!("{base}/bff/frontchannel-logout"),
@@ -53,10 +51,10 @@ pub fn client_metadata(config: &Config) -> serde_json::Value {
 
 /// The public key registered for `private_key_jwt`.
 fn registered_jwk(config: &Config) -> Option<serde_json::Value> {
-    if config.token_endpoint_auth_method != Some(ClientAuth::PrivateKeyJwt) {
+    if config.client.auth_method != Some(ClientAuth::PrivateKeyJwt) {
         return None;
     }
-    config.client_key.as_ref()?.public_jwk()
+    config.client.key.as_ref()?.public_jwk()
 }
 
 /// Reads earlier credentials; `Ok(None)` when the file does not exist yet.
@@ -102,9 +100,11 @@ pub async fn register(
         .post(endpoint)
         .insert_header(("Accept", "application/json"));
     if let Some(token) = config
+        .client
         .registration
         .as_ref()
-        .and_then(|r| r.initial_access_token.as_deref())
+        .and_then(|r| r.initial_access_token.as_ref())
+        .map(|t| t.expose())
     {
         req = req.insert_header(("Authorization", format!("Bearer {token}")));
     }
@@ -124,13 +124,13 @@ pub async fn register(
 /// Fills `client_id`/`client_secret` from the file, or registers (retrying discovery and
 /// registration with backoff while the OP is unreachable) and saves the answer.
 pub async fn ensure_registered(config: &mut Config, client: &awc::Client) -> Result<(), String> {
-    let Some(reg) = config.registration.clone() else {
+    let Some(reg) = config.client.registration.clone() else {
         return Ok(());
     };
-    if !config.client_id.is_empty() {
+    if !config.client.id.is_empty() {
         return Ok(());
     }
-    if config.token_endpoint_auth_method == Some(ClientAuth::PrivateKeyJwt)
+    if config.client.auth_method == Some(ClientAuth::PrivateKeyJwt)
         && registered_jwk(config).is_none()
     {
         return Err("the client key's public half cannot be registered; use an RSA or P-256 key, or set client_id".into());
@@ -152,7 +152,7 @@ pub async fn ensure_registered(config: &mut Config, client: &awc::Client) -> Res
                     Err(OidcError::Unsupported(what)) => {
                         return Err(format!("the OP does not offer {what}; set client_id"))
                     }
-                    Err(OidcError::Status { status, error }) if status < 500 => {
+                    Err(OidcError::Status { status, error, .. }) if status < 500 => {
                         return Err(format!(
                             "registration refused: {status} {}",
                             error.unwrap_or_default()
@@ -168,9 +168,9 @@ pub async fn ensure_registered(config: &mut Config, client: &awc::Client) -> Res
     };
     save(&reg.file, &registered)?;
     tracing::info!(file = %reg.file.display(), "client registered");
-    config.client_id = registered.client_id.clone();
-    if config.client_secret.is_none() {
-        config.client_secret = registered.client_secret.clone();
+    config.client.id = registered.client_id.clone();
+    if config.client.secret.is_none() {
+        config.client.secret = registered.client_secret.clone().map(Secret::new);
     }
     Ok(())
 }

@@ -39,7 +39,7 @@ impl std::fmt::Debug for TokenResponse {
 /// The client authentication to use: the setting, else what the OP supports
 /// (client_secret_basic is the default when the OP says nothing).
 pub fn auth_method(config: &Config, meta: &Metadata) -> ClientAuth {
-    if let Some(m) = config.token_endpoint_auth_method {
+    if let Some(m) = config.client.auth_method {
         return m;
     }
     match &meta.token_endpoint_auth_methods_supported {
@@ -67,9 +67,9 @@ pub type Form = Vec<(&'static str, String)>;
 
 /// The `aud` of a client assertion sent to `url` (`client_assertion_audience`).
 pub fn assertion_audience<'a>(config: &'a Config, meta: &'a Metadata, url: &'a str) -> &'a str {
-    match config.client_assertion_audience {
+    match config.client.assertion_audience {
         AssertionAudience::TokenEndpoint => &meta.token_endpoint,
-        AssertionAudience::Issuer => &config.issuer,
+        AssertionAudience::Issuer => &config.provider.issuer,
         AssertionAudience::Endpoint => url,
     }
 }
@@ -86,8 +86,8 @@ pub fn client_assertion(
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let now = crate::util::now();
     let claims = serde_json::json!({
-        "iss": config.client_id,
-        "sub": config.client_id,
+        "iss": config.client.id,
+        "sub": config.client.id,
         "aud": assertion_audience(config, meta, url),
         "jti": crate::util::random_id(16),
         "iat": now,
@@ -96,15 +96,16 @@ pub fn client_assertion(
     let (header, key) = match method {
         ClientAuth::PrivateKeyJwt => {
             let k = config
-                .client_key
+                .client
+                .key
                 .as_ref()
                 .ok_or(OidcError::Unsupported("private_key_jwt without a key"))?;
             let mut h = Header::new(k.alg);
             h.kid = k.kid.clone();
-            (h, k.key.clone())
+            (h, k.key.expose().clone())
         }
         _ => {
-            let secret = config.client_secret.as_deref().unwrap_or("");
+            let secret = config.client.secret.as_ref().map_or("", |s| s.expose());
             (
                 Header::new(Algorithm::HS256),
                 EncodingKey::from_secret(secret.as_bytes()),
@@ -123,28 +124,28 @@ pub fn authenticated(
     config: &Config,
     meta: &Metadata,
 ) -> Result<(awc::ClientRequest, Form), OidcError> {
-    let secret = config.client_secret.as_deref().unwrap_or("");
+    let secret = config.client.secret.as_ref().map_or("", |s| s.expose());
     let req = client.post(url);
     let method = auth_method(config, meta);
     Ok(match method {
         ClientAuth::Basic => (
             req.insert_header((
                 "Authorization",
-                basic_auth_header(&config.client_id, secret),
+                basic_auth_header(&config.client.id, secret),
             )),
             Vec::new(),
         ),
         ClientAuth::Post => (
             req,
             vec![
-                ("client_id", config.client_id.clone()),
+                ("client_id", config.client.id.clone()),
                 ("client_secret", secret.to_string()),
             ],
         ),
         ClientAuth::SecretJwt | ClientAuth::PrivateKeyJwt => (
             req,
             vec![
-                ("client_id", config.client_id.clone()),
+                ("client_id", config.client.id.clone()),
                 (
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
@@ -162,6 +163,29 @@ pub fn as_refs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a
     form.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
+/// A grant at the token endpoint (issue 11: every grant goes through here): the client
+/// authentication of `authenticated`, then the grant's own fields; the answer as JSON.
+pub(super) async fn token_grant<T: serde::de::DeserializeOwned>(
+    client: &awc::Client,
+    meta: &Metadata,
+    config: &Config,
+    grant: Form,
+) -> Result<T, OidcError> {
+    let _timer = crate::metrics::get().op_call("token");
+    let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta)?;
+    form.extend(grant);
+    http::send_form(req, &as_refs(&form)).await
+}
+
+/// `resource` (RFC 8707) pairs of the login's token requests.
+fn login_resources(config: &Config) -> impl Iterator<Item = (&'static str, String)> + '_ {
+    config
+        .client
+        .resource
+        .iter()
+        .map(|r| ("resource", r.clone()))
+}
+
 /// Exchanges an authorization code (with its PKCE verifier) for tokens.
 pub async fn exchange_code(
     client: &awc::Client,
@@ -170,20 +194,19 @@ pub async fn exchange_code(
     code: &str,
     verifier: &str,
 ) -> Result<TokenResponse, OidcError> {
-    let _timer = crate::metrics::get().op_call("token");
-    let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta)?;
-    form.extend([
+    let mut grant = vec![
         ("grant_type", "authorization_code".to_string()),
         ("code", code.to_string()),
         ("code_verifier", verifier.to_string()),
-        ("redirect_uri", config.redirect_uri.to_string()),
-    ]);
-    let tokens: TokenResponse = http::send_form(req, &as_refs(&form)).await?;
+        ("redirect_uri", config.client.redirect_uri.to_string()),
+    ];
+    grant.extend(login_resources(config));
+    let tokens: TokenResponse = token_grant(client, meta, config, grant).await?;
     check_token_type(&tokens)?;
     Ok(tokens)
 }
 
-fn check_token_type(tokens: &TokenResponse) -> Result<(), OidcError> {
+pub(super) fn check_token_type(tokens: &TokenResponse) -> Result<(), OidcError> {
     match tokens.token_type.as_deref() {
         Some(t) if t.eq_ignore_ascii_case("bearer") => Ok(()),
         Some(_) => Err(OidcError::InvalidResponse(
@@ -193,20 +216,20 @@ fn check_token_type(tokens: &TokenResponse) -> Result<(), OidcError> {
     }
 }
 
-/// The refresh-token grant (RFC 6749 6).
+/// The refresh-token grant (RFC 6749 6). The login's `resource` is sent again: a refresh
+/// without it may silently change the token's audience.
 pub async fn refresh(
     client: &awc::Client,
     meta: &Metadata,
     config: &Config,
     refresh_token: &str,
 ) -> Result<TokenResponse, OidcError> {
-    let _timer = crate::metrics::get().op_call("token");
-    let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta)?;
-    form.extend([
+    let mut grant = vec![
         ("grant_type", "refresh_token".to_string()),
         ("refresh_token", refresh_token.to_string()),
-    ]);
-    let tokens: TokenResponse = http::send_form(req, &as_refs(&form)).await?;
+    ];
+    grant.extend(login_resources(config));
+    let tokens: TokenResponse = token_grant(client, meta, config, grant).await?;
     check_token_type(&tokens)?;
     Ok(tokens)
 }

@@ -49,12 +49,7 @@ pub(crate) fn send_error(e: SendRequestError) -> ProxyError {
 pub(crate) fn body_error(
     watch: Option<&crate::middleware::body_deadline::BodyWatch>,
 ) -> Option<BffError> {
-    use crate::middleware::body_deadline::BodyFault;
-    Some(match watch?.fault()? {
-        BodyFault::TimedOut => BffError::BodyTimeout,
-        BodyFault::TooLarge => BffError::BodyTooLarge,
-        BodyFault::Malformed | BodyFault::Incomplete => BffError::MalformedBody,
-    })
+    Some(watch?.fault()?.error())
 }
 
 /// awc's own bound on an upload (its timeout covers sending the body too).

@@ -5,6 +5,12 @@ pub mod client;
 pub mod headers;
 pub mod path;
 pub mod route;
+// issue 11: WebSocket
+mod relay;
+pub mod sockets;
+// issue 11: route tokens
+pub mod token;
+pub mod websocket;
 
 use std::time::Duration;
 
@@ -35,12 +41,20 @@ pub async fn forward(
     http: web::Data<OpClient>,
     upstream: web::Data<UpstreamClient>,
 ) -> Result<HttpResponse, BffError> {
+    // The guard (`limits::check`) refuses these before routing; checked again here on
+    // purpose, so that this handler never forwards them whatever wraps it.
     if refused_method(req.method()) {
         return Err(BffError::MethodNotAllowed);
     }
     let raw_path = req.uri().path();
     check_path(raw_path)?;
-    let (route, rest) = route_for(&state.config.routes, raw_path).ok_or(ProxyError::NoRoute)?;
+    let (route, rest) =
+        route_for(&state.config.proxy.routes, raw_path).ok_or(ProxyError::NoRoute)?;
+    // issue 11: WebSocket
+    if crate::middleware::csrf::wants_websocket(req.headers()) {
+        return websocket::forward(req.clone(), payload, &state, &http, &upstream, route, rest)
+            .await;
+    }
     let (mut session, mut cookies) = match session_for(&req, &state, &http, route).await? {
         Ok(found) => found,
         Err(ended) => return Ok(ended),
@@ -52,30 +66,55 @@ pub async fn forward(
         route,
         upstream_url(route, raw_path, rest, req.query_string()),
     );
-    let bearer = session.as_ref().and_then(|s| s.access_token.clone());
-    let mut res = call.send(bearer.as_deref(), payload).await?;
-    // One refresh and one retry when an idempotent, bodyless request's token was refused.
+    // issue 11: route tokens
+    let mut sent = token::bearer_for(&state, &http, route, session.as_ref()).await?;
+    let mut res = call
+        .send(sent.as_ref().map(|s| s.token.as_str()), payload)
+        .await?;
+    // One retry when an idempotent, bodyless request's token was refused: a client token
+    // is dropped and granted again; the user's is refreshed (and exchanged again).
     let retryable = !call.has_body
         && matches!(
             call.method,
             Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
         );
-    if retryable && bearer.is_some() && is_invalid_token(&res) {
-        if let Some(s) = session.as_mut() {
-            tracing::info!("upstream refused the access token; refreshing and retrying once");
-            match state.keep_fresh(&req, &http, s, true).await {
-                Ok(Fresh::Current(c)) => {
-                    cookies = c;
-                    res = call
-                        .request(s.access_token.as_deref(), call.timeout)
-                        .send()
-                        .await
-                        .map_err(send_error)?;
-                }
-                Ok(Fresh::Ended(ended)) => return Ok(ended),
-                Err(BffError::NoRefreshToken) => {}
-                Err(e) => return Err(e),
+    if retryable && is_invalid_token(&res) {
+        let again = match sent.take() {
+            None => None,
+            Some(token::Sent {
+                token: t,
+                kind: token::SentKind::Client(key),
+            }) => {
+                tracing::info!(
+                    "upstream refused the client token; granting another and retrying once"
+                );
+                token::drop_client_token(&state, &key, &t).await?;
+                token::bearer_for(&state, &http, route, None).await?
             }
+            Some(_) => match session.as_mut() {
+                None => None,
+                Some(s) => {
+                    tracing::info!(
+                        "upstream refused the access token; refreshing and retrying once"
+                    );
+                    match state.keep_fresh(&req, &http, s, true).await {
+                        Ok(Fresh::Current(c)) => {
+                            cookies = c;
+                            token::bearer_for(&state, &http, route, Some(s)).await?
+                        }
+                        Ok(Fresh::Ended(ended)) => return Ok(ended),
+                        Err(BffError::NoRefreshToken) => None,
+                        Err(e) => return Err(e),
+                    }
+                }
+            },
+        };
+        if let Some(t) = again {
+            res = call
+                .request(Some(t.token.as_str()), call.timeout)
+                .send()
+                .await
+                .map_err(send_error)?;
         }
     }
     Ok(answer(res, &call.method, cookies))
@@ -90,9 +129,10 @@ async fn session_for(
     route: &Route,
 ) -> Result<Result<(Option<Session>, Option<CookieSet>), HttpResponse>, BffError> {
     let mut session: Option<Session> = match route.token {
-        TokenMode::None => None,
-        TokenMode::Optional => state.sessions.load(req).await.ok(),
-        TokenMode::Required => Some(state.sessions.load(req).await?),
+        // A client route reads no cookie (and slides nothing).
+        TokenMode::None | TokenMode::Client => None,
+        TokenMode::UserOrNone | TokenMode::UserOrClient => state.sessions.load(req).await.ok(),
+        TokenMode::User => Some(state.sessions.load(req).await?),
     };
     let mut cookies = None;
     if let Some(s) = session.as_mut() {
@@ -142,14 +182,14 @@ impl<'a> Call<'a> {
             upstream,
             url,
             rid: crate::middleware::request_id::of(req),
-            public_host: public_host(&state.config.base_url),
+            public_host: public_host(&state.config.server.base_url),
             peer,
-            trusted: Hop::is_trusted(&state.config.trusted_proxies, peer),
-            proto: state.config.base_url.scheme(),
+            trusted: Hop::is_trusted(&state.config.proxy.trusted_proxies, peer),
+            proto: state.config.server.base_url.scheme(),
             method: req.method().clone(),
             content_length,
             has_body: has_body(req, content_length),
-            timeout: state.config.proxy_timeout,
+            timeout: state.config.proxy.timeout,
             body_watch: req.extensions().get::<BodyWatch>().cloned(),
         }
     }

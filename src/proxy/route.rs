@@ -11,21 +11,13 @@ pub fn route_for<'a>(routes: &'a [Route], path: &'a str) -> Option<(&'a Route, &
     })
 }
 
-/// The upstream URL: the route's base path, then the remainder (or the whole path when
-/// the prefix is kept), then the query. It always stays under the upstream's base.
+/// The upstream URL: the route's base (worked out at start), then the remainder (or the
+/// whole path when the prefix is kept), then the query. It always stays under the
+/// upstream's base.
 pub fn upstream_url(route: &Route, path: &str, rest: &str, query: &str) -> String {
-    let base = &route.upstream;
-    let base_path = base.path().trim_end_matches('/');
     let tail = if route.strip_prefix { rest } else { path };
-    let mut url = String::with_capacity(64 + tail.len() + query.len());
-    url.push_str(base.scheme());
-    url.push_str("://");
-    url.push_str(base.host_str().unwrap_or(""));
-    if let Some(port) = base.port() {
-        url.push(':');
-        url.push_str(&port.to_string());
-    }
-    url.push_str(base_path);
+    let mut url = String::with_capacity(route.base.len() + 2 + tail.len() + query.len());
+    url.push_str(&route.base);
     if tail.is_empty() {
         url.push('/');
     } else {
@@ -46,15 +38,20 @@ pub(super) mod tests {
 
     /// A route for unit tests, with one configured header.
     pub(in crate::proxy) fn route(prefix: &str, upstream: &str, strip: bool) -> Route {
+        let upstream = url::Url::parse(upstream).unwrap();
         Route {
             prefix: prefix.into(),
-            upstream: url::Url::parse(upstream).unwrap(),
-            token: TokenMode::Required,
+            base: crate::util::url_base(&upstream),
+            upstream,
+            token: TokenMode::User,
             strip_prefix: strip,
             headers: vec![(
                 HeaderName::from_static("x-key"),
                 HeaderValue::from_static("k"),
             )],
+            websocket: true,
+            client: None,
+            exchange: None,
         }
     }
 

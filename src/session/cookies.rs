@@ -42,6 +42,18 @@ pub fn cookie_pairs(req: &HttpRequest) -> impl Iterator<Item = (&str, &str)> {
         })
 }
 
+/// Opens the first cookie called `name` (a one-piece sealed cookie: login state, logout
+/// hand-off); anything unreadable or expired counts as absent.
+fn open_one<T: DeserializeOwned>(
+    name: &str,
+    req: &HttpRequest,
+    sealer: &Sealer,
+    now: u64,
+) -> Option<T> {
+    let (_, value) = cookie_pairs(req).find(|(n, _)| *n == name)?;
+    sealer.open(name, value, now).ok().map(|(v, _)| v)
+}
+
 /// The most a browser keeps of one cookie (RFC 6265bis §5.7: name plus value; we count
 /// the whole `Set-Cookie` value, attributes included, to stay clear of every browser).
 pub const MAX_BROWSER_COOKIE: usize = 4096;
@@ -56,23 +68,23 @@ pub type CookieSet = Vec<Cookie<'static>>;
 
 impl CookieJar {
     pub fn new(config: &Config) -> Self {
-        let prefix = if config.https { "__Host-" } else { "" };
+        let prefix = if config.server.https { "__Host-" } else { "" };
         Self {
             session_name: format!("{prefix}bff-session"),
             login_name: format!("{prefix}bff-login"),
             // `__Host-` requires `Path=/`; `__Secure-` keeps the Secure guarantee while
             // the cookie travels only to the logout page.
-            logout_name: if config.https {
+            logout_name: if config.server.https {
                 "__Secure-bff-logout".to_string()
             } else {
                 "bff-logout".to_string()
             },
-            secure: config.secure_cookies,
-            session_same_site: match config.same_site {
+            secure: config.server.secure_cookies,
+            session_same_site: match config.session.same_site {
                 SameSite::Strict => CookieSameSite::Strict,
                 SameSite::Lax => CookieSameSite::Lax,
             },
-            max_chunks: config.max_cookie_chunks,
+            max_chunks: config.session.max_cookie_chunks,
         }
     }
 
@@ -198,11 +210,7 @@ impl CookieJar {
         sealer: &Sealer,
         now: u64,
     ) -> Option<T> {
-        let (_, value) = cookie_pairs(req).find(|(n, _)| *n == self.login_name)?;
-        sealer
-            .open(&self.login_name, value, now)
-            .ok()
-            .map(|(v, _)| v)
+        open_one(&self.login_name, req, sealer, now)
     }
 
     pub fn write_login<T: Serialize>(
@@ -252,11 +260,7 @@ impl CookieJar {
         sealer: &Sealer,
         now: u64,
     ) -> Option<T> {
-        let (_, value) = cookie_pairs(req).find(|(n, _)| *n == self.logout_name)?;
-        sealer
-            .open(&self.logout_name, value, now)
-            .ok()
-            .map(|(v, _)| v)
+        open_one(&self.logout_name, req, sealer, now)
     }
 
     pub fn clear_logout(&self) -> Cookie<'static> {

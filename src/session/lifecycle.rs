@@ -118,7 +118,7 @@ impl SessionStore {
         session: &mut Session,
     ) -> Result<Option<CookieSet>, BffError> {
         let now = now();
-        let idle = self.config.session_idle_timeout.as_secs();
+        let idle = self.config.session.idle_timeout.as_secs();
         let step = (idle / 10).clamp(1, 60);
         if now < session.last_seen + step {
             return Ok(None);
@@ -130,7 +130,7 @@ impl SessionStore {
     /// Stores `session` (in its cookies, or in the shared store with an id cookie) and
     /// returns the cookies to set.
     pub async fn save(&self, req: &HttpRequest, session: &Session) -> Result<CookieSet, BffError> {
-        let idle = self.config.session_idle_timeout.as_secs();
+        let idle = self.config.session.idle_timeout.as_secs();
         let expiry = session.cookie_expiry(idle);
         let now = now();
         if self.backend == Backend::Server {

@@ -5,6 +5,8 @@ pub mod chunk;
 pub mod cookies;
 pub mod lifecycle;
 pub mod refresh;
+// issue 11: route tokens
+pub mod route_tokens;
 pub mod seal;
 
 use serde::{Deserialize, Serialize};
@@ -14,12 +16,13 @@ pub use cookies::CookieJar;
 pub use lifecycle::SessionStore;
 pub use seal::Sealer;
 
-use crate::util::constant_time_eq;
+use crate::oidc::login::SignedIn;
+use crate::util::{constant_time_eq, random_id};
 
 pub use crate::error::SessionError;
 
 /// A signed-in session, sealed into the session cookie.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Session {
     /// Random id (128 bits), used to end the session everywhere.
     pub id: String,
@@ -43,7 +46,41 @@ pub struct Session {
     pub last_seen: u64,
 }
 
+/// Prints who and when, never a token or the id (in Redis mode the cookie carries the id).
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("sub", &self.sub)
+            .field("sid", &self.sid.is_some())
+            .field("has_access_token", &self.access_token.is_some())
+            .field("has_refresh_token", &self.refresh_token.is_some())
+            .field("access_token_expires_at", &self.access_token_expires_at)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("last_seen", &self.last_seen)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Session {
+    /// A new session (with a new random id) for a finished login.
+    pub fn start(login: SignedIn, now: u64, lifetime: u64) -> Session {
+        Session {
+            id: random_id(16),
+            sub: login.sub,
+            sid: login.sid,
+            claims: login.claims,
+            id_token: login.id_token,
+            access_token: Some(login.access_token),
+            refresh_token: login.refresh_token,
+            access_token_expires_at: login.access_token_expires_at,
+            scope: login.scope,
+            created_at: now,
+            expires_at: now + lifetime,
+            last_seen: now,
+        }
+    }
+
     /// When the sealed cookie stops opening: the sooner of the absolute and idle limits.
     pub fn cookie_expiry(&self, idle: u64) -> u64 {
         self.expires_at.min(self.last_seen.saturating_add(idle))
@@ -110,7 +147,6 @@ impl LoginState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::random_id;
 
     fn login(state: &str, at: u64) -> PendingLogin {
         PendingLogin {
@@ -138,6 +174,61 @@ mod tests {
         assert_eq!(ls.pending.len(), MAX_PENDING_LOGINS);
         assert!(ls.take("0", 201, 600).is_none());
         assert!(ls.take("7", 900, 600).is_none(), "expired");
+    }
+
+    // The callback's state check: a `state` that names no pending login takes nothing and
+    // leaves the others in place.
+    #[test]
+    fn a_state_of_no_pending_login_takes_nothing() {
+        let mut ls = LoginState::default();
+        ls.push(login("a", 100), 100, 600);
+        assert!(ls.take("b", 101, 600).is_none());
+        assert!(ls.take("", 101, 600).is_none());
+        assert!(ls.take("a ", 101, 600).is_none());
+        assert_eq!(ls.pending.len(), 1);
+        assert_eq!(ls.take("a", 101, 600).unwrap().state, "a");
+    }
+
+    #[test]
+    fn a_finished_login_starts_a_session_of_the_configured_lifetime() {
+        let login = SignedIn {
+            sub: "u1".into(),
+            sid: Some("s1".into()),
+            claims: Map::new(),
+            id_token: "idt".into(),
+            access_token: "at".into(),
+            refresh_token: None,
+            access_token_expires_at: Some(1300),
+            scope: Some("openid".into()),
+        };
+        let s = Session::start(login, 1000, 3600);
+        assert_eq!((s.sub.as_str(), s.sid.as_deref()), ("u1", Some("s1")));
+        assert_eq!(s.access_token.as_deref(), Some("at"));
+        assert_eq!(
+            (s.created_at, s.last_seen, s.expires_at),
+            (1000, 1000, 4600)
+        );
+        assert_eq!(s.id.len(), 22);
+    }
+
+    #[test]
+    fn debug_prints_no_token_and_no_id() {
+        let login = SignedIn {
+            sub: "u1".into(),
+            sid: Some("op-session-secret".into()),
+            claims: Map::new(),
+            id_token: "id-token-secret".into(),
+            access_token: "access-token-secret".into(),
+            refresh_token: Some("refresh-token-secret".into()),
+            access_token_expires_at: Some(1300),
+            scope: None,
+        };
+        let s = Session::start(login, 1000, 3600);
+        let printed = format!("{s:?} {s:#?}");
+        assert!(printed.contains("u1"), "{printed}");
+        for secret in ["secret", s.id.as_str()] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::{ready, SharedState, StoreFuture};
+use super::{ready, Ended, SharedState, StoreFuture};
 
 fn now() -> u64 {
     crate::util::now()
@@ -37,27 +37,15 @@ impl SharedState for MemoryStore {
         self.subs.insert_value(sub, at, until, now(), true);
         ready(())
     }
-    fn is_ended<'a>(
-        &'a self,
-        id: &'a str,
-        sid: Option<&'a str>,
-        sub: &'a str,
-        created_at: u64,
-    ) -> StoreFuture<'a, bool> {
+    fn ended(&self, id: &str, sid: Option<&str>, sub: &str) -> StoreFuture<'_, Ended> {
         let now = now();
-        let ended = self.ids.contains(id, now)
-            || sid
-                .and_then(|s| self.sids.get(s, now))
-                .is_some_and(|at| created_at <= at)
-            || self.subs.get(sub, now).is_some_and(|at| created_at <= at);
-        ready(ended)
+        ready(Ended {
+            id: self.ids.contains(id, now),
+            sid: sid.and_then(|s| self.sids.get(s, now)),
+            sub: self.subs.get(sub, now),
+        })
     }
-    fn first_use<'a>(
-        &'a self,
-        kind: &'static str,
-        key: &'a str,
-        until: u64,
-    ) -> StoreFuture<'a, bool> {
+    fn first_use(&self, kind: &'static str, key: &str, until: u64) -> StoreFuture<'_, bool> {
         ready(self.once.insert(&format!("{kind}:{key}"), until, now()))
     }
     fn load_session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
@@ -177,11 +165,7 @@ impl ExpiringSet {
 
     /// True when `key` is present and not yet expired.
     pub fn contains(&self, key: &str, now: u64) -> bool {
-        let inner = match self.inner.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        inner.map.get(key).is_some_and(|(exp, _)| *exp > now)
+        self.get(key, now).is_some()
     }
 
     pub fn len(&self) -> usize {

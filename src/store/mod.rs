@@ -17,6 +17,25 @@ pub struct StoreError(pub String);
 /// What every store operation returns.
 pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 
+/// The ends a store found for one session: whether its id was ended, and when its OP
+/// session (`sid`) and its user (`sub`) were last ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub id: bool,
+    pub sid: Option<u64>,
+    pub sub: Option<u64>,
+}
+
+impl Ended {
+    /// Whether these ends cover a session begun at `created_at`: its id was ended, or its
+    /// OP session or its user was ended at or after its start.
+    pub fn covers(&self, created_at: u64) -> bool {
+        self.id
+            || self.sid.is_some_and(|at| created_at <= at)
+            || self.sub.is_some_and(|at| created_at <= at)
+    }
+}
+
 /// Where shared state lives. All times are seconds since the epoch.
 pub trait SharedState: Send + Sync {
     /// Ends one session id until `until` (its cookie's own expiry).
@@ -25,6 +44,8 @@ pub trait SharedState: Send + Sync {
     fn end_sid<'a>(&'a self, sid: &'a str, at: u64, until: u64) -> StoreFuture<'a, ()>;
     /// Ends every session of user `sub` that began at or before `at`.
     fn end_sub<'a>(&'a self, sub: &'a str, at: u64, until: u64) -> StoreFuture<'a, ()>;
+    /// What this store holds on the ends of one session id, OP session `sid` and user `sub`.
+    fn ended(&self, id: &str, sid: Option<&str>, sub: &str) -> StoreFuture<'_, Ended>;
     /// Whether a session (id, OP sid, sub, start time) has been ended.
     fn is_ended<'a>(
         &'a self,
@@ -32,15 +53,14 @@ pub trait SharedState: Send + Sync {
         sid: Option<&'a str>,
         sub: &'a str,
         created_at: u64,
-    ) -> StoreFuture<'a, bool>;
+    ) -> StoreFuture<'a, bool> {
+        self.ended(id, sid, sub)
+            .map(move |ended| ended.map(|e| e.covers(created_at)))
+            .boxed()
+    }
     /// Records a single-use value (login `state` hash, logout-token `jti`) until `until`;
     /// false when it was already recorded.
-    fn first_use<'a>(
-        &'a self,
-        kind: &'static str,
-        key: &'a str,
-        until: u64,
-    ) -> StoreFuture<'a, bool>;
+    fn first_use(&self, kind: &'static str, key: &str, until: u64) -> StoreFuture<'_, bool>;
     /// Server-side sessions (Redis mode): sealed bytes by session id.
     fn load_session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
     fn save_session<'a>(&'a self, id: &'a str, sealed: Vec<u8>, until: u64) -> StoreFuture<'a, ()>;

@@ -8,7 +8,7 @@ use ::redis::AsyncCommands;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::{SharedState, StoreError, StoreFuture};
+use super::{Ended, SharedState, StoreError, StoreFuture};
 
 fn now() -> u64 {
     crate::util::now()
@@ -72,6 +72,7 @@ impl RedisStore {
         self.conn.clone()
     }
 
+    /// `SET key value PX ms`, with `nx` only if `key` is not there; whether it was set.
     async fn set_with_ttl(
         &self,
         op: &'static str,
@@ -87,6 +88,28 @@ impl RedisStore {
         }
         let answer: Option<String> = cmd.query_async(&mut self.conn()).await.map_err(err(op))?;
         Ok(answer.is_some())
+    }
+
+    /// `SET key value PX ms`, overwriting.
+    async fn set(
+        &self,
+        op: &'static str,
+        key: String,
+        value: &[u8],
+        ms: u64,
+    ) -> Result<(), StoreError> {
+        self.set_with_ttl(op, key, value, ms, false)
+            .await
+            .map(|_| ())
+    }
+
+    /// `GET key`.
+    async fn get_bytes(
+        &self,
+        op: &'static str,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn().get(key).await.map_err(err(op))
     }
 }
 
@@ -123,18 +146,8 @@ return 0";
 
 impl SharedState for RedisStore {
     fn end_session<'a>(&'a self, id: &'a str, until: u64) -> StoreFuture<'a, ()> {
-        async move {
-            self.set_with_ttl(
-                "end_session",
-                format!("{KEY_PREFIX}ended:id:{id}"),
-                b"1",
-                ttl_ms(until),
-                false,
-            )
-            .await
-            .map(|_| ())
-        }
-        .boxed()
+        let key = format!("{KEY_PREFIX}ended:id:{id}");
+        async move { self.set("end_session", key, b"1", ttl_ms(until)).await }.boxed()
     }
     fn end_sid<'a>(&'a self, sid: &'a str, at: u64, until: u64) -> StoreFuture<'a, ()> {
         self.set_max("end_sid", format!("{KEY_PREFIX}ended:sid:{sid}"), at, until)
@@ -144,74 +157,39 @@ impl SharedState for RedisStore {
         self.set_max("end_sub", format!("{KEY_PREFIX}ended:sub:{sub}"), at, until)
             .boxed()
     }
-    fn is_ended<'a>(
-        &'a self,
-        id: &'a str,
-        sid: Option<&'a str>,
-        sub: &'a str,
-        created_at: u64,
-    ) -> StoreFuture<'a, bool> {
+    fn ended(&self, id: &str, sid: Option<&str>, sub: &str) -> StoreFuture<'_, Ended> {
+        let keys = vec![
+            format!("{KEY_PREFIX}ended:id:{id}"),
+            format!("{KEY_PREFIX}ended:sid:{}", sid.unwrap_or("")),
+            format!("{KEY_PREFIX}ended:sub:{sub}"),
+        ];
+        let has_sid = sid.is_some();
         async move {
-            let keys = vec![
-                format!("{KEY_PREFIX}ended:id:{id}"),
-                format!("{KEY_PREFIX}ended:sid:{}", sid.unwrap_or("")),
-                format!("{KEY_PREFIX}ended:sub:{sub}"),
-            ];
             let v: Vec<Option<u64>> = self.conn().mget(keys).await.map_err(err("is_ended"))?;
-            let ended = v.first().copied().flatten().is_some()
-                || (sid.is_some()
-                    && v.get(1)
-                        .copied()
-                        .flatten()
-                        .is_some_and(|at| created_at <= at))
-                || v.get(2)
-                    .copied()
-                    .flatten()
-                    .is_some_and(|at| created_at <= at);
-            Ok(ended)
+            let at = |i: usize| v.get(i).copied().flatten();
+            Ok(Ended {
+                id: at(0).is_some(),
+                sid: at(1).filter(|_| has_sid),
+                sub: at(2),
+            })
         }
         .boxed()
     }
-    fn first_use<'a>(
-        &'a self,
-        kind: &'static str,
-        key: &'a str,
-        until: u64,
-    ) -> StoreFuture<'a, bool> {
+    fn first_use(&self, kind: &'static str, key: &str, until: u64) -> StoreFuture<'_, bool> {
+        let key = format!("{KEY_PREFIX}once:{kind}:{key}");
         async move {
-            self.set_with_ttl(
-                "first_use",
-                format!("{KEY_PREFIX}once:{kind}:{key}"),
-                b"1",
-                ttl_ms(until),
-                true,
-            )
-            .await
+            self.set_with_ttl("first_use", key, b"1", ttl_ms(until), true)
+                .await
         }
         .boxed()
     }
     fn load_session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
-        async move {
-            self.conn()
-                .get(format!("{KEY_PREFIX}session:{id}"))
-                .await
-                .map_err(err("load_session"))
-        }
-        .boxed()
+        self.get_bytes("load_session", format!("{KEY_PREFIX}session:{id}"))
+            .boxed()
     }
     fn save_session<'a>(&'a self, id: &'a str, sealed: Vec<u8>, until: u64) -> StoreFuture<'a, ()> {
-        async move {
-            self.set_with_ttl(
-                "save_session",
-                format!("{KEY_PREFIX}session:{id}"),
-                &sealed,
-                ttl_ms(until),
-                false,
-            )
-            .await
-            .map(|_| ())
-        }
-        .boxed()
+        let key = format!("{KEY_PREFIX}session:{id}");
+        async move { self.set("save_session", key, &sealed, ttl_ms(until)).await }.boxed()
     }
     fn delete_session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         async move {
@@ -251,27 +229,11 @@ impl SharedState for RedisStore {
         .boxed()
     }
     fn put<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> StoreFuture<'a, ()> {
-        async move {
-            self.set_with_ttl(
-                "put",
-                format!("{KEY_PREFIX}{key}"),
-                &value,
-                ttl.as_millis() as u64,
-                false,
-            )
-            .await
-            .map(|_| ())
-        }
-        .boxed()
+        let key = format!("{KEY_PREFIX}{key}");
+        async move { self.set("put", key, &value, ttl.as_millis() as u64).await }.boxed()
     }
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
-        async move {
-            self.conn()
-                .get(format!("{KEY_PREFIX}{key}"))
-                .await
-                .map_err(err("get"))
-        }
-        .boxed()
+        self.get_bytes("get", format!("{KEY_PREFIX}{key}")).boxed()
     }
     fn index_session<'a>(
         &'a self,

@@ -54,6 +54,8 @@ fn bad_settings_exit_2_with_one_line_naming_the_key() {
             &[("BFF_TLS_CERT", "/nonexistent/cert.pem")],
             "`tls_key`",
         ),
+        // issue 10: refused, no longer silently raised to 8.
+        (GOOD, &[("BFF_MAX_COOKIES", "7")], "`max_cookies`"),
         ("not json", &[], "`--config`"),
     ];
     for (settings, env, key) in cases {

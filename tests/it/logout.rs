@@ -206,7 +206,7 @@ fn a_bad_end_session_method_names_the_key() {
     let env = BTreeMap::from([("BFF_END_SESSION_METHOD".to_string(), "get".to_string())]);
     let c = oidc_bff::config::Config::from_value(v, &env).unwrap();
     assert_eq!(
-        c.end_session_method,
+        c.provider.end_session_method,
         oidc_bff::config::EndSessionMethod::Get
     );
 }

@@ -19,6 +19,20 @@ async fn back_channel(base: &str, op: &FakeOp, by: Value) -> u16 {
     send_logout_token(base, &logout_token(op, by)).await.status
 }
 
+/// A back-channel logout by one claim (`{"sid": …}` or `{"sub": …}`) is taken (200) and
+/// logged in one line naming that claim: that line.
+async fn back_channel_line(bff: &Proc, op: &FakeOp, by: Value) -> String {
+    assert_eq!(back_channel(&bff.base, op, by.clone()).await, 200, "{by}");
+    let (claim, value) = by
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .expect("one claim");
+    let named = format!("{claim}=\"{}\"", value.as_str().unwrap_or_default());
+    let lines = bff.lines_with(&named).await;
+    assert_eq!(lines.len(), 1, "{}", bff.logs());
+    lines[0].clone()
+}
+
 async fn front_channel(b: &mut Browser, op: &FakeOp, sid: &str) -> u16 {
     b.get(&format!(
         "/bff/frontchannel-logout?iss={}&sid={}",
@@ -81,13 +95,8 @@ async fn a_logout_that_matches_nothing_ends_nothing_and_says_so() {
     assert_eq!(front_channel(&mut b, &op, "op-session-live").await, 200);
     assert_eq!(b.get("/bff/user").await.status, 401, "that sid now ends");
     // By sub, named as such.
-    assert_eq!(
-        back_channel(&bff.base, &op, json!({"sub": "user-9"})).await,
-        200
-    );
-    let lines = bff.lines_with("sub=\"user-9\"").await;
-    assert_eq!(lines.len(), 1, "{}", bff.logs());
-    assert!(lines[0].contains("sessions of this sub"), "{}", lines[0]);
+    let line = back_channel_line(&bff, &op, json!({"sub": "user-9"})).await;
+    assert!(line.contains("sessions of this sub"), "{line}");
     assert!(!bff.logs().contains("at-"), "no token in the log");
 }
 
@@ -105,27 +114,17 @@ async fn in_redis_session_mode_logouts_say_how_many_sessions_matched() {
     with_sid(&op, "sid-c");
     c.login().await;
 
-    assert_eq!(
-        back_channel(&bff.base, &op, json!({"sid": "sid-z"})).await,
-        200
-    );
-    let lines = bff.lines_with("sid=\"sid-z\"").await;
-    assert_eq!(lines.len(), 1, "{}", bff.logs());
-    assert!(lines[0].contains("matched=0"), "{}", lines[0]);
-    assert!(lines[0].contains("no live session matched"), "{}", lines[0]);
+    let line = back_channel_line(&bff, &op, json!({"sid": "sid-z"})).await;
+    assert!(line.contains("matched=0"), "{line}");
+    assert!(line.contains("no live session matched"), "{line}");
     assert_eq!(metric(&mut c, "backchannel", "unmatched").await, 1);
     for b in [&mut a1, &mut a2, &mut c] {
         assert_eq!(b.get("/bff/user").await.status, 200, "nothing ended");
     }
 
-    assert_eq!(
-        back_channel(&bff.base, &op, json!({"sid": "sid-a"})).await,
-        200
-    );
-    let lines = bff.lines_with("sid=\"sid-a\"").await;
-    assert_eq!(lines.len(), 1, "{}", bff.logs());
-    assert!(lines[0].contains("matched=2"), "{}", lines[0]);
-    assert!(lines[0].contains("2 live session(s) ended"), "{}", lines[0]);
+    let line = back_channel_line(&bff, &op, json!({"sid": "sid-a"})).await;
+    assert!(line.contains("matched=2"), "{line}");
+    assert!(line.contains("2 live session(s) ended"), "{line}");
     assert_eq!(metric(&mut c, "backchannel", "matched").await, 1);
     assert_eq!(a1.get("/bff/user").await.status, 401);
     assert_eq!(a2.get("/bff/user").await.status, 401);

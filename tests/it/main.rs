@@ -13,6 +13,7 @@ mod admin;
 mod assertion_audience;
 mod backchannel;
 mod cli;
+mod demo_op;
 mod edge;
 mod hostile;
 mod https;
@@ -27,9 +28,13 @@ mod proxy;
 mod redis;
 mod refresh_interop;
 mod registration;
+// issue 11: route tokens
+mod route_tokens;
 mod session;
 mod session_status;
 mod sidecar;
 mod standards;
 mod tokens;
 mod user_claims;
+// issue 11
+mod websocket;

@@ -2,6 +2,7 @@
 //! upstream), routes, traversal forms, CSRF, timeouts, 5xx pass-through, refresh before
 //! proxying, refresh-and-retry on `invalid_token`, 100 MB streaming with bounded memory.
 
+use crate::support::process::free_port;
 use crate::support::upstream::Upstream;
 use crate::support::*;
 use serde_json::{json, Value};
@@ -202,17 +203,9 @@ async fn upstream_5xx_passes_through_and_failures_are_502_504_json() {
     assert_eq!(res.status, 504);
     assert_eq!(res.json()["error"], "upstream_timeout");
     // Nothing listens there.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = dead.local_addr().unwrap().port();
-    drop(dead);
     let op = FakeOp::start().await;
-    let bff = spawn_bff(
-        &op.issuer,
-        json!({"api_endpoint": format!("http://127.0.0.1:{port}")}),
-    )
-    .await;
-    let mut b = Browser::new(&bff.base);
-    b.login().await;
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let (_bff, mut b) = logged_in(&op, json!({"api_endpoint": dead})).await;
     let res = api(&mut b, "GET", "/api/x", &[]).await;
     assert_eq!(res.status, 502);
     assert_eq!(res.json()["error"], "upstream_unreachable");
@@ -221,15 +214,7 @@ async fn upstream_5xx_passes_through_and_failures_are_502_504_json() {
 #[actix_web::test]
 async fn expired_token_is_refreshed_before_proxying() {
     let up = Upstream::start();
-    let op = FakeOp::start().await;
-    op.with(|s| s.access_token_ttl = 5);
-    let bff = spawn_bff(
-        &op.issuer,
-        json!({"api_endpoint": up.base, "refresh_skew": 30}),
-    )
-    .await;
-    let mut b = Browser::new(&bff.base);
-    b.login().await;
+    let (op, _bff, mut b) = refresh_due(&up.base).await;
     let first_access = op.first_issued("at-").unwrap();
     let res = api(&mut b, "GET", "/api/data", &[]).await;
     assert_eq!(res.status, 200);

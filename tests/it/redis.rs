@@ -6,6 +6,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::process::{Proc, Redis};
+use crate::support::race::{bearer, stale_and_new_refresh_at_once};
+use crate::support::upstream::Upstream;
 use crate::support::*;
 use serde_json::{json, Value};
 
@@ -70,10 +72,9 @@ async fn sessions_and_logouts_are_shared_between_instances() {
         });
         let mut on_a = Browser::new(&a.base);
         on_a.login().await;
-        let stolen = on_a.jar.clone();
+        // The cookies as they were before the logout, at B.
+        let mut thief = move_to(&on_a, &b_inst.base);
         assert_eq!(on_a.post("/bff/logout", None).await.status, 200);
-        let mut thief = Browser::new(&b_inst.base);
-        thief.jar = stolen;
         assert_eq!(
             thief.get("/bff/user").await.status,
             401,
@@ -197,13 +198,7 @@ async fn redis_down_gives_quick_503s_and_service_resumes() {
 async fn without_rotation_concurrent_api_calls_share_one_grant_and_explicit_refreshes_all_reach_the_op(
 ) {
     let Some(redis) = Redis::start() else { return };
-    let up = crate::support::upstream::Upstream::start();
-    let bearer = |v: &Value| {
-        v["headers"]["authorization"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
+    let up = Upstream::start();
     for (mode, patch) in modes(&redis) {
         let op = FakeOp::start().await;
         op.without_refresh_token_rotation();
@@ -278,13 +273,7 @@ async fn without_rotation_concurrent_api_calls_share_one_grant_and_explicit_refr
 #[actix_web::test]
 async fn a_stale_and_a_new_cookie_on_two_instances_spend_a_rotated_refresh_token_once() {
     let Some(redis) = Redis::start() else { return };
-    let up = crate::support::upstream::Upstream::start();
-    let bearer = |v: &Value| {
-        v["headers"]["authorization"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
+    let up = Upstream::start();
     for stale_first in [true, false] {
         let op = FakeOp::start().await; // rotates refresh tokens
         let p = json!({"shared_store": redis.url(), "api_endpoint": up.base});
@@ -292,68 +281,8 @@ async fn a_stale_and_a_new_cookie_on_two_instances_spend_a_rotated_refresh_token
         let b = instance(&op, p).await;
         let mut new = Browser::new(&b.base);
         new.login().await;
-        assert_eq!(
-            new.request("GET", "/api/x", &[("X-CSRF", "1")], None)
-                .await
-                .status,
-            200
-        );
-        let revoked = bearer(&up.last()).trim_start_matches("Bearer ").to_string();
-        let mut stale = move_to(&new, &a.base);
-        let res = new
-            .post("/bff/revoke", Some(r#"{"token":"access_token"}"#))
-            .await;
-        assert_eq!(res.status, 204);
-        up.state
-            .lock()
-            .unwrap()
-            .reject_tokens
-            .insert(revoked.clone());
-        op.with(|s| s.refresh_delay_ms = 400);
-
-        let later = Duration::from_millis(100);
-        let stale_call = async {
-            if !stale_first {
-                actix_rt::time::sleep(later).await;
-            }
-            stale
-                .request("GET", "/api/x", &[("X-CSRF", "1")], None)
-                .await
-        };
-        let new_call = async {
-            if stale_first {
-                actix_rt::time::sleep(later).await;
-            }
-            new.post("/bff/refresh", None).await
-        };
-        let (s, n) = futures_util::future::join(stale_call, new_call).await;
-        let order = if stale_first {
-            "stale first"
-        } else {
-            "new first"
-        };
-        assert_eq!(n.status, 200, "{order}: the refresh on b: {}", n.json());
-        assert_eq!(
-            s.status,
-            200,
-            "{order}: the refused call on a, refreshed and retried: {}",
-            String::from_utf8_lossy(&s.body)
-        );
-        assert_eq!(
-            op.with(|s| s.counters.refresh),
-            1,
-            "{order}: the refresh token was spent once across both instances"
-        );
-
-        op.with(|s| s.refresh_delay_ms = 0);
-        let mut seen = Vec::new();
-        for br in [&mut new, &mut stale] {
-            let res = br.request("GET", "/api/y", &[("X-CSRF", "1")], None).await;
-            assert_eq!(res.status, 200, "{order}");
-            seen.push(bearer(&up.last()));
-        }
-        assert_eq!(seen[0], seen[1], "{order}: both hold the one new token");
-        assert_ne!(seen[0], format!("Bearer {revoked}"));
+        let end = stale_and_new_refresh_at_once(&op, &up, &mut new, &a.base, stale_first).await;
+        let (mut stale, order) = (end.stale, end.order);
         // The session lives on with the rotated refresh token, on either instance.
         assert_eq!(
             stale.post("/bff/refresh", None).await.status,
@@ -362,4 +291,61 @@ async fn a_stale_and_a_new_cookie_on_two_instances_spend_a_rotated_refresh_token
         );
         assert_eq!(op.with(|s| s.counters.refresh), 2, "{order}");
     }
+}
+
+// issue 11: route tokens
+#[actix_web::test]
+async fn client_token_one_grant_across_instances() {
+    let Some(redis) = Redis::start() else { return };
+    let up = Upstream::start();
+    let op = FakeOp::start().await;
+    op.with(|s| s.grants.delay_ms = 300);
+    let routes =
+        json!([{"prefix": "/api/app", "upstream": format!("{}/app", up.base), "token": "client"}]);
+    let patch = json!({"shared_store": redis.url(), "routes": routes});
+    let a = instance(&op, patch.clone()).await;
+    let b = instance(&op, patch).await;
+    let urls = (0..100).map(|i| {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        format!("{base}/api/app/{i}")
+    });
+    let statuses = get_all_at_once(urls, &[("X-CSRF", "1")]).await;
+    assert_eq!(statuses, vec![200; 100]);
+    assert_eq!(
+        op.with(|s| s.grants.client_credentials),
+        1,
+        "one grant across both instances"
+    );
+    let token = op.with(|s| s.grants.cc_tokens[0].clone());
+    let seen = up.state.lock().unwrap().seen.clone();
+    assert!(seen
+        .iter()
+        .all(|r| r["headers"]["authorization"] == format!("Bearer {token}")));
+}
+
+#[actix_web::test]
+async fn exchange_single_flight_across_instances() {
+    let Some(redis) = Redis::start() else { return };
+    let up = Upstream::start();
+    let op = FakeOp::start().await;
+    op.with(|s| s.grants.delay_ms = 300);
+    let routes =
+        json!([{"prefix": "/api/x", "upstream": format!("{}/x", up.base), "token_exchange": true}]);
+    let patch = json!({"session_store": redis.url(), "routes": routes});
+    let a = instance(&op, patch.clone()).await;
+    let b = instance(&op, patch).await;
+    let mut first = Browser::new(&a.base);
+    first.login().await;
+    let cookie = first.cookie_header();
+    let urls = (0..40).map(|i| {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        format!("{base}/api/x/{i}")
+    });
+    let statuses = get_all_at_once(urls, &[("X-CSRF", "1"), ("Cookie", &cookie)]).await;
+    assert_eq!(statuses, vec![200; 40]);
+    assert_eq!(
+        op.with(|s| s.grants.exchange),
+        1,
+        "one exchange across both instances"
+    );
 }

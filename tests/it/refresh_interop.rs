@@ -5,28 +5,10 @@
 
 use std::collections::HashSet;
 
+use crate::support::race::{api, bearer, stale_and_new_refresh_at_once, token_upstream};
 use crate::support::upstream::Upstream;
 use crate::support::*;
 use serde_json::{json, Value};
-
-fn bearer(seen: &Value) -> String {
-    seen["headers"]["authorization"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_start_matches("Bearer ")
-        .to_string()
-}
-
-/// The access token the upstream got for `GET /api/x` with this browser.
-async fn token_upstream(b: &mut Browser, up: &Upstream) -> String {
-    let res = api(b).await;
-    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
-    bearer(&up.last())
-}
-
-async fn api(b: &mut Browser) -> Resp {
-    b.request("GET", "/api/x", &[("X-CSRF", "1")], None).await
-}
 
 fn refreshes(op: &FakeOp) -> usize {
     op.with(|s| s.counters.refresh)
@@ -223,59 +205,9 @@ async fn a_stale_and_a_new_cookie_refreshing_at_once_spend_a_rotated_refresh_tok
         let bff = spawn_bff(&op.issuer, json!({"api_endpoint": up.base})).await;
         let mut new = Browser::new(&bff.base);
         assert_eq!(new.login().await.location(), "/");
-        let revoked = token_upstream(&mut new, &up).await;
-        let mut stale = Browser::new(&bff.base);
-        stale.jar = new.jar.clone();
-        let res = new
-            .post("/bff/revoke", Some(r#"{"token":"access_token"}"#))
-            .await;
-        assert_eq!(res.status, 204);
-        up.state
-            .lock()
-            .unwrap()
-            .reject_tokens
-            .insert(revoked.clone());
-        op.with(|s| s.refresh_delay_ms = 400);
-
-        let later = std::time::Duration::from_millis(100);
-        let stale_call = async {
-            if !stale_first {
-                actix_rt::time::sleep(later).await;
-            }
-            api(&mut stale).await
-        };
-        let new_call = async {
-            if stale_first {
-                actix_rt::time::sleep(later).await;
-            }
-            new.post("/bff/refresh", None).await
-        };
-        let (s, n) = futures_util::future::join(stale_call, new_call).await;
-        let order = if stale_first {
-            "stale first"
-        } else {
-            "new first"
-        };
-        assert_eq!(n.status, 200, "{order}: the refresh: {}", n.json());
-        assert_eq!(
-            s.status,
-            200,
-            "{order}: the refused call, refreshed and retried: {}",
-            String::from_utf8_lossy(&s.body)
-        );
-        assert_eq!(
-            refreshes(&op),
-            1,
-            "{order}: the refresh token was spent once"
-        );
-        let retried = bearer(&up.last());
-
-        op.with(|s| s.refresh_delay_ms = 0);
-        let now_new = token_upstream(&mut new, &up).await;
-        let now_stale = token_upstream(&mut stale, &up).await;
-        assert_eq!(now_new, now_stale, "{order}: both hold the one new token");
-        assert_eq!(retried, now_new, "{order}: the retry carried it too");
-        assert_ne!(now_new, revoked);
+        let end = stale_and_new_refresh_at_once(&op, &up, &mut new, &bff.base, stale_first).await;
+        let order = end.order;
+        assert_eq!(end.retried, end.token, "{order}: the retry carried it too");
         // The session lives on with the rotated refresh token.
         assert_eq!(new.post("/bff/refresh", None).await.status, 200, "{order}");
         assert_eq!(refreshes(&op), 2, "{order}");

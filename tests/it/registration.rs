@@ -7,8 +7,15 @@ use crate::support::process::temp_dir;
 use crate::support::*;
 use serde_json::json;
 
-fn temp_file(name: &str) -> std::path::PathBuf {
-    temp_dir("reg").join(name)
+/// The crypto provider installed, an OP that registers clients (that present
+/// `initial_token`, when it names one), and a fresh path for the registration file.
+async fn registering_op(initial_token: Option<&str>) -> (FakeOp, std::path::PathBuf) {
+    oidc_bff::install_crypto_provider();
+    let op = FakeOp::start().await;
+    if let Some(t) = initial_token {
+        op.with(|s| s.registration_token = Some(t.into()));
+    }
+    (op, temp_dir("reg").join("client.json"))
 }
 
 fn unregistered(
@@ -29,10 +36,7 @@ fn unregistered(
 
 #[actix_web::test]
 async fn registers_once_then_reuses_the_file() {
-    oidc_bff::install_crypto_provider();
-    let op = FakeOp::start().await;
-    op.with(|s| s.registration_token = Some("initial-token".into()));
-    let file = temp_file("client.json");
+    let (op, file) = registering_op(Some("initial-token")).await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
 
@@ -40,7 +44,7 @@ async fn registers_once_then_reuses_the_file() {
         oidc_bff::app::Application::prepare(unregistered(&op, port, &file, Some("initial-token")))
             .await
             .unwrap();
-    assert_eq!(config.client_id, CLIENT_ID);
+    assert_eq!(config.client.id, CLIENT_ID);
     let sent = op.with(|s| s.registrations[0].clone());
     assert_eq!(
         sent["redirect_uris"],
@@ -74,17 +78,17 @@ async fn registers_once_then_reuses_the_file() {
     let again = oidc_bff::app::Application::prepare(unregistered(&op, port, &file, None))
         .await
         .unwrap();
-    assert_eq!(again.client_id, CLIENT_ID);
-    assert_eq!(again.client_secret.as_deref(), Some(CLIENT_SECRET));
+    assert_eq!(again.client.id, CLIENT_ID);
+    assert_eq!(
+        again.client.secret.as_ref().map(|s| s.expose().as_str()),
+        Some(CLIENT_SECRET)
+    );
     assert_eq!(op.with(|s| s.registrations.len()), 1);
 }
 
 #[actix_web::test]
 async fn a_refused_registration_stops_start_up_naming_the_key() {
-    oidc_bff::install_crypto_provider();
-    let op = FakeOp::start().await;
-    op.with(|s| s.registration_token = Some("initial-token".into()));
-    let file = temp_file("client.json");
+    let (op, file) = registering_op(Some("initial-token")).await;
     let err = oidc_bff::app::Application::prepare(unregistered(&op, 9, &file, Some("wrong")))
         .await
         .unwrap_err();
@@ -104,9 +108,7 @@ async fn without_client_id_or_registration_start_up_names_client_id() {
 
 #[actix_web::test]
 async fn private_key_jwt_registers_as_such_with_the_public_key() {
-    oidc_bff::install_crypto_provider();
-    let op = FakeOp::start().await;
-    let file = temp_file("client.json");
+    let (op, file) = registering_op(None).await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let key = std::env::current_dir()

@@ -221,7 +221,7 @@ async fn private_key_jwt_with_a_jwk_setting() {
         &env,
     )
     .unwrap();
-    assert_eq!(c.client_key.unwrap().kid.as_deref(), Some("jwk-key-1"));
+    assert_eq!(c.client.key.unwrap().kid.as_deref(), Some("jwk-key-1"));
     let bad = json!({"kty": "RSA", "n": "AQAB"});
     let err = oidc_bff::config::Config::from_value(
         settings("https://op.example", 1, json!({"client_private_jwk": bad})),

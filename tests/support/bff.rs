@@ -1,6 +1,7 @@
 //! The BFF under test, in this test's own process and runtime: settings for it, and
-//! `spawn_bff` / `pair` (in the spirit of zero-to-production's `spawn_app`). For the
-//! built binary as a child process see `process`.
+//! `spawn_bff` / `pair` (in the spirit of zero-to-production's `spawn_app`), `logged_in`
+//! and `refresh_due` (a browser signed in to it). For the built binary as a child process
+//! see `process`.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -9,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::browser::Browser;
 use super::op::{FakeOp, CLIENT_ID, CLIENT_SECRET};
 use super::process::until_ok;
 
@@ -105,4 +107,26 @@ pub async fn pair(patch: Value) -> (FakeOp, TestBff) {
     let op = FakeOp::start().await;
     let bff = spawn_bff(&op.issuer, patch).await;
     (op, bff)
+}
+
+/// A BFF wired to `op` with `patch`, and a browser signed in to it.
+pub async fn logged_in(op: &FakeOp, patch: Value) -> (TestBff, Browser) {
+    let bff = spawn_bff(&op.issuer, patch).await;
+    let mut b = Browser::new(&bff.base);
+    b.login().await;
+    (bff, b)
+}
+
+/// An OP whose access tokens live 5 s and a BFF (its `/api` at `api_endpoint`) that
+/// refreshes 30 s before expiry, so the token is due from the first request on; a browser
+/// signed in.
+pub async fn refresh_due(api_endpoint: &str) -> (FakeOp, TestBff, Browser) {
+    let op = FakeOp::start().await;
+    op.with(|s| s.access_token_ttl = 5);
+    let (bff, b) = logged_in(
+        &op,
+        json!({"api_endpoint": api_endpoint, "refresh_skew": 30}),
+    )
+    .await;
+    (op, bff, b)
 }

@@ -7,15 +7,21 @@
 //! - `browser`: the cookie-keeping client.
 //! - `process`: the built binary as a child process (logs to a file), redis-server, ports,
 //!   temporary folders, waiting until ready.
+//! - `race`: f17's stale-and-new-cookie refresh race, shared by `refresh_interop` and `redis`.
 //! - `tokens`: ID and logout tokens as an OP makes them.
+//! - `ws_upstream`: a real WebSocket upstream (tungstenite).
 #![allow(dead_code)]
 
 pub mod bff;
 pub mod browser;
+pub mod demo_op; // issue 11: the real demo OP (node demo/op/server.mjs) in a test
 pub mod op;
 pub mod process;
+pub mod race;
 pub mod tokens;
 pub mod upstream;
+// issue 11: a real WebSocket upstream
+pub mod ws_upstream;
 
 // Not every binary that compiles `support` uses every name.
 #[allow(unused_imports)]

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -137,6 +137,58 @@ pub struct OpState {
     /// "query", "par" or "request_object:<alg>" for the last /authorize.
     pub last_authorize_via: String,
     pub last_authorize_query: BTreeMap<String, String>,
+    /// issue 11: client-credentials and token-exchange modes, and what token requests sent.
+    pub grants: Grants,
+}
+
+/// issue 11: route tokens. How the token endpoint answers client-credentials grants and
+/// token exchanges, and what every token request sent.
+#[derive(Default)]
+pub struct Grants {
+    /// Refuse client-credentials grants with this `(error, error_description)`.
+    pub cc_error: Option<(String, Option<String>)>,
+    /// Refuse token exchanges with this `(error, error_description)`.
+    pub exchange_error: Option<(String, Option<String>)>,
+    /// Hold each client-credentials grant and exchange this long.
+    pub delay_ms: u64,
+    /// Answer both without `expires_in`.
+    pub omit_expires_in: bool,
+    /// `expires_in` of client tokens (default 300) and exchanged tokens (default 300).
+    pub cc_ttl: Option<u64>,
+    pub exchange_ttl: Option<u64>,
+    /// Exchange answers: this `token_type` (default Bearer), this `issued_token_type`
+    /// (`Some(None)`: omitted), no `access_token` at all.
+    pub exchange_token_type: Option<String>,
+    pub issued_token_type: Option<Option<String>>,
+    pub exchange_omit_access_token: bool,
+    /// `(grant_type, every form pair in order)` of every token request.
+    pub forms: Vec<(String, Vec<(String, String)>)>,
+    pub client_credentials: usize,
+    pub exchange: usize,
+    /// `(subject_token, issued token)` of every exchange.
+    pub exchanged: Vec<(String, String)>,
+    /// Client tokens issued, in order.
+    pub cc_tokens: Vec<String>,
+}
+
+impl Grants {
+    /// The form pairs of the last token request of `grant_type`.
+    pub fn last_form(&self, grant_type: &str) -> Option<Vec<(String, String)>> {
+        self.forms
+            .iter()
+            .rev()
+            .find(|(g, _)| g == grant_type)
+            .map(|(_, f)| f.clone())
+    }
+}
+
+/// Every value of `name` in `pairs`.
+pub fn values(pairs: &[(String, String)], name: &str) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .collect()
 }
 
 pub struct FakeOp {
@@ -196,6 +248,7 @@ impl FakeOp {
             op_logged_in: true,
             last_authorize_via: String::new(),
             last_authorize_query: BTreeMap::new(),
+            grants: Grants::default(),
         }));
         let data = web::Data::new(state.clone());
         let assertions = Arc::new(Mutex::new(AssertionCheck::default()));
@@ -360,11 +413,21 @@ fn invalid_client() -> HttpResponse {
 }
 
 /// The form, if the client authenticated itself.
-fn authenticated(
+/// The common start of the revocation and introspection endpoints: the client
+/// authenticates (else `None`, answered with `invalid_client` and not counted), then
+/// `counter` counts the call. Gives the locked state, the form's `token` and the form.
+fn token_request<'a>(
     req: &HttpRequest,
-    form: HashMap<String, String>,
-) -> Option<HashMap<String, String>> {
-    client_auth(req, &form).map(|_| form)
+    state: &'a Shared,
+    form: web::Form<HashMap<String, String>>,
+    counter: fn(&mut Counters) -> &mut usize,
+) -> Option<(MutexGuard<'a, OpState>, String, HashMap<String, String>)> {
+    let form = form.into_inner();
+    client_auth(req, &form)?;
+    let mut s = state.lock().unwrap();
+    *counter(&mut s.counters) += 1;
+    let token = form.get("token").cloned().unwrap_or_default();
+    Some((s, token, form))
 }
 
 /// Checks client_secret_basic or client_secret_post; returns which was used.
@@ -559,14 +622,15 @@ fn resolve_request(
     Ok(params)
 }
 
-async fn par(
-    req: HttpRequest,
-    state: Shared,
-    form: web::Form<BTreeMap<String, String>>,
-) -> HttpResponse {
+async fn par(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpResponse {
+    // issue 11: the raw pairs are recorded (a map keeps one `resource`).
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let mut s = state.lock().unwrap();
+    s.grants.forms.push(("par".into(), pairs.clone()));
     s.counters.par += 1;
-    let form = form.into_inner();
+    let form: BTreeMap<String, String> = pairs.into_iter().collect();
     let hm: HashMap<String, String> = form.clone().into_iter().collect();
     let Some(method) = client_auth(&req, &hm) else {
         return invalid_client();
@@ -584,14 +648,26 @@ async fn par(
     HttpResponse::Created().json(json!({"request_uri": uri, "expires_in": 60}))
 }
 
-async fn token(
-    req: HttpRequest,
-    state: Shared,
-    form: web::Form<HashMap<String, String>>,
-) -> HttpResponse {
-    let form = form.into_inner();
-    if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
-        return refresh_grant(req, state, form).await;
+async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpResponse {
+    // issue 11: the raw pairs (a map keeps one `resource`), recorded per grant.
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let form: HashMap<String, String> = pairs.iter().cloned().collect();
+    let grant_type = form.get("grant_type").cloned().unwrap_or_default();
+    state
+        .lock()
+        .unwrap()
+        .grants
+        .forms
+        .push((grant_type.clone(), pairs));
+    match grant_type.as_str() {
+        "refresh_token" => return refresh_grant(req, state, form).await,
+        "client_credentials" => return client_credentials_grant(req, state, form).await,
+        "urn:ietf:params:oauth:grant-type:token-exchange" => {
+            return exchange_grant(req, state, form).await
+        }
+        _ => {}
     }
     let mut s = state.lock().unwrap();
     s.counters.token += 1;
@@ -643,23 +719,108 @@ async fn token(
     HttpResponse::Ok().json(body)
 }
 
+/// issue 11: the client-credentials grant.
+async fn client_credentials_grant(
+    req: HttpRequest,
+    state: Shared,
+    form: HashMap<String, String>,
+) -> HttpResponse {
+    let delay = {
+        let mut s = state.lock().unwrap();
+        s.grants.client_credentials += 1;
+        s.grants.delay_ms
+    };
+    if delay > 0 {
+        actix_rt::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    let Some(method) = client_auth(&req, &form) else {
+        return invalid_client();
+    };
+    let mut s = state.lock().unwrap();
+    s.last_client_auth = Some(method);
+    if let Some((error, description)) = s.grants.cc_error.clone() {
+        return HttpResponse::BadRequest()
+            .json(json!({"error": error, "error_description": description}));
+    }
+    let token = format!("cc-{}", random(24));
+    s.issued_tokens.push(token.clone());
+    s.grants.cc_tokens.push(token.clone());
+    let mut body = json!({"access_token": token, "token_type": "Bearer"});
+    if !s.grants.omit_expires_in {
+        body["expires_in"] = json!(s.grants.cc_ttl.unwrap_or(300));
+    }
+    if let Some(scope) = form.get("scope") {
+        body["scope"] = json!(scope);
+    }
+    HttpResponse::Ok().json(body)
+}
+
+/// issue 11: token exchange (RFC 8693); the subject must be a live access token.
+async fn exchange_grant(
+    req: HttpRequest,
+    state: Shared,
+    form: HashMap<String, String>,
+) -> HttpResponse {
+    let delay = {
+        let mut s = state.lock().unwrap();
+        s.grants.exchange += 1;
+        s.grants.delay_ms
+    };
+    if delay > 0 {
+        actix_rt::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if client_auth(&req, &form).is_none() {
+        return invalid_client();
+    }
+    let mut s = state.lock().unwrap();
+    if let Some((error, description)) = s.grants.exchange_error.clone() {
+        return HttpResponse::BadRequest()
+            .json(json!({"error": error, "error_description": description}));
+    }
+    let subject = form.get("subject_token").cloned().unwrap_or_default();
+    if form.get("subject_token_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:token-type:access_token")
+    {
+        return oauth_error("invalid_request");
+    }
+    if !subject.starts_with("at-")
+        || !s.issued_tokens.contains(&subject)
+        || s.revoked_tokens.contains(&subject)
+    {
+        return oauth_error("invalid_grant");
+    }
+    let token = format!("tx-{}", random(24));
+    s.issued_tokens.push(token.clone());
+    s.grants.exchanged.push((subject, token.clone()));
+    let mut body = json!({
+        "token_type": s.grants.exchange_token_type.clone().unwrap_or_else(|| "Bearer".into()),
+    });
+    if !s.grants.exchange_omit_access_token {
+        body["access_token"] = json!(token);
+    }
+    match s.grants.issued_token_type.clone() {
+        Some(None) => {}
+        Some(Some(t)) => body["issued_token_type"] = json!(t),
+        None => body["issued_token_type"] = json!("urn:ietf:params:oauth:token-type:access_token"),
+    }
+    if !s.grants.omit_expires_in {
+        body["expires_in"] = json!(s.grants.exchange_ttl.unwrap_or(300));
+    }
+    HttpResponse::Ok().json(body)
+}
+
 async fn revoke(
     req: HttpRequest,
     state: Shared,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
-    let Some(form) = authenticated(&req, form.into_inner()) else {
+    let Some((mut s, token, form)) = token_request(&req, &state, form, |c| &mut c.revoke) else {
         return invalid_client();
     };
-    let mut s = state.lock().unwrap();
-    s.counters.revoke += 1;
-    let token = form.get("token").cloned().unwrap_or_default();
     s.live_refresh_tokens.retain(|t| t != &token);
-    s.revoked_tokens.push(token);
-    s.revoked.push((
-        form.get("token").cloned().unwrap_or_default(),
-        form.get("token_type_hint").cloned().unwrap_or_default(),
-    ));
+    s.revoked_tokens.push(token.clone());
+    let hint = form.get("token_type_hint").cloned().unwrap_or_default();
+    s.revoked.push((token, hint));
     HttpResponse::Ok().finish()
 }
 
@@ -755,12 +916,9 @@ async fn introspect(
     state: Shared,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
-    let Some(form) = authenticated(&req, form.into_inner()) else {
+    let Some((s, token, _)) = token_request(&req, &state, form, |c| &mut c.introspect) else {
         return invalid_client();
     };
-    let mut s = state.lock().unwrap();
-    s.counters.introspect += 1;
-    let token = form.get("token").cloned().unwrap_or_default();
     let active = s.issued_tokens.contains(&token) && !s.revoked_tokens.contains(&token);
     if !active {
         return HttpResponse::Ok().json(json!({"active": false}));

@@ -143,8 +143,10 @@ impl Proc {
     pub async fn launch(mut cmd: Command, port: u16, dir: &Path) -> Proc {
         let log = dir.join("log.txt");
         let out = std::fs::File::create(&log).unwrap();
+        // No NO_COLOR here: a log that is not a terminal must come without colour codes
+        // by itself (issue 13).
         let child = cmd
-            .env("NO_COLOR", "1")
+            .env_remove("NO_COLOR")
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()

@@ -1,0 +1,214 @@
+//! issue 11: WebSocket through `/api`. An `Upgrade: websocket` request is checked (route
+//! allows it, a valid handshake, the session), the upstream connection is opened first
+//! (`ws`/`wss`, the route's token and the usual header rules, within the proxy
+//! deadlines) so a refusal is a JSON 502 and not an upgrade, then the browser is
+//! answered 101 with the upstream's subprotocol and frames are relayed both ways as they
+//! come (fragments passed on, not gathered into messages).
+//!
+//! Closes: a Close from either side is passed to the other (code and reason) and the
+//! close handshake completes end to end, within [`relay::CLOSE_WAIT`](super::relay::CLOSE_WAIT). A message above
+//! `websocket_max_message` closes both sides with 1009, an invalid frame with 1002
+//! (1007 for text that is not UTF-8), and nothing of it is forwarded. A session that ends
+//! closes its sockets: the browser gets 1008 "session ended", the upstream 1001.
+
+use actix_web::http::header::{self, HeaderName};
+use actix_web::http::{Method, Version};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::headers::request_headers;
+use super::relay::{relay, Upstream, Watch};
+use super::route::upstream_url;
+use super::sockets::Sockets;
+use super::{session_for, Call, UpstreamClient};
+use crate::config::Route;
+use crate::error::{BffError, ProxyError};
+use crate::state::{AppState, OpClient};
+
+/// Request headers of the browser's handshake that belong to that one hop: the upstream
+/// handshake makes its own, and extensions (compression) are not offered upstream
+/// because frames are relayed as they are.
+const HANDSHAKE_ONLY: &[&str] = &[
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-accept",
+];
+
+/// `/api/…` with `Upgrade: websocket`.
+pub(super) async fn forward(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    http: &OpClient,
+    upstream: &UpstreamClient,
+    route: &Route,
+    rest: &str,
+) -> Result<HttpResponse, BffError> {
+    if !route.websocket {
+        return Err(ProxyError::WebSocketNotAllowed.into());
+    }
+    check_handshake(&req)?;
+    let (session, cookies) = match session_for(&req, state, http, route).await? {
+        Ok(found) => found,
+        Err(ended) => return Ok(ended),
+    };
+    let url = ws_url(upstream_url(route, req.path(), rest, req.query_string()));
+    let call = Call::new(&req, state, upstream, route, url);
+    let limit = state.config.limits.websocket_max_message;
+    // issue 11: route tokens
+    let sent = super::token::bearer_for(state, http, route, session.as_ref()).await?;
+    let bearer = sent.as_ref().map(|s| s.token.as_str());
+    let (protocol, up) = connect(&call, bearer, limit, state).await?;
+    let protocols: Vec<&str> = protocol.as_deref().into_iter().collect();
+    let (mut res, to_browser, from_browser) =
+        actix_ws::handle_with_protocols(&req, payload, &protocols)
+            .map_err(|_| ProxyError::BadHandshake("the WebSocket handshake is not valid"))?;
+    for c in cookies.into_iter().flatten() {
+        let _ = res.add_cookie(&c);
+    }
+    let sockets = req
+        .app_data::<web::Data<Sockets>>()
+        .map(|s| s.clone().into_inner())
+        .unwrap_or_default();
+    let registered = sockets.register(session.as_ref());
+    let watch = Watch::new(state, session.as_ref());
+    tracing::info!(route = %route.prefix, "websocket opened");
+    let from_browser = from_browser.max_frame_size(limit);
+    actix_rt::spawn(relay(
+        to_browser,
+        from_browser,
+        up,
+        limit,
+        registered,
+        watch,
+    ));
+    Ok(res)
+}
+
+/// A request that asks for a WebSocket must be a proper one: GET over HTTP/1.1 with
+/// `Connection: upgrade`, `Sec-WebSocket-Version: 13` and a key.
+fn check_handshake(req: &HttpRequest) -> Result<(), ProxyError> {
+    if req.method() != Method::GET {
+        return Err(ProxyError::BadHandshake(
+            "a WebSocket handshake must be a GET request",
+        ));
+    }
+    if req.version() != Version::HTTP_11 {
+        return Err(ProxyError::BadHandshake(
+            "a WebSocket handshake needs HTTP/1.1",
+        ));
+    }
+    if !super::headers::connection_named(req.headers())
+        .iter()
+        .any(|c| c == "upgrade")
+    {
+        return Err(ProxyError::BadHandshake(
+            "a WebSocket handshake needs Connection: upgrade",
+        ));
+    }
+    let h = |n: HeaderName| req.headers().get(n).and_then(|v| v.to_str().ok());
+    if h(header::SEC_WEBSOCKET_VERSION).map(str::trim) != Some("13") {
+        return Err(ProxyError::BadHandshake(
+            "the WebSocket handshake needs Sec-WebSocket-Version: 13",
+        ));
+    }
+    let key_ok = h(header::SEC_WEBSOCKET_KEY).is_some_and(|k| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(k.trim())
+            .is_ok_and(|b| b.len() == 16)
+    });
+    if !key_ok {
+        return Err(ProxyError::BadHandshake(
+            "the WebSocket handshake needs a valid Sec-WebSocket-Key",
+        ));
+    }
+    Ok(())
+}
+
+/// `http(s)://…` → `ws(s)://…` (the upstream base of a route is an http(s) URL).
+fn ws_url(url: String) -> String {
+    if let Some(rest) = url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        url
+    }
+}
+
+/// Opens the upstream WebSocket within the proxy's deadlines; its chosen subprotocol.
+async fn connect(
+    call: &Call<'_>,
+    bearer: Option<&str>,
+    limit: usize,
+    state: &AppState,
+) -> Result<(Option<String>, Upstream), BffError> {
+    let hop = super::headers::Hop {
+        peer: call.peer,
+        trusted: call.trusted,
+        proto: call.proto,
+        host: &call.public_host,
+    };
+    let mut ws = call.upstream.0.ws(call.url.as_str()).max_frame_size(limit);
+    for (n, v) in request_headers(call.req.headers(), &hop, call.route, bearer, &call.rid) {
+        if !HANDSHAKE_ONLY.contains(&n.as_str()) {
+            ws = ws.header(n, v);
+        }
+    }
+    let deadline = state.config.proxy.connect_timeout + state.config.proxy.timeout;
+    let (res, framed) = match tokio::time::timeout(deadline, ws.connect()).await {
+        Err(_) => return Err(upstream_failed("timeout", ProxyError::Timeout)),
+        Ok(Err(e)) => return Err(connect_error(e)),
+        Ok(Ok(ok)) => ok,
+    };
+    let protocol = res
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    Ok((protocol, framed))
+}
+
+fn upstream_failed(kind: &'static str, e: ProxyError) -> BffError {
+    crate::metrics::get()
+        .upstream_errors
+        .with_label_values(&[kind])
+        .inc();
+    e.into()
+}
+
+fn connect_error(e: awc::error::WsClientError) -> BffError {
+    use awc::error::{SendRequestError, WsClientError};
+    match e {
+        WsClientError::SendRequest(SendRequestError::Timeout) => {
+            upstream_failed("timeout", ProxyError::Timeout)
+        }
+        WsClientError::SendRequest(SendRequestError::Connect(c)) => {
+            upstream_failed("connect", ProxyError::Connect(c.to_string()))
+        }
+        WsClientError::SendRequest(other) => {
+            upstream_failed("other", ProxyError::Upstream(other.to_string()))
+        }
+        // The upstream answered, but not with a valid upgrade.
+        other => {
+            let detail = match &other {
+                WsClientError::InvalidResponseStatus(s) => format!("status {}", s.as_u16()),
+                o => o.to_string(),
+            };
+            upstream_failed("websocket_refused", ProxyError::UpgradeRefused(detail))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_urls() {
+        assert_eq!(ws_url("http://a:1/x?y".into()), "ws://a:1/x?y");
+        assert_eq!(ws_url("https://a/x".into()), "wss://a/x");
+    }
+}
