@@ -2,31 +2,20 @@
 // while the page is open, and the next call refreshes it without the person noticing.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { assertLogHasNoSecrets, launchBrowser, startStack, withSession } from './harness.mjs';
+import { assertLogHasNoSecrets, stackForFile, withSession } from './harness.mjs';
 import { DEMO, callApi, operate, signIn, waitForText } from './flows.mjs';
 
 const TTL = 3;
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ name: 'expiry', accessTokenTtl: TTL, bffEnv: { BFF_REFRESH_SKEW: '0' } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const fx = stackForFile({ name: 'expiry', accessTokenTtl: TTL, bffEnv: { BFF_REFRESH_SKEW: '0' } });
 
 test('an expired access token is refreshed on the next call', async () => {
-  await withSession(browser, stack, 'expired access token', async ({ page }) => {
+  await withSession(fx.browser, fx.stack, 'expired access token', async ({ page }) => {
     await signIn(page);
     await waitForText(page, '#access-token-countdown', 'expired', (TTL + 3) * 1000);
 
-    const refreshes = () => stack.proc('bff').log().split('\n').filter((l) => l.includes('tokens refreshed')).length;
+    const refreshes = () => fx.stack.proc('bff').log().split('\n').filter((l) => l.includes('tokens refreshed')).length;
     const before = refreshes();
     let r = await callApi(page, '/api/data');
     assert.equal(r.status, '200 OK', `${r.explain} ${r.body}`);
@@ -41,5 +30,5 @@ test('an expired access token is refreshed on the next call', async () => {
     assert.equal(r.status, '200 OK');
     await waitForText(page, '#access-token-countdown', /^expires in [1-3]s$/);
   });
-  assertLogHasNoSecrets(stack);
+  assertLogHasNoSecrets(fx.stack);
 });

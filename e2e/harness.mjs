@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
@@ -263,6 +264,23 @@ function leafSpkiHash() {
   const cert = new crypto.X509Certificate(fs.readFileSync(LEAF_FILE));
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
   return crypto.createHash('sha256').update(spki).digest('base64');
+}
+
+/**
+ * The stack (`startStack(options)`) and the Chromium of one test file: started before its
+ * first test, stopped after its last. Returns `{ stack, browser }`, filled in by then.
+ */
+export function stackForFile(options) {
+  const fx = { stack: undefined, browser: undefined };
+  before(async () => {
+    fx.stack = await startStack(options);
+    fx.browser = await launchBrowser();
+  });
+  after(async () => {
+    await fx.browser?.close();
+    await fx.stack?.stop();
+  });
+  return fx;
 }
 
 /**

@@ -6,26 +6,15 @@
 // under its CSP nonce (a CSP violation fails the test).
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { BFF, OP, assertLogHasNoSecrets, launchBrowser, startStack, withSession } from './harness.mjs';
+import { BFF, OP, assertLogHasNoSecrets, stackForFile, withSession } from './harness.mjs';
 import { DEMO, badge, pageFetch, signIn, startSignIn, waitForText } from './flows.mjs';
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ name: 'logout' });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const fx = stackForFile({ name: 'logout' });
 
 test('sign-out posts the ID token to the OP in a form; no URL or answer the page sees holds it', async () => {
-  await withSession(browser, stack, 'logout by POST form', async ({ context, page, requests }) => {
+  await withSession(fx.browser, fx.stack, 'logout by POST form', async ({ context, page, requests }) => {
     await signIn(page);
     await waitForText(page, '#user-name', DEMO.name);
 
@@ -63,11 +52,11 @@ test('sign-out posts the ID token to the OP in a form; no URL or answer the page
     await startSignIn(page);
     assert.equal(await page.isVisible('#login-form'), true);
   });
-  assertLogHasNoSecrets(stack);
+  assertLogHasNoSecrets(fx.stack);
 });
 
 test('the logout page loaded on its own (no pending logout) just lands on the SPA', async () => {
-  await withSession(browser, stack, 'logout page without a logout', async ({ page, requests }) => {
+  await withSession(fx.browser, fx.stack, 'logout page without a logout', async ({ page, requests }) => {
     await page.goto(`${BFF}/bff/logout/end`);
     await page.waitForURL((u) => u.origin === BFF && u.pathname === '/');
     assert.ok(!requests.some((r) => r.url.startsWith(`${OP}/session/end`)), 'nothing sent to the OP');

@@ -3,27 +3,16 @@
 // phone-sized viewport without horizontal scrolling or words broken in the middle.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { BFF, httpsGet, launchBrowser, startStack, withSession } from './harness.mjs';
+import { BFF, httpsGet, stackForFile, withSession } from './harness.mjs';
 import { callApi, openSpa, signIn, waitForText } from './flows.mjs';
 
 const TTL = 3;
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ name: 'page-truth', accessTokenTtl: TTL, bffEnv: { BFF_REFRESH_SKEW: '0' } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const fx = stackForFile({ name: 'page-truth', accessTokenTtl: TTL, bffEnv: { BFF_REFRESH_SKEW: '0' } });
 
 test('after a silent refresh by the BFF the card shows the new token and says who refreshed it', async () => {
-  await withSession(browser, stack, 'card after a silent refresh', async ({ page }) => {
+  await withSession(fx.browser, fx.stack, 'card after a silent refresh', async ({ page }) => {
     await signIn(page);
     await waitForText(page, '#access-token-countdown', 'expired', (TTL + 3) * 1000);
     await waitForText(page, '#access-token-state', 'expired — the next API call refreshes it');
@@ -42,7 +31,7 @@ test('after a silent refresh by the BFF the card shows the new token and says wh
 });
 
 test('a signed-out load has no failed request and no console error', async () => {
-  await withSession(browser, stack, 'signed-out load', async ({ page, consoleLines }) => {
+  await withSession(fx.browser, fx.stack, 'signed-out load', async ({ page, consoleLines }) => {
     const bad = [];
     page.on('response', (res) => {
       if (res.status() >= 400) bad.push(`${res.status()} ${res.url()}`);
@@ -82,7 +71,7 @@ function midWordBreaks(el) {
 }
 
 test('on a phone nothing scrolls sideways and no value breaks mid-word', async () => {
-  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const context = await fx.browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   await context.route('**/*', (route) => {
     const u = new URL(route.request().url());
     return ['localhost', '127.0.0.1'].includes(u.hostname) ? route.continue() : route.abort();

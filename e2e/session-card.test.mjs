@@ -2,29 +2,18 @@
 // in Chromium against the real OP, demo API and oidc-bff.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { BFF, OP, assertLogHasNoSecrets, launchBrowser, startStack, withSession } from './harness.mjs';
+import { BFF, OP, assertLogHasNoSecrets, stackForFile, withSession } from './harness.mjs';
 import { DEMO, callApi, operate, signIn, submitLogin, waitForText } from './flows.mjs';
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ name: 'session-card', accessTokenTtl: 300 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const fx = stackForFile({ name: 'session-card', accessTokenTtl: 300 });
 
 const visible = (page, sel) => page.isVisible(sel);
 const text = async (page, sel) => (await page.textContent(sel)).trim();
 
 test('revoking the access token: the card says "none — the next API call gets a new one", then the BFF gets one', async () => {
-  await withSession(browser, stack, 'card after revoking the access token', async ({ page, bffJson }) => {
+  await withSession(fx.browser, fx.stack, 'card after revoking the access token', async ({ page, bffJson }) => {
     await signIn(page);
     await waitForText(page, '#access-token-state', 'held by the BFF');
     assert.equal(await visible(page, '#refresh-marker'), false, 'no marker before any refresh');
@@ -48,11 +37,11 @@ test('revoking the access token: the card says "none — the next API call gets 
     await waitForText(page, '#access-token-countdown', /^expires in (\d+m )?\d+s$/);
     assert.match(api.explain, /BFF refreshed the access token/);
   });
-  assertLogHasNoSecrets(stack);
+  assertLogHasNoSecrets(fx.stack);
 });
 
 test('revoking the refresh token: the API refuses, the page says why and offers "Sign in again", which works', async () => {
-  await withSession(browser, stack, 'sign in again after revoking the refresh token', async ({ page }) => {
+  await withSession(fx.browser, fx.stack, 'sign in again after revoking the refresh token', async ({ page }) => {
     await signIn(page);
     let r = await operate(page, '#btn-revoke-refresh', '/bff/revoke');
     assert.equal(r.status, '204 No Content');
@@ -89,11 +78,11 @@ test('revoking the refresh token: the API refuses, the page says why and offers 
     assert.equal(r.status, '200 OK', r.body);
     assert.match(r.body, new RegExp(DEMO.sub));
   });
-  assertLogHasNoSecrets(stack);
+  assertLogHasNoSecrets(fx.stack);
 });
 
 test('/api/invalid-token after the BFF refreshed and retried: no "try refresh", no sign-in prompt', async () => {
-  await withSession(browser, stack, 'invalid token advice', async ({ page }) => {
+  await withSession(fx.browser, fx.stack, 'invalid token advice', async ({ page }) => {
     await signIn(page);
     // The card tells a BFF refresh by a changed `accessTokenExpiresAt`, which has
     // second resolution: a refresh within the sign-in's own second would look the same.
@@ -111,7 +100,7 @@ test('/api/invalid-token after the BFF refreshed and retried: no "try refresh", 
 });
 
 test('results carry latency, x-request-id and readable times', async () => {
-  await withSession(browser, stack, 'result details', async ({ page }) => {
+  await withSession(fx.browser, fx.stack, 'result details', async ({ page }) => {
     await signIn(page);
     const r = await operate(page, '#btn-introspect', '/bff/introspect');
     assert.equal(r.json?.active, true);

@@ -1,26 +1,15 @@
 // Sign-in and sign-out as a person does it, in Chromium, against the real stack.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { BFF, OP, assertLogHasNoSecrets, launchBrowser, startStack, withSession } from './harness.mjs';
+import { BFF, OP, assertLogHasNoSecrets, stackForFile, withSession } from './harness.mjs';
 import { DEMO, badge, openSpa, pageFetch, signIn, startSignIn, submitLogin, waitForText } from './flows.mjs';
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ name: 'signin' });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const fx = stackForFile({ name: 'signin' });
 
 test('sign in, see the profile without ever holding a token, then sign out at the OP', async () => {
-  await withSession(browser, stack, 'sign in and out', async ({ context, page, bffJson }) => {
+  await withSession(fx.browser, fx.stack, 'sign in and out', async ({ context, page, bffJson }) => {
     await signIn(page);
 
     // Who is signed in.
@@ -71,11 +60,11 @@ test('sign in, see the profile without ever holding a token, then sign out at th
     assert.equal(replay.status, 401, 'a replayed cookie of an ended session gets 401');
 
   });
-  assertLogHasNoSecrets(stack);
+  assertLogHasNoSecrets(fx.stack);
 });
 
 test('a wrong password is refused at the OP and no session starts', async () => {
-  await withSession(browser, stack, 'wrong password', async ({ context, page }) => {
+  await withSession(fx.browser, fx.stack, 'wrong password', async ({ context, page }) => {
     await openSpa(page);
     await startSignIn(page);
     await submitLogin(page, { password: 'not-the-password' });
@@ -92,7 +81,7 @@ test('a wrong password is refused at the OP and no session starts', async () => 
 });
 
 test('cancelling at the consent page comes back signed out with a plain-words message', async () => {
-  await withSession(browser, stack, 'cancel at consent', async ({ context, page }) => {
+  await withSession(fx.browser, fx.stack, 'cancel at consent', async ({ context, page }) => {
     await openSpa(page);
     await startSignIn(page);
     await submitLogin(page);
@@ -117,15 +106,15 @@ test('cancelling at the consent page comes back signed out with a plain-words me
 });
 
 test('signing out at the OP ends the BFF session too (back-channel logout)', async () => {
-  await withSession(browser, stack, 'back-channel logout', async ({ page }) => {
+  await withSession(fx.browser, fx.stack, 'back-channel logout', async ({ page }) => {
     await signIn(page);
-    const delivered = countLines(stack.proc('op').log(), 'backchannel-logout delivered');
+    const delivered = countLines(fx.stack.proc('op').log(), 'backchannel-logout delivered');
 
     // Sign out at the OP directly, as from another application of the same provider.
     await page.goto(`${OP}/session/end`);
     await page.click('#logout-confirm');
     await page.waitForSelector('#logged-out');
-    const opLog = stack.proc('op').log();
+    const opLog = fx.stack.proc('op').log();
     assert.equal(
       countLines(opLog, 'backchannel-logout delivered'),
       delivered + 1,
@@ -144,7 +133,7 @@ function countLines(text, needle) {
 }
 
 test('silent login restores the session when the BFF cookie is gone but the OP session lives', async () => {
-  await withSession(browser, stack, 'silent login', async ({ context, page }) => {
+  await withSession(fx.browser, fx.stack, 'silent login', async ({ context, page }) => {
     await signIn(page);
     await waitForText(page, '#user-name', DEMO.name);
 

@@ -1,28 +1,17 @@
 // The "Token operations" card and "Call the API", clicked through in Chromium.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { assertLogHasNoSecrets, launchBrowser, sleep, startStack, withSession } from './harness.mjs';
+import { assertLogHasNoSecrets, sleep, stackForFile, withSession } from './harness.mjs';
 import { DEMO, callApi, operate, signIn, waitForText } from './flows.mjs';
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ name: 'tokens', accessTokenTtl: 300 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const fx = stackForFile({ name: 'tokens', accessTokenTtl: 300 });
 
 const COUNTDOWN = /^expires in (\d+m )?\d+s$/;
 
 test('token operations: userinfo, introspect, refresh, API calls, revocation', async () => {
-  await withSession(browser, stack, 'token operations', async ({ page }) => {
+  await withSession(fx.browser, fx.stack, 'token operations', async ({ page }) => {
     await signIn(page);
 
     // GET /bff/userinfo
@@ -50,12 +39,12 @@ test('token operations: userinfo, introspect, refresh, API calls, revocation', a
     assert.match(r.body, new RegExp(DEMO.sub));
 
     // The API refuses every token here: the BFF refreshes and retries once, the answer stays 401.
-    const refreshesBefore = countLines(stack.proc('bff').log(), 'tokens refreshed');
+    const refreshesBefore = countLines(fx.stack.proc('bff').log(), 'tokens refreshed');
     r = await callApi(page, '/api/invalid-token');
     assert.equal(r.status, '401 Unauthorized');
     assert.equal(r.json?.error, 'invalid_token');
     assert.match(r.explain, /refused the access token/);
-    assert.equal(countLines(stack.proc('bff').log(), 'tokens refreshed'), refreshesBefore + 1, 'one refresh for the retry');
+    assert.equal(countLines(fx.stack.proc('bff').log(), 'tokens refreshed'), refreshesBefore + 1, 'one refresh for the retry');
     await waitForText(page, '#status-badge', 'Signed in');
     // ...and the session still works.
     r = await callApi(page, '/api/data');
@@ -91,11 +80,11 @@ test('token operations: userinfo, introspect, refresh, API calls, revocation', a
     assert.ok(r.explain.length > 0, 'the page explains the failed refresh');
     assert.match(r.explain, /no refresh token/i);
   });
-  assertLogHasNoSecrets(stack);
+  assertLogHasNoSecrets(fx.stack);
 });
 
 test('the access token countdown ticks', async () => {
-  await withSession(browser, stack, 'access token countdown', async ({ page }) => {
+  await withSession(fx.browser, fx.stack, 'access token countdown', async ({ page }) => {
     await signIn(page);
     await waitForText(page, '#access-token-countdown', COUNTDOWN);
     const first = (await page.textContent('#access-token-countdown')).trim();

@@ -5,6 +5,7 @@
 // the tab comes back into view, the page re-reads GET /bff/session (200 signed in or
 // not, so a signed-out load has no failed request).
 
+import { stopLive, wireLive } from './live.js';
 import {
   accessTokenState,
   adviceFor,
@@ -209,25 +210,28 @@ function setBadge(kind) {
   el.badge.classList.toggle('badge-out', kind === 'out');
 }
 
+/** Records `view` and shows its part of the page: 'signed-in', 'signed-out', or neither ('unreachable'). */
+function showView(view) {
+  state.view = view;
+  el.loading.hidden = true;
+  el.signedIn.hidden = view !== 'signed-in';
+  el.signedOut.hidden = view !== 'signed-out';
+}
+
 function showSignedOut() {
-  state.view = 'signed-out';
   state.session = null;
   state.bffRefreshedAt = 0;
   state.revokedRefreshHere = false;
   state.stuckByAnswer = '';
   stopTimer();
-  el.loading.hidden = true;
-  el.signedIn.hidden = true;
-  el.signedOut.hidden = false;
+  stopLive();
+  showView('signed-out');
   setBadge('out');
 }
 
 function showUnreachable() {
-  state.view = 'unreachable';
   stopTimer();
-  el.loading.hidden = true;
-  el.signedIn.hidden = true;
-  el.signedOut.hidden = true;
+  showView('unreachable');
   setBadge('out');
   showBanner({
     title: 'Can’t reach the sign-in service',
@@ -249,7 +253,7 @@ function setBreakable(node, text) {
 
 function showSignedIn(data) {
   const wasSignedIn = state.view === 'signed-in';
-  state.view = 'signed-in';
+  showView('signed-in');
   const claims = data && typeof data.claims === 'object' && data.claims ? data.claims : {};
   const name = displayName(claims);
   el.userName.textContent = name;
@@ -258,9 +262,6 @@ function showSignedIn(data) {
   setBreakable(el.userSubtitle, email && email !== name ? email : typeof claims.sub === 'string' ? `Subject ${claims.sub}` : '');
   renderClaims(claims);
   renderSession(data?.session || {});
-  el.loading.hidden = true;
-  el.signedOut.hidden = true;
-  el.signedIn.hidden = false;
   if (!wasSignedIn) {
     resetResult();
     // Claims open on wide screens; on a phone the operations come first.
@@ -737,6 +738,7 @@ function wire() {
 }
 
 wire();
+wireLive();
 syncApiBody();
 showLoginErrorFromUrl();
 loadSession();

@@ -54,23 +54,24 @@ export function isEpoch(v) {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0;
 }
 
+/** The fields of a time of day to the second, and of a date with it (Intl options). */
+const TIME_FIELDS = Object.freeze({ hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const DATE_TIME_FIELDS = Object.freeze({ year: 'numeric', month: 'short', day: 'numeric', ...TIME_FIELDS });
+
 /**
- * Epoch seconds as a local date-time, e.g. "27 Nov 2026, 08:12:04".
- * `opts.locale` / `opts.timeZone` exist for tests; the browser passes neither.
+ * `date` formatted with `fields`, in `opts.locale` / `opts.timeZone` (these exist for
+ * tests; the browser passes neither), with the zone's short name when `zoned`.
  */
+function formatFields(date, fields, opts, zoned) {
+  const zone = zoned ? { timeZoneName: 'short' } : {};
+  return new Intl.DateTimeFormat(opts.locale, { ...fields, ...zone, timeZone: opts.timeZone }).format(date);
+}
+
+/** Epoch seconds as a local date-time, e.g. "27 Nov 2026, 08:12:04". */
 export function formatEpoch(epochSeconds, opts = {}) {
   const date = new Date(Number(epochSeconds) * 1000);
   if (Number.isNaN(date.getTime())) return String(epochSeconds);
-  const fmt = new Intl.DateTimeFormat(opts.locale, {
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    timeZone: opts.timeZone,
-  });
-  return fmt.format(date);
+  return formatFields(date, DATE_TIME_FIELDS, opts, false);
 }
 
 // ---------------------------------------------------------------------------
@@ -432,28 +433,13 @@ export function explainResponse(status, body, path = '') {
 export function formatEpochZoned(epochSeconds, opts = {}) {
   const date = new Date(Number(epochSeconds) * 1000);
   if (!isEpoch(epochSeconds) || Number.isNaN(date.getTime())) return 'unknown';
-  return new Intl.DateTimeFormat(opts.locale, {
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    timeZoneName: 'short',
-    timeZone: opts.timeZone,
-  }).format(date);
+  return formatFields(date, DATE_TIME_FIELDS, opts, true);
 }
 
 /** Only a time of day with the zone ("08:00:04 UTC"), for "refreshed at". */
 export function formatTimeZoned(epochSeconds, opts = {}) {
   if (!isEpoch(epochSeconds)) return '';
-  return new Intl.DateTimeFormat(opts.locale, {
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    timeZoneName: 'short',
-    timeZone: opts.timeZone,
-  }).format(new Date(epochSeconds * 1000));
+  return formatFields(new Date(epochSeconds * 1000), TIME_FIELDS, opts, true);
 }
 
 /** The access token as the BFF holds it: `{text, tone: 'ok'|'warn'|'bad'}`. */

@@ -1,5 +1,7 @@
 //! The demo API behind oidc-bff: an HTTPS JSON API that knows nothing of cookies and
-//! checks each bearer token by RFC 7662 introspection at the demo OP.
+//! checks each bearer token by RFC 7662 introspection at the demo OP. `/clock` (issue 11)
+//! is a WebSocket: it greets the caller by name (from the OP's userinfo for the token),
+//! then sends the time every second and echoes what it receives.
 
 use std::sync::Arc;
 
@@ -7,8 +9,11 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use oidc_bff::oidc::http;
 use serde_json::{json, Value};
 
+mod resource; // issue 11: /app/status and /orders/list (tokens for the API resource)
+
 struct Api {
     introspection_endpoint: String,
+    userinfo_endpoint: Option<String>,
     client_id: String,
     client_secret: String,
     tls: Arc<rustls::ClientConfig>,
@@ -81,6 +86,100 @@ async fn data(
     }
 }
 
+/// issue 11: the caller's name, from the OP's userinfo for the same token.
+async fn name_of(req: &HttpRequest, api: &Api, client: &awc::Client, info: &Value) -> String {
+    let sub = info
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or("you")
+        .to_string();
+    let (Some(url), Some(auth)) = (
+        api.userinfo_endpoint.as_deref(),
+        req.headers().get("authorization").cloned(),
+    ) else {
+        return sub;
+    };
+    let answer = client
+        .get(url)
+        .insert_header(("Authorization", auth))
+        .send()
+        .await;
+    let claims: Option<Value> = match answer {
+        Ok(mut res) if res.status().is_success() => res.json().await.ok(),
+        _ => None,
+    };
+    claims
+        .as_ref()
+        .and_then(|c| c.get("name").or_else(|| c.get("preferred_username")))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or(sub)
+}
+
+/// issue 11: `GET /clock` as a WebSocket: a greeting with the caller's name, the time
+/// every second, and an echo of each text message.
+async fn clock(
+    req: HttpRequest,
+    body: web::Payload,
+    api: web::Data<Api>,
+    client: web::Data<awc::Client>,
+) -> HttpResponse {
+    let info = match caller(&req, &api, &client).await {
+        Ok(info) => info,
+        Err(res) => return res,
+    };
+    let name = name_of(&req, &api, &client, &info).await;
+    let (res, mut session, mut messages) = match actix_ws::handle(&req, body) {
+        Ok(parts) => parts,
+        Err(_) => return HttpResponse::BadRequest().json(
+            json!({"error": "not_a_websocket", "error_description": "connect with a WebSocket"}),
+        ),
+    };
+    actix_rt::spawn(async move {
+        use actix_ws::Message;
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        };
+        let hello = json!({"type": "hello", "name": name, "text": format!("Hello, {name}!"), "time": now()});
+        if session.text(hello.to_string()).await.is_err() {
+            return;
+        }
+        let mut ticks = actix_rt::time::interval(std::time::Duration::from_secs(1));
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {
+                    let tick = json!({"type": "tick", "time": now()});
+                    if session.text(tick.to_string()).await.is_err() {
+                        return;
+                    }
+                }
+                m = messages.recv() => match m {
+                    Some(Ok(Message::Text(t))) => {
+                        let echo = json!({"type": "echo", "text": t.to_string()});
+                        if session.text(echo.to_string()).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(Message::Ping(p))) => {
+                        let _ = session.pong(&p).await;
+                    }
+                    Some(Ok(Message::Close(reason))) => {
+                        let _ = session.close(reason).await;
+                        return;
+                    }
+                    Some(Ok(_)) => {}
+                    None | Some(Err(_)) => return,
+                },
+            }
+        }
+    });
+    res
+}
+
 /// Always answers 401 `invalid_token`, so the BFF's refresh-and-retry path can be seen.
 async fn reject() -> HttpResponse {
     invalid_token("rejected on demand")
@@ -142,6 +241,7 @@ fn main() -> std::process::ExitCode {
             }
         };
         let api = web::Data::new(Api {
+            userinfo_endpoint: meta.userinfo_endpoint.clone(),
             introspection_endpoint: meta
                 .introspection_endpoint
                 .ok_or_else(|| "the OP has no introspection endpoint".to_string())?,
@@ -159,6 +259,10 @@ fn main() -> std::process::ExitCode {
                 .app_data(web::Data::new(client))
                 .route("/data", web::to(data))
                 .route("/invalid-token", web::to(reject))
+                .app_data(web::Data::new(resource::Resource::from_env()))
+                .route("/app/status", web::to(resource::app_status))
+                .route("/orders/list", web::to(resource::orders_list))
+                .route("/clock", web::get().to(clock))
                 .default_service(web::to(data))
         })
         .workers(1)

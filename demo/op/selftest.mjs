@@ -29,6 +29,9 @@ const CLIENT_ID = env.OP_CLIENT_ID || 'oidc-bff-demo';
 const CLIENT_SECRET = env.OP_CLIENT_SECRET || 'demo-client-secret-not-for-production';
 const API_CLIENT_ID = env.OP_API_CLIENT_ID || 'demo-api';
 const API_CLIENT_SECRET = env.OP_API_CLIENT_SECRET || 'demo-api-secret-not-for-production';
+const API_RESOURCE = env.OP_API_RESOURCE || 'urn:oidc-bff:demo-api';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const EXTERNAL = Boolean(env.SELFTEST_ISSUER);
 
 let passed = 0;
@@ -223,7 +226,7 @@ async function freePort() {
   });
 }
 
-async function startOp(bffOrigin) {
+async function startOp(bffOrigin, extraEnv = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(HERE, 'server.mjs')], {
     env: {
@@ -234,6 +237,7 @@ async function startOp(bffOrigin) {
       OP_REFRESH_TOKEN_ROTATION: 'always',
       OP_AUTO_CONSENT: '',
       OP_REVOKE_ACCESS_TOKEN_GRANT: '',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -444,6 +448,96 @@ async function main() {
   const introJunk = await request('POST', disco.introspection_endpoint, { basic: api, form: { token: 'not-a-token' } });
   ok(introJunk.json?.active === false, 'an unknown token introspects as inactive');
 
+  // --- client credentials (issue 11) ----------------------------------------
+  ok(disco.grant_types_supported?.includes('client_credentials') && disco.grant_types_supported.includes(TOKEN_EXCHANGE),
+    'discovery lists client_credentials and token exchange', disco.grant_types_supported);
+  const introspect = async (token) => (await request('POST', disco.introspection_endpoint, { basic: api, form: { token } })).json;
+  {
+    const cc = await request('POST', disco.token_endpoint, { basic: bff, form: { grant_type: 'client_credentials' } });
+    ok(cc.status === 200 && typeof cc.json?.access_token === 'string' && cc.json.token_type === 'Bearer'
+      && Number.isInteger(cc.json.expires_in) && !cc.json.refresh_token && !cc.json.id_token,
+    'client_credentials without resource: a bearer token, no refresh/ID token', cc.json);
+    const i = cc.json?.access_token ? await introspect(cc.json.access_token) : {};
+    ok(i.active === true && i.client_id === CLIENT_ID && i.aud === undefined && i.sub === undefined,
+      'client token without resource: active, no aud, no sub', i);
+  }
+  {
+    const cc = await request('POST', disco.token_endpoint, {
+      basic: bff, form: { grant_type: 'client_credentials', resource: API_RESOURCE, scope: 'api:read openid' },
+    });
+    ok(cc.status === 200 && typeof cc.json?.access_token === 'string' && !cc.json.access_token.includes('.') && cc.json.scope === 'api:read',
+      'client_credentials with resource: opaque token, scope = asked ∩ the resource\'s', cc.json);
+    const i = cc.json?.access_token ? await introspect(cc.json.access_token) : {};
+    ok(i.active === true && i.client_id === CLIENT_ID && i.aud === API_RESOURCE && i.sub === undefined && i.scope === 'api:read',
+      'client token with resource: introspection shows aud, no sub', i);
+    const meCc = cc.json?.access_token ? await request('GET', disco.userinfo_endpoint, { bearer: cc.json.access_token }) : {};
+    ok(meCc.status === 401, '/me refuses a client token', meCc.status);
+  }
+  {
+    const cc = await request('POST', disco.token_endpoint, {
+      basic: bff, form: { grant_type: 'client_credentials', resource: 'urn:example:unknown', scope: 'api:read' },
+    });
+    ok(cc.status === 400 && cc.json?.error === 'invalid_target' && cc.json.error_description === 'unknown resource urn:example:unknown',
+      'client_credentials with an unknown resource: invalid_target with a description', cc.json);
+    const noAuth = await request('POST', disco.token_endpoint, {
+      basic: api, form: { grant_type: 'client_credentials', resource: API_RESOURCE },
+    });
+    ok(noAuth.status === 400 && noAuth.json?.error === 'invalid_request', 'the demo API client may not use client_credentials', noAuth.json);
+  }
+
+  // --- token exchange (RFC 8693, issue 11) ----------------------------------
+  const exchange = (form, basic = bff) => request('POST', disco.token_endpoint, {
+    basic, form: { grant_type: TOKEN_EXCHANGE, subject_token_type: ACCESS_TOKEN_TYPE, ...form },
+  });
+  const subjectIntro = await introspect(t1.access_token);
+  const xres = await exchange({ subject_token: t1.access_token, resource: API_RESOURCE, scope: 'api:read profile' });
+  must(xres.status === 200 && typeof xres.json?.access_token === 'string', 'token exchange of the user\'s access token succeeds', xres.json);
+  const xt = xres.json;
+  ok(xt.issued_token_type === ACCESS_TOKEN_TYPE && xt.token_type === 'Bearer' && Number.isInteger(xt.expires_in)
+    && xt.scope === 'api:read' && !xt.refresh_token && xt.access_token !== t1.access_token && !xt.access_token.includes('.'),
+  'exchange answer: a new opaque access token, issued_token_type, scope ∩ the resource\'s', xt);
+  const xi = await introspect(xt.access_token);
+  ok(xi.active === true && xi.sub === 'demo-user-1' && xi.aud === API_RESOURCE && xi.client_id === CLIENT_ID && xi.scope === 'api:read',
+    'exchanged token introspects with sub and aud', xi);
+  ok(xi.exp <= subjectIntro.exp, 'exchanged token does not outlive the subject token', { exchanged: xi.exp, subject: subjectIntro.exp });
+  {
+    const byAudience = await exchange({ subject_token: t1.access_token, audience: API_RESOURCE, requested_token_type: ACCESS_TOKEN_TYPE });
+    const i = byAudience.json?.access_token ? await introspect(byAudience.json.access_token) : {};
+    ok(byAudience.status === 200 && i.aud === API_RESOURCE && i.scope === 'api:read api:write',
+      'exchange by audience, no scope: every scope of the resource', { answer: byAudience.json, i });
+    const meX = await request('GET', disco.userinfo_endpoint, { bearer: xt.access_token });
+    // 403 insufficient_scope (a resource's token never has openid), else 401 for the aud.
+    ok([401, 403].includes(meX.status), '/me refuses an exchanged token (audience, no openid)', meX.status);
+  }
+  {
+    const r = await exchange({ subject_token: t1.access_token, resource: 'urn:example:unknown' });
+    ok(r.status === 400 && r.json?.error === 'invalid_target' && r.json.error_description === 'unknown resource urn:example:unknown',
+      'exchange for an unknown resource: invalid_target', r.json);
+    const two = await request('POST', disco.token_endpoint, {
+      basic: bff,
+      form: new URLSearchParams([['grant_type', TOKEN_EXCHANGE], ['subject_token', t1.access_token],
+        ['subject_token_type', ACCESS_TOKEN_TYPE], ['resource', API_RESOURCE], ['audience', API_RESOURCE]]),
+    });
+    ok(two.status === 400 && two.json?.error === 'invalid_target', 'exchange naming two targets: invalid_target', two.json);
+    const none = await exchange({ subject_token: t1.access_token });
+    ok(none.status === 400 && none.json?.error === 'invalid_target', 'exchange naming no target: invalid_target', none.json);
+    const junk = await exchange({ subject_token: 'not-a-token', resource: API_RESOURCE });
+    ok(junk.status === 400 && junk.json?.error === 'invalid_grant'
+      && junk.json.error_description === 'subject_token is not an active access token of this client',
+    'exchange of an unknown subject token: invalid_grant with a description', junk.json);
+    const cc = await request('POST', disco.token_endpoint, { basic: bff, form: { grant_type: 'client_credentials' } });
+    const ccx = await exchange({ subject_token: cc.json?.access_token, resource: API_RESOURCE });
+    ok(ccx.status === 400 && ccx.json?.error === 'invalid_grant', 'a client token is not a subject token: invalid_grant', ccx.json);
+    const idx = await exchange({ subject_token: t1.id_token, resource: API_RESOURCE });
+    ok(idx.status === 400 && idx.json?.error === 'invalid_grant', 'an ID token is not a subject token: invalid_grant', idx.json);
+    const wrongType = await exchange({ subject_token: t1.access_token, resource: API_RESOURCE, subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' });
+    ok(wrongType.status === 400 && wrongType.json?.error === 'invalid_request', 'subject_token_type other than access_token: invalid_request', wrongType.json);
+    const foreign = await exchange({ subject_token: t1.access_token, resource: API_RESOURCE }, api);
+    ok(foreign.status === 400 && foreign.json?.error === 'invalid_request', 'the demo API client may not exchange', foreign.json);
+    const badAuth = await exchange({ subject_token: t1.access_token, resource: API_RESOURCE }, [CLIENT_ID, 'wrong']);
+    ok(badAuth.status === 401 && badAuth.json?.error === 'invalid_client', 'exchange needs client authentication', badAuth.json);
+  }
+
   // --- refresh -------------------------------------------------------------
   const ref = await request('POST', disco.token_endpoint, { basic: bff, form: { grant_type: 'refresh_token', refresh_token: t1.refresh_token } });
   must(ref.status === 200 && ref.json?.access_token, 'refresh grant succeeds', ref.json);
@@ -498,6 +592,11 @@ async function main() {
   }
   const refAfter = await request('POST', disco.token_endpoint, { basic: bff, form: { grant_type: 'refresh_token', refresh_token: rt } });
   ok(refAfter.status === 400 && refAfter.json?.error === 'invalid_grant', 'after logout the refresh token is dead', refAfter.json);
+  ok((await introspect(xt.access_token)).active === false, 'after logout the exchanged token is dead too (same grant)');
+  {
+    const r = await exchange({ subject_token: t1.access_token, resource: API_RESOURCE });
+    ok(r.status === 400 && r.json?.error === 'invalid_grant', 'after logout the access token cannot be exchanged', r.json);
+  }
   const done = await request('GET', new URL(`${new URL(disco.end_session_endpoint).pathname}/success`, issuer).href);
   ok(done.status === 200 && done.text.includes('id="logged-out"'), 'post-logout page has #logged-out');
 
@@ -536,6 +635,44 @@ async function main() {
     ok(codeReplay.status === 400 && codeReplay.json?.error === 'invalid_grant', 'a code is single-use');
     const ia = await request('POST', disco.introspection_endpoint, { basic: api, form: { token: t.json.access_token } });
     ok(ia.json?.active === false, 'a replayed code revokes the tokens it had given');
+  }
+
+  // --- login with a resource indicator (issue 11) ---------------------------
+  {
+    const j = new Jar();
+    const p = pkce();
+    const cb = await browse(j, authUrl({
+      scope: 'openid profile api:read', resource: API_RESOURCE, state: 'res', nonce: 'res-nonce',
+      code_challenge: p.challenge, code_challenge_method: 'S256',
+    }), redirectUri, { user: 'alice', password: 'alice-password' });
+    must(cb.params.code, 'code flow with resource', cb.params);
+    const code = (resource) => request('POST', disco.token_endpoint, {
+      basic: bff,
+      form: {
+        grant_type: 'authorization_code', code: cb.params.code, redirect_uri: redirectUri, code_verifier: p.verifier, ...resource,
+      },
+    });
+    const t = await code({ resource: API_RESOURCE });
+    must(t.status === 200, 'code exchange with resource', t.json);
+    const i = await introspect(t.json.access_token);
+    ok(i.aud === API_RESOURCE && i.sub === 'demo-user-2' && i.scope === 'api:read',
+      'login with resource: the access token has the aud and the resource scope', i);
+    const meR = await request('GET', disco.userinfo_endpoint, { bearer: t.json.access_token });
+    ok([401, 403].includes(meR.status), '/me refuses the login token with an audience', meR.status);
+    const rNo = await request('POST', disco.token_endpoint, { basic: bff, form: { grant_type: 'refresh_token', refresh_token: t.json.refresh_token } });
+    const iNo = rNo.json?.access_token ? await introspect(rNo.json.access_token) : {};
+    ok(rNo.status === 200 && iNo.aud === undefined, 'a refresh without resource gives an aud-less token', iNo);
+    const rYes = await request('POST', disco.token_endpoint, {
+      basic: bff, form: { grant_type: 'refresh_token', refresh_token: rNo.json?.refresh_token, resource: API_RESOURCE },
+    });
+    const iYes = rYes.json?.access_token ? await introspect(rYes.json.access_token) : {};
+    ok(rYes.status === 200 && iYes.aud === API_RESOURCE, 'a refresh with resource keeps the aud', iYes);
+    const rTwo = await request('POST', disco.token_endpoint, {
+      basic: bff,
+      form: new URLSearchParams([['grant_type', 'refresh_token'], ['refresh_token', rYes.json?.refresh_token],
+        ['resource', API_RESOURCE], ['resource', 'urn:example:other']]),
+    });
+    ok(rTwo.status === 400 && rTwo.json?.error === 'invalid_target', 'two resources at the token endpoint: invalid_target', rTwo.json);
   }
 
   // --- PAR + refresh token reuse detection + refresh token revocation -------
@@ -577,6 +714,39 @@ async function main() {
     ok(r.status === 400 && r.json?.error === 'invalid_grant', 'a revoked refresh token is refused');
     const ia = await request('POST', disco.introspection_endpoint, { basic: api, form: { token: t.access_token } });
     ok(ia.json?.active === false, "revoking the refresh token also ends the grant's access token");
+  }
+
+  // --- an expired subject token cannot be exchanged (own OP, 2 s tokens) ----
+  if (!EXTERNAL) {
+    const short = await startOp(bffOrigin, { OP_ACCESS_TOKEN_TTL: '2', OP_AUTO_CONSENT: '1' });
+    const sd = (await request('GET', `${short.issuer}/.well-known/openid-configuration`)).json;
+    const p = pkce();
+    const url = `${sd.authorization_endpoint}?${new URLSearchParams({
+      client_id: CLIENT_ID, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', state: 'x', nonce: 'x',
+      code_challenge: p.challenge, code_challenge_method: 'S256',
+    })}`;
+    const cb = await browse(new Jar(), url, redirectUri, { user: 'demo', password: 'demo-password' });
+    const t = await request('POST', sd.token_endpoint, {
+      basic: bff, form: { grant_type: 'authorization_code', code: cb.params.code, redirect_uri: redirectUri, code_verifier: p.verifier },
+    });
+    must(t.status === 200, 'short-lived OP: code exchange', t.json);
+    const x = await request('POST', sd.token_endpoint, {
+      basic: bff,
+      form: {
+        grant_type: TOKEN_EXCHANGE, subject_token: t.json.access_token, subject_token_type: ACCESS_TOKEN_TYPE, resource: API_RESOURCE,
+      },
+    });
+    ok(x.status === 200 && x.json?.expires_in <= t.json.expires_in, 'short-lived OP: exchange ≤ the subject\'s lifetime', x.json);
+    await new Promise((r) => { setTimeout(r, 3000); });
+    const late = await request('POST', sd.token_endpoint, {
+      basic: bff,
+      form: {
+        grant_type: TOKEN_EXCHANGE, subject_token: t.json.access_token, subject_token_type: ACCESS_TOKEN_TYPE, resource: API_RESOURCE,
+      },
+    });
+    ok(late.status === 400 && late.json?.error === 'invalid_grant'
+      && late.json.error_description === 'subject_token is not an active access token of this client',
+    'an expired subject token: invalid_grant', late.json);
   }
 }
 

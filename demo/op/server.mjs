@@ -50,6 +50,12 @@ const CLIENT_SECRET = env.OP_CLIENT_SECRET || 'demo-client-secret-not-for-produc
 const API_CLIENT_ID = env.OP_API_CLIENT_ID || 'demo-api';
 const API_CLIENT_SECRET = env.OP_API_CLIENT_SECRET || 'demo-api-secret-not-for-production';
 const ACCESS_TOKEN_TTL = intEnv('OP_ACCESS_TOKEN_TTL', 300);
+// issue 11: client credentials and token exchange for the demo API resource
+const API_RESOURCE = env.OP_API_RESOURCE || 'urn:oidc-bff:demo-api';
+const API_SCOPES = env.OP_API_SCOPES || 'api:read api:write';
+const CLIENT_TOKEN_TTL = intEnv('OP_CLIENT_TOKEN_TTL', 300);
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const ID_TOKEN_TTL = intEnv('OP_ID_TOKEN_TTL', 3600);
 const REFRESH_TOKEN_TTL = intEnv('OP_REFRESH_TOKEN_TTL', 86400);
 const SESSION_TTL = intEnv('OP_SESSION_TTL', 86400);
@@ -62,6 +68,15 @@ const COOKIE_KEYS = (env.OP_COOKIE_KEYS || '').split(',').map((k) => k.trim()).f
 
 if (!['always', 'default', 'never'].includes(ROTATION)) {
   console.error(`OP config error: OP_REFRESH_TOKEN_ROTATION must be always, default or never, got ${JSON.stringify(ROTATION)}`);
+  process.exit(2);
+}
+
+if (!URL.canParse(API_RESOURCE) || API_RESOURCE.includes('#')) {
+  console.error(`OP config error: OP_API_RESOURCE must be an absolute URI without a fragment, got ${JSON.stringify(API_RESOURCE)}`);
+  process.exit(2);
+}
+if (!/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(API_SCOPES)) {
+  console.error(`OP config error: OP_API_SCOPES must be space-separated scope names, got ${JSON.stringify(API_SCOPES)}`);
   process.exit(2);
 }
 
@@ -350,7 +365,7 @@ const bffClient = {
   client_name: env.OP_CLIENT_NAME || 'oidc-bff demo',
   redirect_uris: [`${BFF_ORIGIN}/callback`],
   post_logout_redirect_uris: [...new Set([`${BFF_ORIGIN}/`, BFF_ORIGIN])],
-  grant_types: ['authorization_code', 'refresh_token'],
+  grant_types: ['authorization_code', 'refresh_token', 'client_credentials', TOKEN_EXCHANGE],
   response_types: ['code'],
   token_endpoint_auth_method: 'client_secret_basic',
   backchannel_logout_uri: `${BFF_ORIGIN}/bff/backchannel-logout`,
@@ -373,6 +388,18 @@ const apiClient = {
   response_types: [],
   token_endpoint_auth_method: 'client_secret_basic',
 };
+
+// Resource servers (RFC 8707) the BFF may ask tokens for. Opaque tokens: the
+// demo API introspects them (introspection shows their `aud`).
+const RESOURCE_SERVERS = {
+  [API_RESOURCE]: { scope: API_SCOPES, audience: API_RESOURCE, accessTokenFormat: 'opaque' },
+};
+
+function resourceServer(indicator, client) {
+  const info = Object.hasOwn(RESOURCE_SERVERS, indicator) ? RESOURCE_SERVERS[indicator] : undefined;
+  if (!info || client.clientId !== CLIENT_ID) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
+  return structuredClone(info);
+}
 
 const rotateRefreshToken = {
   always: true,
@@ -467,9 +494,15 @@ ${clientName ? '<button id="logout-app-only" class="secondary" type="submit" for
     pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     claimsParameter: { enabled: true },
-    // Off on purpose: with resource indicators access tokens become JWTs that
-    // /me and introspection do not accept. Access tokens here are opaque.
-    resourceIndicators: { enabled: false },
+    clientCredentials: { enabled: true },
+    // Stock defaultResource/useGrantedResource: a request without `resource`
+    // gets today's aud-less token (usable at /me); several `resource` values
+    // at the token endpoint are invalid_target. A token with an audience is
+    // refused by /me (oidc-provider), but introspects.
+    resourceIndicators: {
+      enabled: true,
+      getResourceServerInfo: async (_ctx, indicator, client) => resourceServer(indicator, client),
+    },
   },
   async issueRefreshToken(_ctx, client, _source) {
     // Any client allowed the refresh_token grant gets one, without
@@ -479,6 +512,7 @@ ${clientName ? '<button id="logout-app-only" class="secondary" type="submit" for
   ...(rotateRefreshToken === undefined ? {} : { rotateRefreshToken }),
   ttl: {
     AccessToken: ACCESS_TOKEN_TTL,
+    ClientCredentials: CLIENT_TOKEN_TTL,
     AuthorizationCode: 60,
     IdToken: ID_TOKEN_TTL,
     RefreshToken: REFRESH_TOKEN_TTL,
@@ -500,6 +534,62 @@ ${clientName ? '<button id="logout-app-only" class="secondary" type="submit" for
 
 const provider = new Provider(ISSUER, configuration);
 if (env.OP_PROXY === '1') provider.proxy = true;
+
+// RFC 8693 token exchange (issue 11): the BFF trades a user's access token for
+// one meant for a resource server. Registered before the first Client.find
+// (static clients are validated lazily), so the client may list the grant.
+// Built-in grant helpers are not passed to custom grants: the answer is built
+// here by hand.
+provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+  const { params, client } = ctx.oidc;
+  if (!params.subject_token) throw new errors.InvalidRequest('subject_token is missing');
+  if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+    throw new errors.InvalidRequest('subject_token_type must be urn:ietf:params:oauth:token-type:access_token');
+  }
+  if (params.requested_token_type && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
+    throw new errors.InvalidRequest('only access tokens are issued (requested_token_type)');
+  }
+  // find() checks expiry (and the OP session for session-bound tokens);
+  // revoked tokens are gone. Client-credentials tokens are another model.
+  const subject = await provider.AccessToken.find(params.subject_token);
+  if (!subject?.isValid || subject.clientId !== client.clientId || !subject.accountId) {
+    // InvalidGrant's text goes to error_detail, which is not sent.
+    throw new errors.CustomOIDCProviderError('invalid_grant', 'subject_token is not an active access token of this client');
+  }
+  if (subject.grantId) {
+    const grant = await provider.Grant.find(subject.grantId);
+    if (!grant || grant.clientId !== client.clientId || grant.accountId !== subject.accountId) {
+      throw new errors.CustomOIDCProviderError('invalid_grant', 'subject_token is not an active access token of this client');
+    }
+  }
+  const targets = [params.resource, params.audience].flat().filter(Boolean);
+  if (targets.length !== 1) throw new errors.InvalidTarget('name exactly one resource or audience');
+  const rs = new provider.ResourceServer(targets[0], resourceServer(targets[0], client));
+  const wanted = params.scope ? params.scope.split(' ') : [...rs.scopes];
+  const at = new provider.AccessToken({
+    accountId: subject.accountId,
+    client,
+    grantId: subject.grantId,
+    gty: 'token_exchange',
+    sessionUid: subject.sessionUid,
+    expiresWithSession: subject.expiresWithSession,
+    sid: subject.sid,
+    scope: wanted.filter((s) => rs.scopes.has(s)).join(' ') || undefined,
+    // Never outlives the subject token.
+    expiresIn: Math.max(1, Math.min(ACCESS_TOKEN_TTL, subject.remainingTTL)),
+  });
+  at.resourceServer = rs; // sets aud
+  ctx.oidc.entity('AccessToken', at);
+  const value = await at.save();
+  ctx.body = {
+    access_token: value,
+    issued_token_type: ACCESS_TOKEN_TYPE,
+    token_type: at.tokenType,
+    expires_in: at.expiration,
+    ...(at.scope ? { scope: at.scope } : {}),
+  };
+}, ['subject_token', 'subject_token_type', 'requested_token_type', 'resource', 'audience', 'scope'],
+['resource', 'audience']);
 
 // One line per back-channel logout delivery (never the token).
 provider.on('backchannel.success', (_ctx, client, accountId, sid) => {
@@ -711,6 +801,7 @@ function onReady() {
     process.exit(1);
   }
   if (DEBUG) {
+    console.log(`OP resource ${API_RESOURCE} scopes=${API_SCOPES} client_token_ttl=${CLIENT_TOKEN_TTL}`);
     console.log(`OP client ${CLIENT_ID} redirect_uris=${bffClient.redirect_uris.join(' ')} backchannel_logout_uri=${bffClient.backchannel_logout_uri}`);
     console.log(`OP outgoing TLS trust: ${outgoingTrust}`);
   }
