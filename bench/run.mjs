@@ -7,13 +7,11 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { ROOT, children, demoBffSettings, get, killAll, launcher, login as sharedLogin, pinned, sleep, statusKb, waitFor } from './lib.mjs';
+
 const env = process.env;
 const RUN = path.resolve(env.BENCH_RUN_DIR || path.join(ROOT, 'target', 'bench'));
 const BFF_BIN = env.BENCH_BFF_BIN || path.join(RUN, 'oidc-bff');
@@ -28,7 +26,6 @@ const PORT_BASE = Number(env.BENCH_PORT_BASE || 28000);
 const PORTS = { op: PORT_BASE + 443, bff: PORT_BASE + 80, upstream: PORT_BASE + 81, nginx: PORT_BASE + 82 };
 const OP = `https://localhost:${PORTS.op}`;
 const BFF = `http://localhost:${PORTS.bff}`;
-const CA_FILE = path.join(ROOT, 'demo', 'certs', 'ca.pem');
 const CLK_TCK = Number(env.BENCH_CLK_TCK || 100);
 const RESULTS = path.join(ROOT, 'bench', 'results');
 const SMALL = 234;
@@ -41,84 +38,16 @@ const NCPU = os.cpus().length;
 const PINNED = NCPU >= 2 && env.BENCH_NO_PIN !== '1';
 const SERVER_CPU = PINNED ? String(env.BENCH_SERVER_CPU || 0) : null;
 const LOAD_CPU = PINNED ? String(env.BENCH_LOAD_CPU || 1) : null;
-const pinned = (cpu, cmd, args) => (cpu === null ? [cmd, args] : ['taskset', ['-c', cpu, cmd, ...args]]);
 
 // ---------------------------------------------------------------------------
-// Processes, all stopped on exit.
-
-const children = new Set();
-const PID_FILE = path.join(RUN, 'pids');
-function recordPids() {
-  fs.writeFileSync(PID_FILE, [...children].map((c) => c.pid).join('\n') + '\n');
-}
-function killAll() {
-  for (const c of children) {
-    try {
-      process.kill(c.pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-  }
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => process.exit(130));
-
-function start(name, cpu, cmd, args, extraEnv = {}) {
-  const log = path.join(RUN, `${name}.log`);
-  const out = fs.openSync(log, 'w');
-  const [c, a] = pinned(cpu, cmd, args);
-  const child = spawn(c, a, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', out, out] });
-  fs.closeSync(out);
-  children.add(child);
-  recordPids();
-  child.exitInfo = undefined;
-  child.once('exit', (code, signal) => {
-    child.exitInfo = signal ? `signal ${signal}` : `exit code ${code}`;
-    children.delete(child);
-    recordPids();
-  });
-  child.log = () => fs.readFileSync(log, 'utf8');
-  child.name = name;
-  return child;
-}
+// Processes, all stopped on exit (bench/lib.mjs); their pids in RUN/pids for bench/run.
+const start = launcher(RUN, { pidFile: path.join(RUN, 'pids') });
 
 async function stop(child) {
   if (child.exitInfo !== undefined) return;
   child.kill('SIGTERM');
   for (let i = 0; i < 50 && child.exitInfo === undefined; i++) await sleep(100);
   if (child.exitInfo === undefined) child.kill('SIGKILL');
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** One GET: {status, body}. */
-function get(url, headers = {}) {
-  const u = new URL(url);
-  const mod = u.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = mod.get(u, { headers, ca: fs.readFileSync(CA_FILE), agent: false, timeout: 5000 }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function waitFor(what, child, probe) {
-  const deadline = Date.now() + 30_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (child.exitInfo !== undefined) throw new Error(`${what} exited (${child.exitInfo}):\n${child.log().slice(-3000)}`);
-    try {
-      if (await probe()) return;
-    } catch (e) {
-      last = e.message;
-    }
-    await sleep(100);
-  }
-  throw new Error(`${what} not ready after 30 s (${last}):\n${child.log().slice(-3000)}`);
 }
 
 /** A server that `point()` restarts before each measurement. */
@@ -184,14 +113,6 @@ function cpuBusy(cpu) {
   return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; // user nice system irq softirq steal
 }
 
-function status(pid, key) {
-  try {
-    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
 /** Resets the peak RSS (VmHWM) counters (Linux ≥ 4.0, `clear_refs` value 5). */
 function resetPeak(pids) {
   for (const p of pids) {
@@ -202,8 +123,8 @@ function resetPeak(pids) {
     }
   }
 }
-const peakKb = (pids) => pids.reduce((s, p) => s + status(p, 'VmHWM'), 0);
-const rssKb = (pids) => pids.reduce((s, p) => s + status(p, 'VmRSS'), 0);
+const peakKb = (pids) => pids.reduce((s, p) => s + statusKb(p, 'VmHWM'), 0);
+const rssKb = (pids) => pids.reduce((s, p) => s + statusKb(p, 'VmRSS'), 0);
 
 function nginxPids(master) {
   const kids = spawnSync('pgrep', ['-P', String(master)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
@@ -297,18 +218,14 @@ function bffSettings(cookieKey) {
   fs.writeFileSync(
     file,
     `${JSON.stringify(
-      {
-        issuer: OP,
-        client_id: 'oidc-bff-demo',
-        client_secret: 'demo-client-secret-not-for-production',
-        scope: 'openid profile email address phone offline_access',
-        api_endpoint: `http://127.0.0.1:${PORTS.upstream}`,
-        base_url: BFF,
-        listen: `127.0.0.1:${PORTS.bff}`,
-        ca_file: CA_FILE,
-        cookie_keys: [cookieKey],
-        ...(PINNED ? { workers: 1 } : {}),
-      },
+      demoBffSettings(
+        { op: OP, bff: BFF, port: PORTS.bff, upstream: `http://127.0.0.1:${PORTS.upstream}` },
+        {
+          scope: 'openid profile email address phone offline_access',
+          cookie_keys: [cookieKey],
+          ...(PINNED ? { workers: 1 } : {}),
+        },
+      ),
       null,
       2,
     )}\n`,
@@ -319,12 +236,7 @@ function bffSettings(cookieKey) {
 // ---------------------------------------------------------------------------
 // Sessions
 
-function login(extra = []) {
-  const [c, a] = pinned(LOAD_CPU, process.execPath, [path.join(ROOT, 'bench', 'login.mjs'), '--bff', BFF, '--op', OP, ...extra]);
-  const r = spawnSync(c, a, { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`bench/login.mjs failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout.trim();
-}
+const login = (extra = []) => sharedLogin(LOAD_CPU, BFF, OP, extra);
 
 function mint(cookieKey, cookie, opts) {
   const args = ['--key', cookieKey, '--cookie', cookie];
