@@ -232,6 +232,7 @@ export async function startStack({ name, accessTokenTtl = 300, opEnv = {}, bffEn
       BFF_POST_LOGOUT_REDIRECT_URI: `${BFF}/`,
       BFF_LISTEN: `127.0.0.1:${PORTS.bff}`,
       BFF_API_ENDPOINT: API,
+      BFF_ROUTES: demoRoutes(API),
       BFF_COOKIE_KEYS: cookieKey,
       RUST_LOG: RUST_LOG,
       NO_COLOR: '1',
@@ -254,6 +255,12 @@ export async function startStack({ name, accessTokenTtl = 300, opEnv = {}, bffEn
     throw err;
   }
   return stack;
+}
+
+/** settings.json's `routes`, with the demo API's address moved to `api` (one source). */
+export function demoRoutes(api) {
+  const settings = JSON.parse(fs.readFileSync(path.join(ROOT, 'settings.json'), 'utf8'));
+  return JSON.stringify(settings.routes).replaceAll('https://localhost:3000', api);
 }
 
 // ---------------------------------------------------------------------------

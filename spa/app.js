@@ -718,6 +718,15 @@ function wire() {
     if (!el.apiPathError.hidden) setApiPathError(validateApiPath(el.apiPath.value.trim()));
   });
   el.apiForm.addEventListener('submit', callApi);
+  // Routes with a token of their own (settings.json `routes`): a GET of the preset path.
+  for (const preset of document.querySelectorAll('.api-preset')) {
+    preset.addEventListener('click', () => {
+      el.apiMethod.value = 'GET';
+      el.apiPath.value = preset.dataset.path;
+      syncApiBody();
+      el.apiForm.requestSubmit();
+    });
+  }
 
   // Coming back to the tab or the window: the session may have changed elsewhere.
   const recheck = () => {
