@@ -724,7 +724,8 @@ function wire() {
       el.apiMethod.value = 'GET';
       el.apiPath.value = preset.dataset.path;
       syncApiBody();
-      el.apiForm.requestSubmit();
+      setApiPathError('');
+      operation(preset, `GET ${preset.dataset.path}`, 'GET', preset.dataset.path, null);
     });
   }
 
