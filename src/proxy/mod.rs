@@ -2,6 +2,7 @@
 //! when due), streamed bodies both ways, one retry on `invalid_token`.
 
 pub mod client;
+mod download;
 pub mod headers;
 pub mod path;
 pub mod route;
@@ -117,7 +118,7 @@ pub async fn forward(
                 .map_err(send_error)?;
         }
     }
-    Ok(answer(res, &call.method, cookies))
+    Ok(answer(res, &call.method, cookies, call.timeout))
 }
 
 /// The route's session (none, optional or required), freshened; or the "session ended"
@@ -238,12 +239,14 @@ impl<'a> Call<'a> {
     }
 }
 
-/// The browser's answer: the upstream's status, headers and streamed body, plus our
-/// session cookies.
+/// The browser's answer: the upstream's status, headers and streamed body (cut off when
+/// the upstream stalls longer than `proxy_timeout` between chunks), plus our session
+/// cookies.
 fn answer(
     res: awc::ClientResponse<client::Body>,
     method: &Method,
     cookies: Option<CookieSet>,
+    idle: Duration,
 ) -> HttpResponse {
     let mut out = HttpResponse::build(res.status());
     copy_response_headers(&mut out, res.headers());
@@ -259,9 +262,10 @@ fn answer(
     if *method == Method::HEAD || status == 204 || status == 304 || status.is_informational() {
         return out.finish();
     }
+    let body = download::Stalls::new(res, idle);
     match length {
-        Some(len) => out.body(SizedStream::new(len, res)),
-        None => out.streaming(res),
+        Some(len) => out.body(SizedStream::new(len, body)),
+        None => out.streaming(body),
     }
 }
 

@@ -591,6 +591,40 @@ async fn a_stalled_api_upload_is_cut_off_after_proxy_timeout() {
     );
 }
 
+/// Reads a raw GET of `path` to its end (or 10 s); the text and how long it took.
+async fn raw_get(port: u16, path: &str, cookie: &str) -> (String, Duration) {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nX-CSRF: 1\r\nConnection: close\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
+    (String::from_utf8_lossy(&buf).to_string(), started.elapsed())
+}
+
+#[actix_web::test]
+async fn an_answer_the_upstream_stalls_is_cut_off_after_proxy_timeout() {
+    let up = Upstream::start();
+    let (_op, bff, b) = setup(json!({"api_endpoint": up.base, "proxy_timeout": 1})).await;
+    // The first chunk comes at once, the second only after 4 s: the BFF gives up after 1 s
+    // of waiting and closes the connection (the status line has gone out already).
+    let (text, elapsed) = raw_get(bff.port, "/api/paced/2/4000", &b.cookie_header()).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("chunk0;"), "{text}");
+    assert!(!text.contains("chunk1;"), "{text}");
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_millis(3000),
+        "closed after {elapsed:?}"
+    );
+    // A steady answer slower than proxy_timeout in all, but never stalled, arrives whole.
+    let (text, elapsed) = raw_get(bff.port, "/api/paced/5/600", &b.cookie_header()).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("chunk4;"), "{text}");
+    assert!(elapsed >= Duration::from_millis(2400), "{elapsed:?}");
+}
+
 #[actix_web::test]
 async fn an_upload_the_upstream_stops_reading_is_cut_off_after_proxy_timeout() {
     // An upstream that reads the request head, then never reads again nor answers.

@@ -37,6 +37,7 @@ impl Upstream {
                 .route("/slow", web::to(slow))
                 .route("/status/{code}", web::to(status))
                 .route("/big/{mb}", web::get().to(big))
+                .route("/paced/{n}/{ms}", web::get().to(paced))
                 .route("/upload", web::post().to(upload))
                 .default_service(web::to(echo))
         })
@@ -140,6 +141,21 @@ async fn big(req: HttpRequest, state: Shared, mb: web::Path<usize>) -> HttpRespo
         futures_util::stream::iter((0..*mb).map(move |_| Ok::<_, actix_web::Error>(chunk.clone())));
     HttpResponse::Ok()
         .content_type("application/octet-stream")
+        .streaming(stream)
+}
+
+/// `n` chunks `chunk<i>;`, the first at once, each next one `ms` later.
+async fn paced(req: HttpRequest, state: Shared, p: web::Path<(usize, u64)>) -> HttpResponse {
+    record(&req, &state);
+    let (n, ms) = p.into_inner();
+    let stream = futures_util::stream::iter(0..n).then(move |i| async move {
+        if i > 0 {
+            actix_rt::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        Ok::<_, actix_web::Error>(Bytes::from(format!("chunk{i};")))
+    });
+    HttpResponse::Ok()
+        .content_type("text/plain")
         .streaming(stream)
 }
 
