@@ -21,21 +21,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/bff")
             .wrap(actix_web::middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")))
-            .route("/login", web::get().to(login::start_get))
-            .route("/login", web::post().to(login::start_post))
-            .route("/user", web::get().to(user::get))
-            .route("/session", web::get().to(session_status::get)) // issue 15
-            .route("/silent-login", web::get().to(login::silent))
-            .route("/frontchannel-logout", web::get().to(frontchannel::get))
-            .route("/logout", web::post().to(logout::post))
-            .route("/logout/end", web::get().to(logout_page::get))
-            .route("/backchannel-logout", web::post().to(backchannel::post))
-            .route("/refresh", web::post().to(tokens::refresh))
-            .route("/revoke", web::post().to(tokens::revoke))
-            .route("/introspect", web::post().to(tokens::introspect))
-            .route("/userinfo", web::get().to(tokens::userinfo))
+            .service(
+                at("/login", "GET, POST")
+                    .route(web::get().to(login::start_get))
+                    .route(web::post().to(login::start_post)),
+            )
+            .service(at("/user", "GET").route(web::get().to(user::get)))
+            .service(at("/session", "GET").route(web::get().to(session_status::get))) // issue 15
+            .service(at("/silent-login", "GET").route(web::get().to(login::silent)))
+            .service(at("/frontchannel-logout", "GET").route(web::get().to(frontchannel::get)))
+            .service(at("/logout", "POST").route(web::post().to(logout::post)))
+            .service(at("/logout/end", "GET").route(web::get().to(logout_page::get)))
+            .service(at("/backchannel-logout", "POST").route(web::post().to(backchannel::post)))
+            .service(at("/refresh", "POST").route(web::post().to(tokens::refresh)))
+            .service(at("/revoke", "POST").route(web::post().to(tokens::revoke)))
+            .service(at("/introspect", "POST").route(web::post().to(tokens::introspect)))
+            .service(at("/userinfo", "GET").route(web::get().to(tokens::userinfo)))
             .default_service(web::to(not_found)),
     );
+}
+
+/// An endpoint answering `allow`'s methods; any other method (HEAD too) is 405 JSON with
+/// `Allow`.
+fn at(path: &'static str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut res = actix_web::ResponseError::error_response(&BffError::MethodNotAllowed);
+        res.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        res
+    }))
 }
 
 pub async fn not_found() -> Result<HttpResponse, BffError> {

@@ -245,6 +245,22 @@ async fn bad_input_gets_json_errors() {
     assert_eq!(res.json()["error"], "not_found");
     let res = b.post("/bff/nope", None).await;
     assert_eq!(res.status, 404);
+    // A known endpoint with a method it does not take: 405 JSON naming the allowed ones.
+    for (method, path, allow) in [
+        ("PUT", "/bff/login", "GET, POST"),
+        ("DELETE", "/bff/refresh", "POST"),
+        ("POST", "/bff/user", "GET"),
+        ("GET", "/bff/logout", "POST"),
+    ] {
+        let res = b.request(method, path, &[("X-CSRF", "1")], None).await;
+        assert_eq!(res.status, 405, "{method} {path}");
+        assert_eq!(res.json()["error"], "method_not_allowed", "{method} {path}");
+        assert_eq!(
+            res.header("allow").as_deref(),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
     let res = b.post("/bff/login", Some("[[[")).await;
     assert_eq!(res.status, 400);
     assert_eq!(res.json()["error"], "invalid_request");
