@@ -141,12 +141,21 @@ async fn traversal_forms_never_reach_an_upstream() {
         "/api/a%5cb",
         "/api/.%2e/x",
         "/api/x/%2e/y",
+        // Encoded twice, for upstreams that decode twice.
+        "/api/%252e%252e/admin",
+        "/api/a/%252E%252E;x/admin",
+        "/api/a%252fb",
+        "/api/a%255cb",
     ] {
         let res = api(&mut b, "GET", path, &[]).await;
         assert_eq!(res.status, 400, "{path}");
         assert_eq!(res.json()["error"], "invalid_path");
     }
     assert_eq!(up.count(), 0);
+    // An encoded `%` that hides nothing passes as it was sent.
+    let res = api(&mut b, "GET", "/api/100%25/a%2520b", &[]).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(up.last()["path"], "/v1/100%25/a%2520b");
 }
 
 #[actix_web::test]
