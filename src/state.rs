@@ -9,6 +9,7 @@ use actix_web::HttpRequest;
 
 use crate::error::BffError;
 use crate::session::refresh::{Fresh, Refresher};
+use crate::session::route_tokens::exchange_key;
 use crate::session::{CookieJar, Sealer, Session, SessionStore};
 use crate::store::SharedState;
 
@@ -39,9 +40,37 @@ impl AppState {
         session: &mut Session,
         force: bool,
     ) -> Result<Fresh, BffError> {
-        self.refresher
+        let before = session.access_token.clone();
+        let fresh = self
+            .refresher
             .keep_fresh(&self.sessions, &self.provider, req, &op.0, session, force)
-            .await
+            .await;
+        // issue 11: an exchange of a replaced access token, or of an ended session, goes.
+        let replaced = matches!(fresh, Ok(Fresh::Ended(_))) || session.access_token != before;
+        if let (true, Some(at)) = (replaced, before.as_deref()) {
+            self.forget_exchanged(&session.id, at).await;
+        }
+        fresh
+    }
+
+    // issue 11: route tokens
+    /// Drops the tokens every `token_exchange` route got for `session_id`'s access token
+    /// `subject` (here and in the shared store). Failures are logged: an entry left behind
+    /// is never found again (its key holds the old access token) and expires by itself.
+    pub async fn forget_exchanged(&self, session_id: &str, subject: &str) {
+        for route in &self.config.proxy.routes {
+            let Some(params) = &route.exchange else {
+                continue;
+            };
+            let key = exchange_key(session_id, subject, &params.key);
+            if let Err(e) = self
+                .route_tokens
+                .forget(&key, self.store.as_ref(), &self.sealer)
+                .await
+            {
+                tracing::warn!(error = %e, "could not drop an exchanged token (it expires by itself)");
+            }
+        }
     }
 }
 

@@ -30,6 +30,9 @@ pub async fn post(
     let meta = state.provider.metadata().ok();
     if let Some(s) = &session {
         state.sessions.end(s).await?;
+        if let Some(at) = &s.access_token {
+            state.forget_exchanged(&s.id, at).await;
+        }
         if let (Some(meta), Some(rt)) = (&meta, &s.refresh_token) {
             if meta.revocation_endpoint.is_some() {
                 match token::revoke(&http.0, meta, &state.config, rt, "refresh_token").await {

@@ -5,7 +5,7 @@
 use crate::config::{Route, TokenMode};
 use crate::error::BffError;
 use crate::oidc::{client_credentials, token_exchange, OidcError};
-use crate::session::route_tokens::{Got, Kind};
+use crate::session::route_tokens::{exchange_key, Got, Kind};
 use crate::session::Session;
 use crate::state::{AppState, OpClient};
 use crate::util::{hex_sha256, now};
@@ -117,16 +117,9 @@ async fn exchanged(
             "token exchange on this route",
         )));
     };
-    // The key holds the current access token's digest: a refresh orphans the old entry.
-    let key = format!(
-        "tx:{}",
-        hex_sha256(&format!(
-            "{}\0{}\0{}",
-            session.id,
-            hex_sha256(subject),
-            params.key
-        ))
-    );
+    // The key holds the current access token's digest: a refresh orphans the old entry
+    // (and `AppState::forget_exchanged` drops it).
+    let key = exchange_key(&session.id, subject, &params.key);
     let prefix = route.prefix.as_str();
     let at_left = session
         .access_token_expires_at

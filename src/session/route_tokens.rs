@@ -16,7 +16,7 @@ use super::Sealer;
 use crate::error::BffError;
 use crate::oidc::OidcError;
 use crate::store::{SharedState, StoreError};
-use crate::util::now;
+use crate::util::{hex_sha256, now};
 
 /// Which feature a cached token serves (metrics label, error variant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,17 +259,46 @@ impl RouteTokens {
         store: &dyn SharedState,
         sealer: &Sealer,
     ) -> Result<(), BffError> {
-        let slot = self.slot(key);
-        let _fill = slot.fill.lock().await;
-        {
+        self.drop_token(key, Some(sent), store, sealer).await
+    }
+
+    /// Drops `key`'s token whatever it is (its session's access token was replaced, or the
+    /// session ended), here and in the shared store.
+    pub async fn forget(
+        &self,
+        key: &str,
+        store: &dyn SharedState,
+        sealer: &Sealer,
+    ) -> Result<(), BffError> {
+        self.drop_token(key, None, store, sealer).await
+    }
+
+    async fn drop_token(
+        &self,
+        key: &str,
+        only: Option<&str>,
+        store: &dyn SharedState,
+        sealer: &Sealer,
+    ) -> Result<(), BffError> {
+        let matches = |c: &Cached| only.is_none_or(|sent| c.access_token == sent);
+        let slot = locked(&self.slots).get(key).cloned();
+        if let Some(slot) = slot {
+            let _fill = slot.fill.lock().await;
             let mut value = locked(&slot.value);
-            if value.as_ref().is_some_and(|c| c.access_token == sent) {
+            if value.as_ref().is_some_and(matches) {
                 *value = None;
+            }
+        }
+        if only.is_none() {
+            // Nobody waits on a forgotten key's slot any more: free it.
+            let mut slots = locked(&self.slots);
+            if slots.get(key).is_some_and(|s| Arc::strong_count(s) == 1) {
+                slots.remove(key);
             }
         }
         if store.is_shared() {
             if let Some(c) = shared(store, sealer, key).await? {
-                if c.access_token == sent {
+                if matches(&c) {
                     let gone = Cached {
                         access_token: String::new(),
                         use_until: 0,
@@ -283,6 +312,27 @@ impl RouteTokens {
         }
         Ok(())
     }
+
+    /// How many tokens this process holds.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        locked(&self.slots)
+            .values()
+            .filter(|s| locked(&s.value).is_some())
+            .count()
+    }
+}
+
+/// The cache key of an exchanged token: per session, subject (access) token and route
+/// parameters. A refresh changes the subject, so the old entry is never found again.
+pub fn exchange_key(session_id: &str, subject: &str, params_key: &str) -> String {
+    format!(
+        "tx:{}",
+        hex_sha256(&format!(
+            "{session_id}\0{}\0{params_key}",
+            hex_sha256(subject)
+        ))
+    )
 }
 
 fn cached(access_token: String, life: u64, skew: u64) -> Cached {
@@ -313,6 +363,46 @@ async fn shared(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[actix_web::test]
+    async fn a_forgotten_token_is_fetched_again_and_its_slot_freed() {
+        let store = crate::store::memory::MemoryStore::default();
+        let sealer = Sealer::new(&[[7u8; 32]]);
+        let tokens = RouteTokens::default();
+        let key = exchange_key("session-1", "at-1", "params");
+        let get = |t: &'static str| {
+            tokens.get(&key, Kind::Exchange, &store, &sealer, 30, async move {
+                Ok((t.to_string(), 300))
+            })
+        };
+        assert_eq!(get("tx-1").await.unwrap(), ("tx-1".into(), Got::Issued));
+        assert_eq!(get("tx-2").await.unwrap(), ("tx-1".into(), Got::Cached));
+        assert_eq!(tokens.held(), 1);
+        tokens.forget(&key, &store, &sealer).await.unwrap();
+        assert_eq!(tokens.held(), 0);
+        assert!(locked(&tokens.slots).is_empty(), "the slot is freed");
+        assert_eq!(get("tx-3").await.unwrap(), ("tx-3".into(), Got::Issued));
+        // `invalidate` drops only the token that was refused.
+        tokens
+            .invalidate(&key, "tx-other", &store, &sealer)
+            .await
+            .unwrap();
+        assert_eq!(tokens.held(), 1);
+        tokens
+            .invalidate(&key, "tx-3", &store, &sealer)
+            .await
+            .unwrap();
+        assert_eq!(tokens.held(), 0);
+    }
+
+    #[test]
+    fn exchange_keys_differ_by_session_subject_and_params() {
+        let k = exchange_key("s", "at", "p");
+        assert_ne!(k, exchange_key("s2", "at", "p"));
+        assert_ne!(k, exchange_key("s", "at2", "p"));
+        assert_ne!(k, exchange_key("s", "at", "p2"));
+        assert!(k.starts_with("tx:") && !k.contains("at"));
+    }
 
     #[test]
     fn skew_is_at_most_half_the_life() {
