@@ -6,6 +6,8 @@ pub mod backoff;
 // issue 11: route tokens
 pub mod client_credentials;
 pub mod discovery;
+// issue 12: DPoP building blocks (not wired yet)
+pub mod dpop;
 pub mod http;
 pub mod id_token;
 pub mod jwks;
