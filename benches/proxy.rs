@@ -94,7 +94,10 @@ fn bench(c: &mut Criterion) {
                             host: "localhost:8080",
                         },
                         route,
-                        Some("eyJhbGciOiJSUzI1NiJ9.e30.sig"),
+                        Some(&oidc_bff::proxy::headers::Credentials {
+                            authorization: "Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig".into(),
+                            proof: None,
+                        }),
                         "rid-0123456789",
                     )
                     .len()
@@ -105,5 +108,40 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// issue 12: the cost of DPoP on a proxied request: one proof (a fresh `jti`, `ath`, one
+/// signature) per request, ES256 (P-256) and PS256 (RSA 2048).
+fn dpop(c: &mut Criterion) {
+    use oidc_bff::oidc::dpop::DpopKey;
+    let mut g = c.benchmark_group("dpop");
+    let token = "at-".to_string() + &"x".repeat(40);
+    let url = "http://127.0.0.1:9000/orders/7";
+    let es = DpopKey::generate().expect("key");
+    g.bench_function("proof ES256", |b| {
+        b.iter(|| {
+            es.proof("GET", black_box(url), Some(&token), None)
+                .unwrap()
+                .len()
+        })
+    });
+    let rsa = oidc_bff::config::ClientKey::load(
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/keys/rsa1.pem"
+        )),
+        None,
+        None,
+    )
+    .expect("rsa key");
+    let ps = DpopKey::from_client_key(&rsa).expect("key");
+    g.bench_function("proof PS256", |b| {
+        b.iter(|| {
+            ps.proof("GET", black_box(url), Some(&token), None)
+                .unwrap()
+                .len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, dpop);
 criterion_main!(benches);

@@ -32,6 +32,8 @@ pub struct Preflight {
     pub tls_client: Arc<rustls::ClientConfig>,
     pub tls_server: Option<rustls::ServerConfig>,
     pub store: Arc<dyn SharedState>,
+    /// issue 12: the DPoP keys (`dpop: true`).
+    pub dpop: Option<crate::oidc::dpop::Dpop>,
 }
 
 /// The start-up validation that needs more than the settings themselves: the CA file
@@ -58,10 +60,18 @@ pub fn preflight(config: &Config) -> Result<Preflight, ConfigError> {
     } else {
         None
     };
+    let dpop = match &config.sender.dpop {
+        None => None,
+        Some(keys) => Some(
+            crate::oidc::dpop::Dpop::new(keys)
+                .map_err(|e| ConfigError::new("dpop_private_jwk", e.to_string()))?,
+        ),
+    };
     Ok(Preflight {
         tls_client,
         tls_server,
         store,
+        dpop,
     })
 }
 
@@ -101,6 +111,7 @@ impl Application {
             tls_client,
             tls_server,
             store,
+            dpop,
         } = preflight(&config)?;
         // issue 11: WebSocket — sessions that end close their open sockets.
         let sockets = Arc::new(proxy::sockets::Sockets::default());
@@ -112,7 +123,7 @@ impl Application {
                 "no spa_dir and no ./spa folder: serving no static files (sidecar mode)"
             );
         }
-        let state = app_state(&config, store);
+        let state = app_state(&config, store, dpop);
         spawn_discovery(state.provider.clone(), tls_client.clone(), config.clone());
         let port = listener
             .local_addr()
@@ -167,7 +178,11 @@ impl Application {
 }
 
 /// The state every worker shares.
-fn app_state(config: &Arc<Config>, store: Arc<dyn SharedState>) -> web::Data<AppState> {
+fn app_state(
+    config: &Arc<Config>,
+    store: Arc<dyn SharedState>,
+    dpop: Option<crate::oidc::dpop::Dpop>,
+) -> web::Data<AppState> {
     let sealer = Arc::new(Sealer::new(config.session.cookie_keys.expose()));
     let cookies = Arc::new(CookieJar::new(config));
     web::Data::new(AppState {
@@ -179,7 +194,7 @@ fn app_state(config: &Arc<Config>, store: Arc<dyn SharedState>) -> web::Data<App
         ),
         sealer,
         cookies,
-        provider: Arc::new(Provider::new()),
+        provider: Arc::new(Provider::new(dpop)),
         config: config.clone(),
         store,
         refresher: Refresher::default(),

@@ -43,6 +43,9 @@ pub enum ProxyError {
     BadHandshake(&'static str),
     #[error("the upstream refused the WebSocket upgrade: {0}")]
     UpgradeRefused(String),
+    /// issue 12: the upstream asked for a new DPoP nonce again after one retry.
+    #[error("the upstream kept answering use_dpop_nonce")]
+    DpopNonce,
 }
 
 /// Errors of the browser-facing endpoints.
@@ -144,6 +147,7 @@ impl BffError {
                 ProxyError::UpgradeRefused(_) => {
                     (StatusCode::BAD_GATEWAY, "upstream_refused_upgrade")
                 }
+                ProxyError::DpopNonce => (StatusCode::BAD_GATEWAY, "use_dpop_nonce"),
             },
             BffError::Session(_) => (StatusCode::INTERNAL_SERVER_ERROR, "session_error"),
             // issue 11: route tokens
@@ -160,6 +164,9 @@ impl BffError {
                 | OidcError::IdToken(_) => (StatusCode::BAD_GATEWAY, "op_error"),
                 OidcError::Unsupported(_) => (StatusCode::NOT_IMPLEMENTED, "not_supported"),
                 OidcError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+                // issue 12
+                OidcError::DpopNonce(_) => (StatusCode::BAD_GATEWAY, "use_dpop_nonce"),
+                OidcError::Dpop(_) => (StatusCode::INTERNAL_SERVER_ERROR, "dpop_error"),
             },
         }
     }
@@ -198,6 +205,7 @@ impl BffError {
             BffError::Proxy(ProxyError::UpgradeRefused(_)) => {
                 "the upstream refused the WebSocket connection"
             }
+            BffError::Proxy(ProxyError::DpopNonce) => "the upstream kept answering use_dpop_nonce",
             BffError::Oidc(e) => match e {
                 OidcError::NotReady | OidcError::Discovery(_) => {
                     "the OpenID Provider's metadata is not loaded yet"
@@ -207,9 +215,10 @@ impl BffError {
                 OidcError::Status { .. } => "the OpenID Provider refused the request",
                 OidcError::InvalidResponse(_) => "the OpenID Provider's answer is not valid",
                 OidcError::IdToken(_) => "the OpenID Provider's ID token was rejected",
-                OidcError::Unsupported(_) | OidcError::InvalidParameter(_) => {
-                    return Cow::Owned(e.to_string())
-                }
+                OidcError::Unsupported(_)
+                | OidcError::InvalidParameter(_)
+                | OidcError::DpopNonce(_) => return Cow::Owned(e.to_string()),
+                OidcError::Dpop(_) => "the DPoP proof could not be made",
             },
             // Fixed sentences of ours already. Listed, not matched by `_`, so that a new
             // variant has to decide what it shows.

@@ -89,6 +89,7 @@ pub fn session(groups: usize) -> Session {
         refresh_token: Some("rt_Zx8Kq2Lm4Np6Rs8Tv0Wx2Yz4Ab6Cd8Ef0Gh2Ij4Kl6Mn8Op".into()),
         access_token_expires_at: Some(NOW + 300),
         scope: Some("openid profile email address phone offline_access".into()),
+        dpop_jkt: None,
         created_at: NOW,
         expires_at: NOW + 28_800,
         last_seen: NOW,

@@ -43,12 +43,18 @@ async fn start(
     options.validate()?;
     let meta = state.provider.metadata()?;
     let secrets = Secrets::generate();
-    let params = authorize::authorization_params(&state.config, &secrets, &options);
+    let dpop = state.provider.dpop();
+    let mut params = authorize::authorization_params(&state.config, &secrets, &options);
+    // issue 12: the code is bound to our DPoP key (RFC 9449 10).
+    if let Some(d) = dpop {
+        params.push(("dpop_jkt", d.signer().jkt().to_string()));
+    }
     let via = authorize::params_via(
         meta.require_pushed_authorization_requests,
         state.config.provider.params_via,
     );
-    let front = authorize::front_channel_params(&http.0, &meta, &state.config, params, via).await?;
+    let front =
+        authorize::front_channel_params(&http.0, &meta, &state.config, dpop, params, via).await?;
     let url = authorize::url_with(&meta.authorization_endpoint, &front)?;
 
     let now = now();

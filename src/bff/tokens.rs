@@ -115,7 +115,13 @@ pub async fn userinfo(
         .access_token
         .as_deref()
         .ok_or(BffError::NoAccessToken)?;
-    let claims = token::userinfo(&http.0, &meta, access).await?;
+    let presented = token::Presented::new(
+        access,
+        state.provider.dpop(),
+        session.dpop_jkt.is_some(),
+        session.dpop_jkt.as_deref(),
+    );
+    let claims = token::userinfo(&http.0, &meta, presented).await?;
     if claims.get("sub").and_then(Value::as_str) != Some(session.sub.as_str()) {
         return Err(BffError::UserinfoSubMismatch);
     }

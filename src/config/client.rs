@@ -43,14 +43,19 @@ pub enum ClientAuth {
     Post,
     SecretJwt,
     PrivateKeyJwt,
+    /// issue 12: mutual TLS (RFC 8705 §2.1, §2.2): the certificate authenticates.
+    TlsClientAuth,
+    SelfSignedTlsClientAuth,
 }
 
 impl ClientAuth {
-    const ALL: [ClientAuth; 4] = [
+    const ALL: [ClientAuth; 6] = [
         ClientAuth::Basic,
         ClientAuth::Post,
         ClientAuth::SecretJwt,
         ClientAuth::PrivateKeyJwt,
+        ClientAuth::TlsClientAuth,
+        ClientAuth::SelfSignedTlsClientAuth,
     ];
 
     /// The method's registered name (RFC 7591 §2, OIDC Core §9).
@@ -60,7 +65,17 @@ impl ClientAuth {
             ClientAuth::Post => "client_secret_post",
             ClientAuth::SecretJwt => "client_secret_jwt",
             ClientAuth::PrivateKeyJwt => "private_key_jwt",
+            ClientAuth::TlsClientAuth => "tls_client_auth",
+            ClientAuth::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
+    }
+
+    /// Whether the TLS client certificate is the authentication (RFC 8705).
+    pub fn is_mtls(self) -> bool {
+        matches!(
+            self,
+            ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth
+        )
     }
 
     pub fn from_name(name: &str) -> Option<ClientAuth> {
@@ -115,7 +130,13 @@ pub struct Registration {
     pub initial_access_token: Option<Secret<String>>,
 }
 
-pub(super) fn validate(src: &Source, server: &ServerConfig) -> Result<ClientConfig, ConfigError> {
+/// `fapi2`: `profile: "fapi2"` is in force (its cross-section rules are checked in
+/// `sender::check_fapi2`).
+pub(super) fn validate(
+    src: &Source,
+    server: &ServerConfig,
+    fapi2: bool,
+) -> Result<ClientConfig, ConfigError> {
     let registration = src
         .path("client_registration_file")
         .map(|file| Registration {
@@ -149,7 +170,11 @@ pub(super) fn validate(src: &Source, server: &ServerConfig) -> Result<ClientConf
         .filter(|s| !s.is_empty())
         .map(Secret::new);
     let (auth_method, key) = auth_method_and_key(src)?;
-    if secret.is_none() && key.is_none() && !id.is_empty() {
+    // issue 12: a certificate (mutual TLS) authenticates on its own; under the profile a
+    // missing authentication is named by its own rule.
+    let mtls =
+        auth_method.is_some_and(ClientAuth::is_mtls) || src.path("client_tls_cert").is_some();
+    if secret.is_none() && key.is_none() && !id.is_empty() && !mtls && !fapi2 {
         return Err(ConfigError::new("client_secret", "is required"));
     }
     // issue 11: route tokens, resource indicators
@@ -166,7 +191,7 @@ pub(super) fn validate(src: &Source, server: &ServerConfig) -> Result<ClientConf
         // issue 17. Hook for issue 12: pass `true` when `profile` is `fapi2`.
         assertion_audience: AssertionAudience::parse(
             src.str("client_assertion_audience").as_deref(),
-            false,
+            fapi2,
         )?,
         id,
         secret,
@@ -221,7 +246,7 @@ fn auth_method_and_key(
         Some(name) => Some(ClientAuth::from_name(&name).ok_or_else(|| {
             ConfigError::new(
                 "token_endpoint_auth_method",
-                format!("`{name}` is not client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt"),
+                format!("`{name}` is not client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth or self_signed_tls_client_auth"),
             )
         })?),
     };

@@ -39,22 +39,31 @@ impl ClientKey {
         kid: Option<String>,
         alg: Option<&str>,
     ) -> Result<ClientKey, ConfigError> {
+        Self::jwk_for("client_private_jwk", jwk, kid, alg)
+    }
+
+    /// `from_jwk` for the setting `setting` (issue 12: `dpop_private_jwk` too).
+    pub(super) fn jwk_for(
+        setting: &'static str,
+        jwk: &Value,
+        kid: Option<String>,
+        alg: Option<&str>,
+    ) -> Result<ClientKey, ConfigError> {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use jsonwebtoken::{Algorithm, EncodingKey};
-        const KEY: &str = "client_private_jwk";
         let jwk: Value = match jwk {
             Value::String(text) => serde_json::from_str(text)
-                .map_err(|e| ConfigError::new(KEY, format!("not JSON: {e}")))?,
+                .map_err(|e| ConfigError::new(setting, format!("not JSON: {e}")))?,
             other => other.clone(),
         };
         let field = |name: &str| -> Result<Vec<u8>, ConfigError> {
             let text = jwk
                 .get(name)
                 .and_then(Value::as_str)
-                .ok_or_else(|| ConfigError::new(KEY, format!("`{name}` is missing")))?;
+                .ok_or_else(|| ConfigError::new(setting, format!("`{name}` is missing")))?;
             URL_SAFE_NO_PAD
                 .decode(text.trim_end_matches('='))
-                .map_err(|_| ConfigError::new(KEY, format!("`{name}` is not base64url")))
+                .map_err(|_| ConfigError::new(setting, format!("`{name}` is not base64url")))
         };
         let (key, default_alg) = match jwk.get("kty").and_then(Value::as_str) {
             Some("RSA") => {
@@ -68,24 +77,24 @@ impl ClientKey {
                     BigUint::from_bytes_be(&field("q")?),
                 ];
                 let private = rsa::RsaPrivateKey::from_components(n, e, d, primes)
-                    .map_err(|e| ConfigError::new(KEY, format!("not a valid RSA key: {e}")))?;
+                    .map_err(|e| ConfigError::new(setting, format!("not a valid RSA key: {e}")))?;
                 let der = private
                     .to_pkcs1_der()
-                    .map_err(|e| ConfigError::new(KEY, e.to_string()))?;
+                    .map_err(|e| ConfigError::new(setting, e.to_string()))?;
                 (EncodingKey::from_rsa_der(der.as_bytes()), Algorithm::RS256)
             }
             Some("EC") if jwk.get("crv").and_then(Value::as_str) == Some("P-256") => {
                 use p256::pkcs8::EncodePrivateKey;
                 let secret = p256::SecretKey::from_slice(&field("d")?)
-                    .map_err(|_| ConfigError::new(KEY, "not a valid P-256 key"))?;
+                    .map_err(|_| ConfigError::new(setting, "not a valid P-256 key"))?;
                 let der = secret
                     .to_pkcs8_der()
-                    .map_err(|e| ConfigError::new(KEY, e.to_string()))?;
+                    .map_err(|e| ConfigError::new(setting, e.to_string()))?;
                 (EncodingKey::from_ec_der(der.as_bytes()), Algorithm::ES256)
             }
             _ => {
                 return Err(ConfigError::new(
-                    KEY,
+                    setting,
                     "kty must be RSA, or EC with crv P-256",
                 ))
             }
@@ -105,10 +114,20 @@ impl ClientKey {
         kid: Option<String>,
         alg: Option<&str>,
     ) -> Result<ClientKey, ConfigError> {
+        Self::pem_for("client_private_key", path, kid, alg)
+    }
+
+    /// `load` for the setting `setting` (issue 12: `dpop_private_key` too).
+    pub(super) fn pem_for(
+        setting: &'static str,
+        path: &Path,
+        kid: Option<String>,
+        alg: Option<&str>,
+    ) -> Result<ClientKey, ConfigError> {
         use jsonwebtoken::{Algorithm, EncodingKey};
-        const KEY: &str = "client_private_key";
-        let pem = std::fs::read(path)
-            .map_err(|e| ConfigError::new(KEY, format!("cannot read {}: {e}", path.display())))?;
+        let pem = std::fs::read(path).map_err(|e| {
+            ConfigError::new(setting, format!("cannot read {}: {e}", path.display()))
+        })?;
         let (key, default_alg) = if let Ok(k) = EncodingKey::from_rsa_pem(&pem) {
             (k, Algorithm::RS256)
         } else if let Ok(k) = EncodingKey::from_ec_pem(&pem) {
@@ -116,7 +135,7 @@ impl ClientKey {
             (k, Algorithm::ES256)
         } else {
             return Err(ConfigError::new(
-                KEY,
+                setting,
                 "is not an RSA or EC private key in PEM",
             ));
         };
@@ -126,6 +145,24 @@ impl ClientKey {
             alg,
             kid,
         })
+    }
+}
+
+impl ClientKey {
+    /// issue 12: the key as a DPoP proof key of setting `name`: EC P-256 signs ES256, RSA
+    /// PS256 (RFC 9449 wants an asymmetric algorithm; PS256 is FAPI 2.0's RSA one). A
+    /// key that cannot sign so (a P-384 PEM, say) is refused here, at start-up.
+    pub(super) fn for_dpop(mut self, name: &str) -> Result<ClientKey, ConfigError> {
+        use jsonwebtoken::{Algorithm, AlgorithmFamily};
+        self.alg = match self.alg.family() {
+            AlgorithmFamily::Rsa => Algorithm::PS256,
+            AlgorithmFamily::Ec => Algorithm::ES256,
+            _ => return Err(ConfigError::new(name, "must be an EC P-256 or an RSA key")),
+        };
+        let header = jsonwebtoken::Header::new(self.alg);
+        jsonwebtoken::encode(&header, &serde_json::json!({}), self.key.expose())
+            .map_err(|_| ConfigError::new(name, "must be an EC P-256 or an RSA key"))?;
+        Ok(self)
     }
 }
 

@@ -19,11 +19,18 @@ const DEFAULT_ALGS: &[&str] = &[
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
-pub(super) fn validate(src: &Source) -> Result<IdTokenConfig, ConfigError> {
+/// `fapi2`: under `profile: "fapi2"` the default list is the profile's (PS256, ES256,
+/// EdDSA); an explicit list is checked against it with the other profile rules.
+pub(super) fn validate(src: &Source, fapi2: bool) -> Result<IdTokenConfig, ConfigError> {
     const KEY: &str = "id_token_signing_algs";
+    let defaults: &[&str] = if fapi2 {
+        &["PS256", "ES256", "EdDSA"]
+    } else {
+        DEFAULT_ALGS
+    };
     let names = src
         .list(KEY)
-        .unwrap_or_else(|| DEFAULT_ALGS.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| defaults.iter().map(|s| s.to_string()).collect());
     let mut signing_algs = Vec::new();
     for name in names {
         let alg: jsonwebtoken::Algorithm = name

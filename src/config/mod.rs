@@ -15,6 +15,7 @@ mod log;
 mod provider;
 mod routes;
 mod secret;
+mod sender;
 mod server;
 mod session;
 mod source;
@@ -36,6 +37,7 @@ pub use log::LogConfig;
 pub use provider::{EndSessionMethod, ParamsVia, ProviderConfig};
 pub use routes::{GrantParams, ProxyConfig, Route, TokenMode};
 pub use secret::Secret;
+pub use sender::{ClientTls, Profile, SenderConfig, FAPI2_ALGS};
 pub use server::{is_loopback_host, origin_of, ServerConfig, TlsFiles};
 pub use session::{SameSite, SessionConfig};
 pub use store::StoreConfig;
@@ -86,6 +88,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `/api` routes and the upstream deadlines.
     pub proxy: ProxyConfig,
+    /// issue 12: DPoP, mutual TLS, `profile`.
+    pub sender: SenderConfig,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
 }
@@ -123,11 +127,32 @@ impl Config {
         let src = Source::new(map, env)?;
         let provider = provider::validate(&src)?;
         let server = server::validate(&src)?;
-        let client = client::validate(&src, &server)?;
+        let sender = sender::validate(&src)?;
+        let mut client = client::validate(&src, &server, sender.fapi2())?;
+        // issue 12: a client key or certificate chooses the client authentication the
+        // profile needs when none is named.
+        if sender.fapi2() && client.auth_method.is_none() {
+            client.auth_method = match (&client.key, &sender.tls_client) {
+                (Some(_), _) => Some(ClientAuth::PrivateKeyJwt),
+                (None, Some(_)) => Some(ClientAuth::TlsClientAuth),
+                (None, None) => None,
+            };
+        }
+        // An RSA client key signs PS256 under the profile unless `client_signing_alg`
+        // says otherwise (and then `check_fapi2` judges it).
+        if let Some(k) = client.key.as_mut().filter(|_| sender.fapi2()) {
+            if k.alg == jsonwebtoken::Algorithm::RS256 && src.str("client_signing_alg").is_none() {
+                k.alg = jsonwebtoken::Algorithm::PS256;
+            }
+        }
         let proxy = routes::validate(&src)?;
         // issue 11: route tokens. A client token needs the client's own authentication
         // (issue 12's mTLS-only clients: their certificate counts).
-        if client.secret.is_none() && client.key.is_none() && client.registration.is_none() {
+        if client.secret.is_none()
+            && client.key.is_none()
+            && client.registration.is_none()
+            && sender.tls_client.is_none()
+        {
             if let Some(i) = proxy.routes.iter().position(|r| r.client.is_some()) {
                 return Err(ConfigError::new(
                     "routes",
@@ -137,10 +162,10 @@ impl Config {
         }
         let (session, session_redis) = session::validate(&src)?;
         let store = store::validate(&src, session_redis.as_deref())?;
-        let id_token = id_token::validate(&src)?;
+        let id_token = id_token::validate(&src, sender.fapi2())?;
         let log = log::validate(&src)?;
         let limits = limits::validate(&src)?;
-        Ok(Config {
+        let config = Config {
             provider,
             server,
             client,
@@ -150,8 +175,12 @@ impl Config {
             limits,
             log,
             proxy,
+            sender,
             unknown_keys: src.unknown_keys,
-        })
+        };
+        sender::check_fapi2(&config)?;
+        sender::check_sender(&config)?;
+        Ok(config)
     }
 }
 

@@ -43,6 +43,8 @@ pub(super) enum Section {
     Limits,
     Log,
     Proxy,
+    /// issue 12: DPoP, mutual TLS, the FAPI 2.0 profile.
+    Sender,
 }
 
 pub(super) struct Key {
@@ -133,6 +135,13 @@ pub(super) const KEYS: &[Key] = &[
     key("websocket_max_message", Num, Limits),
     // issue 11: route tokens, resource indicators
     key("resource", StrOrList, Client),
+    // issue 12: sender-constrained tokens, FAPI 2.0
+    key("profile", Str, Sender),
+    key("dpop", Bool, Sender),
+    key("dpop_private_jwk", Json, Sender),
+    key("dpop_private_key", Path, Sender),
+    key("client_tls_cert", Path, Sender),
+    key("client_tls_key", Path, Sender),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static Key> {

@@ -220,6 +220,7 @@ pub async fn push(
     client: &awc::Client,
     meta: &super::Metadata,
     config: &Config,
+    dpop: Option<&super::dpop::Dpop>,
     params: &[(&'static str, String)],
 ) -> Result<Vec<(&'static str, String)>, OidcError> {
     let endpoint = meta
@@ -227,10 +228,17 @@ pub async fn push(
         .as_deref()
         .ok_or(OidcError::Unsupported("pushed authorization requests"))?;
     let _timer = crate::metrics::get().op_call("par");
-    let (req, mut form) = super::token::authenticated(client, endpoint, config, meta)?;
-    form.retain(|(k, _)| *k != "client_id");
-    form.extend(params.iter().cloned());
-    let answer: ParAnswer = super::http::send_form(req, &super::token::as_refs(&form)).await?;
+    // issue 12: with a DPoP proof (and its nonce retry), like the token endpoint.
+    let answer: ParAnswer = super::token::post_with_proof(
+        client,
+        endpoint,
+        meta,
+        config,
+        dpop,
+        &params.to_vec(),
+        false,
+    )
+    .await?;
     if answer.request_uri.is_empty() || answer.request_uri.len() > 2048 {
         return Err(OidcError::InvalidResponse(
             "request_uri is empty or too long".into(),
@@ -258,13 +266,14 @@ pub async fn front_channel_params(
     client: &awc::Client,
     meta: &super::Metadata,
     config: &Config,
+    dpop: Option<&super::dpop::Dpop>,
     params: Vec<(&'static str, String)>,
     via: ParamsVia,
 ) -> Result<Vec<(&'static str, String)>, OidcError> {
     Ok(match via {
         ParamsVia::Query => params,
         ParamsVia::RequestObject => request_object_params(config, request_object(config, &params)?),
-        ParamsVia::Par => push(client, meta, config, &params).await?,
+        ParamsVia::Par => push(client, meta, config, dpop, &params).await?,
     })
 }
 

@@ -2,6 +2,7 @@
 //! BFF's own client authentication (every method `token::authenticated` supports) and
 //! the route's `scope`, `resource` (RFC 8707, one pair per value) and `audience`.
 
+use super::dpop::Dpop;
 use super::token::{check_token_type, token_grant, Form, TokenResponse};
 use super::{Metadata, OidcError};
 use crate::config::{Config, GrantParams};
@@ -24,10 +25,11 @@ pub async fn grant(
     client: &awc::Client,
     meta: &Metadata,
     config: &Config,
+    dpop: Option<&Dpop>,
     params: &GrantParams,
 ) -> Result<TokenResponse, OidcError> {
-    let tokens: TokenResponse = token_grant(client, meta, config, form(params)).await?;
-    check_token_type(&tokens)?;
+    let tokens: TokenResponse = token_grant(client, meta, config, dpop, form(params)).await?;
+    check_token_type(&tokens, config, dpop.is_some())?;
     Ok(tokens)
 }
 

@@ -41,6 +41,47 @@ pub struct Metadata {
     /// issue 17: whether the OP does Front-Channel Logout (for the missing-`sid` warning).
     #[serde(default)]
     pub frontchannel_logout_supported: bool,
+    /// issue 12: RFC 8705 5: the endpoints to use with a client certificate.
+    #[serde(default)]
+    pub mtls_endpoint_aliases: Option<MtlsAliases>,
+}
+
+/// `mtls_endpoint_aliases` (RFC 8705 5): the endpoints a client using mutual TLS calls
+/// instead (those we call).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MtlsAliases {
+    pub token_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+    pub introspection_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub pushed_authorization_request_endpoint: Option<String>,
+}
+
+impl Metadata {
+    /// issue 12: with a client certificate, the OP's mTLS aliases replace the endpoints
+    /// they name (RFC 8705 5). The authorization and end-session endpoints are the
+    /// browser's and stay.
+    pub fn use_mtls_aliases(&mut self) {
+        let Some(a) = self.mtls_endpoint_aliases.take() else {
+            return;
+        };
+        if let Some(u) = a.token_endpoint {
+            self.token_endpoint = u;
+        }
+        for (alias, slot) in [
+            (a.revocation_endpoint, &mut self.revocation_endpoint),
+            (a.introspection_endpoint, &mut self.introspection_endpoint),
+            (a.userinfo_endpoint, &mut self.userinfo_endpoint),
+            (
+                a.pushed_authorization_request_endpoint,
+                &mut self.pushed_authorization_request_endpoint,
+            ),
+        ] {
+            if alias.is_some() {
+                *slot = alias;
+            }
+        }
+    }
 }
 
 impl Metadata {
@@ -90,11 +131,28 @@ impl Metadata {
 pub struct Provider {
     metadata: RwLock<Option<Arc<Metadata>>>,
     pub jwks: JwksCache,
+    /// issue 12: the DPoP keys and nonces, with `dpop: true`.
+    pub dpop: Option<super::dpop::Dpop>,
 }
 
 impl Provider {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(dpop: Option<super::dpop::Dpop>) -> Self {
+        Provider {
+            dpop,
+            ..Self::default()
+        }
+    }
+
+    pub fn dpop(&self) -> Option<&super::dpop::Dpop> {
+        self.dpop.as_ref()
+    }
+
+    /// issue 12: the thumbprint a token just issued with `token_type: DPoP` is bound to.
+    pub fn bound_jkt(&self, dpop_bound: bool) -> Option<String> {
+        self.dpop
+            .as_ref()
+            .filter(|_| dpop_bound)
+            .map(|d| d.signer().jkt().to_string())
     }
 
     pub fn metadata(&self) -> Result<Arc<Metadata>, OidcError> {
@@ -206,7 +264,11 @@ pub fn discovery_url(issuer: &str) -> String {
 /// Fetches and checks the metadata once.
 pub async fn discover(client: &awc::Client, config: &Config) -> Result<Metadata, OidcError> {
     let _timer = crate::metrics::get().op_call("discovery");
-    let meta: Metadata = http::get_json(client, &discovery_url(&config.provider.issuer)).await?;
+    let mut meta: Metadata =
+        http::get_json(client, &discovery_url(&config.provider.issuer)).await?;
+    if config.sender.tls_client.is_some() {
+        meta.use_mtls_aliases();
+    }
     meta.check(config)?;
     Ok(meta)
 }

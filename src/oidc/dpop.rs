@@ -1,7 +1,5 @@
-//! DPoP (RFC 9449) building blocks for issue 12: the proof key (ES256 from P-256, PS256
-//! from RSA, or a generated P-256 key), its RFC 7638 thumbprint, proofs, nonces.
-//!
-//! Not wired into the token endpoint or the proxy yet: `dpop` is not a setting until it is.
+//! DPoP (RFC 9449, issue 12): the proof keys (ES256 from P-256, PS256 from RSA, or a
+//! generated P-256 key), their RFC 7638 thumbprints, proofs, and the nonces servers gave.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -196,6 +194,68 @@ pub fn api_wants_nonce(status: u16, www_authenticate: &str) -> bool {
         .split(',')
         .filter_map(|p| p.split_once('='))
         .any(|(k, v)| k.trim() == "error" && v.trim().trim_matches('"') == "use_dpop_nonce")
+}
+
+/// This process's DPoP state: the proof keys (the first signs new proofs; a token bound
+/// to another listed key is still proven with it) and the nonces servers gave.
+pub struct Dpop {
+    keys: Vec<DpopKey>,
+    pub nonces: Nonces,
+}
+
+impl Dpop {
+    /// From `dpop_private_jwk`/`dpop_private_key` (already checked by the configuration);
+    /// none: a key generated for this process, with a warning (tokens bound to it die with
+    /// the process).
+    pub fn new(keys: &[ClientKey]) -> Result<Dpop, DpopError> {
+        let keys = if keys.is_empty() {
+            tracing::warn!(
+                "dpop: no dpop_private_jwk or dpop_private_key: using a key generated for this process (sessions' tokens stop working when it restarts)"
+            );
+            vec![DpopKey::generate()?]
+        } else {
+            keys.iter()
+                .map(DpopKey::from_client_key)
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Dpop {
+            keys,
+            nonces: Nonces::default(),
+        })
+    }
+
+    /// The key new proofs (and `dpop_jkt`) use.
+    pub fn signer(&self) -> &DpopKey {
+        // `new` always holds at least one key.
+        &self.keys[0]
+    }
+
+    /// The key a token bound to `jkt` is proven with: that key while it is listed, else
+    /// the signer (the server then refuses the token, and a refresh binds a new one).
+    pub fn key_for(&self, jkt: Option<&str>) -> &DpopKey {
+        jkt.and_then(|j| self.keys.iter().find(|k| k.jkt() == j))
+            .unwrap_or_else(|| self.signer())
+    }
+
+    /// A proof by `key` for `htm url`, with the nonce `url`'s server last gave.
+    pub fn proof(
+        &self,
+        key: &DpopKey,
+        htm: &str,
+        url: &str,
+        access_token: Option<&str>,
+    ) -> Result<String, DpopError> {
+        key.proof(htm, url, access_token, self.nonces.get(url).as_deref())
+    }
+
+    /// Notes the `DPoP-Nonce` of an answer from `url` (RFC 9449 8.2: also on success);
+    /// whether a valid new one was taken.
+    pub fn note(&self, url: &str, headers: &actix_web::http::header::HeaderMap) -> bool {
+        headers
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| self.nonces.remember(url, v))
+    }
 }
 
 /// The nonces servers gave, by origin (`scheme://host:port`): sent in the next proof to

@@ -24,7 +24,7 @@ pub fn tls_client_config(config: &Config) -> Result<Arc<ClientConfig>, String> {
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let mut tls = if config.provider.verify_ssl {
+    let builder = if config.provider.verify_ssl {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         for cert in native.certs {
@@ -42,12 +42,22 @@ pub fn tls_client_config(config: &Config) -> Result<Arc<ClientConfig>, String> {
                 roots.add(cert).map_err(|e| format!("ca_file: {e}"))?;
             }
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
     } else {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth()
+    };
+    // issue 12: mutual TLS (RFC 8705): the client certificate, shown to the OP and to
+    // https upstreams alike, so certificate-bound tokens are accepted there.
+    let mut tls = match &config.sender.tls_client {
+        None => builder.with_no_client_auth(),
+        Some(files) => {
+            let (certs, key) = files.load().map_err(|e| e.to_string())?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|_| "client_tls_key: is not the key of client_tls_cert".to_string())?
+        }
     };
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(tls))

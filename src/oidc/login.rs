@@ -56,6 +56,8 @@ pub struct SignedIn {
     pub refresh_token: Option<String>,
     pub access_token_expires_at: Option<u64>,
     pub scope: Option<String>,
+    /// issue 12: the DPoP key's thumbprint when the access token is DPoP-bound.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Checks the callback's answer, exchanges the code and verifies the ID token. The caller
@@ -73,13 +75,20 @@ pub async fn finish(
     check_iss(
         query.iss.as_deref(),
         &config.provider.issuer,
-        meta.authorization_response_iss_parameter_supported,
+        // issue 12: FAPI 2.0 (§5.3.2.2) requires RFC 9207's `iss` whatever the OP says.
+        meta.authorization_response_iss_parameter_supported || config.sender.fapi2(),
     )?;
     let code = code(query.code)?;
-    let tokens: TokenResponse =
-        token::exchange_code(client, &meta, config, &code, expected.verifier)
-            .await
-            .map_err(CallbackError::TokenExchange)?;
+    let tokens: TokenResponse = token::exchange_code(
+        client,
+        &meta,
+        config,
+        provider.dpop(),
+        &code,
+        expected.verifier,
+    )
+    .await
+    .map_err(CallbackError::TokenExchange)?;
     let id_token = tokens
         .id_token
         .as_deref()
@@ -94,13 +103,9 @@ pub async fn finish(
         )
         .await
         .map_err(id_token_error)?;
-    Ok(signed_in(
-        &tokens,
-        id_token,
-        claims,
-        &config.client.scope,
-        now,
-    ))
+    let mut login = signed_in(&tokens, id_token, claims, &config.client.scope, now);
+    login.dpop_jkt = provider.bound_jkt(tokens.dpop_bound());
+    Ok(login)
 }
 
 /// An `error` in the answer: the OP refused the login.
@@ -168,6 +173,7 @@ pub fn signed_in(
             .scope
             .clone()
             .or_else(|| Some(default_scope.to_string())),
+        dpop_jkt: None,
     }
 }
 

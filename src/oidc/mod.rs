@@ -47,4 +47,9 @@ pub enum OidcError {
     Unsupported(&'static str),
     #[error("invalid parameter `{0}`")]
     InvalidParameter(&'static str),
+    /// issue 12: the server (named) asked for a new DPoP nonce again after one retry.
+    #[error("{0} kept answering use_dpop_nonce")]
+    DpopNonce(&'static str),
+    #[error("DPoP: {0}")]
+    Dpop(#[from] dpop::DpopError),
 }

@@ -1,10 +1,11 @@
-//! The token client: code exchange and revocation with client_secret_basic (RFC 6749
-//! 2.3.1, form-urlencoded credentials) or client_secret_post, chosen from the OP's metadata.
+//! The token client: every request to the OP's token, PAR, introspection, revocation and
+//! userinfo endpoints, with the client authentication and (issue 12) the DPoP proofs.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 
+use super::dpop::{op_wants_nonce, Dpop};
 use super::{http, Metadata, OidcError};
 use crate::config::{AssertionAudience, ClientAuth, Config};
 
@@ -22,6 +23,16 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
     #[serde(default)]
     pub scope: Option<String>,
+}
+
+impl TokenResponse {
+    /// issue 12: `token_type: DPoP` (case-insensitive, RFC 9449 7.1): the access token
+    /// is bound to the DPoP key and sent as `Authorization: DPoP` with a proof.
+    pub fn dpop_bound(&self) -> bool {
+        self.token_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("dpop"))
+    }
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -142,6 +153,10 @@ pub fn authenticated(
                 ("client_secret", secret.to_string()),
             ],
         ),
+        // issue 12: the TLS client certificate authenticates (RFC 8705 2).
+        ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth => {
+            (req, vec![("client_id", config.client.id.clone())])
+        }
         ClientAuth::SecretJwt | ClientAuth::PrivateKeyJwt => (
             req,
             vec![
@@ -169,12 +184,66 @@ pub(super) async fn token_grant<T: serde::de::DeserializeOwned>(
     client: &awc::Client,
     meta: &Metadata,
     config: &Config,
+    dpop: Option<&Dpop>,
     grant: Form,
 ) -> Result<T, OidcError> {
     let _timer = crate::metrics::get().op_call("token");
-    let (req, mut form) = authenticated(client, &meta.token_endpoint, config, meta)?;
-    form.extend(grant);
-    http::send_form(req, &as_refs(&form)).await
+    post_with_proof(
+        client,
+        &meta.token_endpoint,
+        meta,
+        config,
+        dpop,
+        &grant,
+        true,
+    )
+    .await
+}
+
+/// issue 12: a POST to the token or PAR endpoint `url`: client authentication (made
+/// afresh for each attempt: an assertion's `jti` is single-use), `fields`, and with DPoP a
+/// proof carrying the nonce the OP last gave. Every `DPoP-Nonce` answered is remembered;
+/// `use_dpop_nonce` with a new nonce is retried once, a second one is
+/// `OidcError::DpopNonce`. `keep_client_id: false` leaves the form's `client_id` out.
+pub(super) async fn post_with_proof<T: serde::de::DeserializeOwned>(
+    client: &awc::Client,
+    url: &str,
+    meta: &Metadata,
+    config: &Config,
+    dpop: Option<&Dpop>,
+    fields: &Form,
+    keep_client_id: bool,
+) -> Result<T, OidcError> {
+    let mut retried = false;
+    loop {
+        let (mut req, mut form) = authenticated(client, url, config, meta)?;
+        if !keep_client_id {
+            form.retain(|(k, _)| *k != "client_id");
+        }
+        form.extend(fields.iter().cloned());
+        if let Some(d) = dpop {
+            let proof = d.proof(d.signer(), "POST", url, None)?;
+            req = req.insert_header(("DPoP", proof));
+        }
+        let res = req
+            .insert_header(("Accept", "application/json"))
+            .send_form(&as_refs(&form))
+            .await
+            .map_err(http::send_error)?;
+        let fresh_nonce = dpop.is_some_and(|d| d.note(url, res.headers()));
+        match http::read_json(res).await {
+            Err(OidcError::Status { status, error, .. })
+                if dpop.is_some() && op_wants_nonce(status, error.as_deref()) && fresh_nonce =>
+            {
+                if retried {
+                    return Err(OidcError::DpopNonce("the OpenID Provider"));
+                }
+                tracing::debug!("dpop: the OpenID Provider asked for a nonce; retrying once");
+                retried = true;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// `resource` (RFC 8707) pairs of the login's token requests.
@@ -191,6 +260,7 @@ pub async fn exchange_code(
     client: &awc::Client,
     meta: &Metadata,
     config: &Config,
+    dpop: Option<&Dpop>,
     code: &str,
     verifier: &str,
 ) -> Result<TokenResponse, OidcError> {
@@ -201,17 +271,31 @@ pub async fn exchange_code(
         ("redirect_uri", config.client.redirect_uri.to_string()),
     ];
     grant.extend(login_resources(config));
-    let tokens: TokenResponse = token_grant(client, meta, config, grant).await?;
-    check_token_type(&tokens)?;
+    let tokens: TokenResponse = token_grant(client, meta, config, dpop, grant).await?;
+    check_token_type(&tokens, config, dpop.is_some())?;
     Ok(tokens)
 }
 
-pub(super) fn check_token_type(tokens: &TokenResponse) -> Result<(), OidcError> {
+/// `token_type` must be Bearer, or DPoP when we sent a proof (case-insensitive, RFC 6749
+/// 5.1, RFC 9449 5). Under `profile: "fapi2"` with DPoP and no mutual TLS, a Bearer token
+/// would not be sender-constrained, and is refused.
+pub(super) fn check_token_type(
+    tokens: &TokenResponse,
+    config: &Config,
+    dpop: bool,
+) -> Result<(), OidcError> {
+    let must_bind = dpop && config.sender.fapi2() && config.sender.tls_client.is_none();
     match tokens.token_type.as_deref() {
-        Some(t) if t.eq_ignore_ascii_case("bearer") => Ok(()),
-        Some(_) => Err(OidcError::InvalidResponse(
-            "token_type is not Bearer".into(),
+        Some(t) if t.eq_ignore_ascii_case("bearer") && !must_bind => Ok(()),
+        Some(t) if t.eq_ignore_ascii_case("bearer") => Err(OidcError::InvalidResponse(
+            "token_type is Bearer, but profile fapi2 needs a DPoP-bound token".into(),
         )),
+        Some(_) if dpop && tokens.dpop_bound() => Ok(()),
+        Some(_) => Err(OidcError::InvalidResponse(if dpop {
+            "token_type is not Bearer or DPoP".into()
+        } else {
+            "token_type is not Bearer".into()
+        })),
         None => Err(OidcError::InvalidResponse("token_type is missing".into())),
     }
 }
@@ -222,6 +306,7 @@ pub async fn refresh(
     client: &awc::Client,
     meta: &Metadata,
     config: &Config,
+    dpop: Option<&Dpop>,
     refresh_token: &str,
 ) -> Result<TokenResponse, OidcError> {
     let mut grant = vec![
@@ -229,8 +314,8 @@ pub async fn refresh(
         ("refresh_token", refresh_token.to_string()),
     ];
     grant.extend(login_resources(config));
-    let tokens: TokenResponse = token_grant(client, meta, config, grant).await?;
-    check_token_type(&tokens)?;
+    let tokens: TokenResponse = token_grant(client, meta, config, dpop, grant).await?;
+    check_token_type(&tokens, config, dpop.is_some())?;
     Ok(tokens)
 }
 
@@ -268,25 +353,80 @@ pub async fn introspect(
     Ok(answer)
 }
 
-/// The userinfo endpoint (OIDC Core 5.3) with the access token as bearer.
+/// How an access token is presented: as a bearer token, or (issue 12) bound to a DPoP
+/// key: `Authorization: DPoP` with a proof by that key.
+#[derive(Clone, Copy)]
+pub enum Presented<'a> {
+    Bearer(&'a str),
+    Dpop {
+        token: &'a str,
+        dpop: &'a Dpop,
+        /// The `cnf.jkt` the token is bound to (as the session noted it).
+        jkt: Option<&'a str>,
+    },
+}
+
+impl<'a> Presented<'a> {
+    /// `token` as its session holds it: DPoP-bound when `jkt` is noted and DPoP is on.
+    pub fn new(token: &'a str, dpop: Option<&'a Dpop>, bound: bool, jkt: Option<&'a str>) -> Self {
+        match dpop {
+            Some(dpop) if bound => Presented::Dpop { token, dpop, jkt },
+            _ => Presented::Bearer(token),
+        }
+    }
+
+    /// The `Authorization` value and, for DPoP, the proof for `htm url`.
+    pub fn headers(&self, htm: &str, url: &str) -> Result<(String, Option<String>), OidcError> {
+        Ok(match *self {
+            Presented::Bearer(t) => (format!("Bearer {t}"), None),
+            Presented::Dpop { token, dpop, jkt } => (
+                format!("DPoP {token}"),
+                Some(dpop.proof(dpop.key_for(jkt), htm, url, Some(token))?),
+            ),
+        })
+    }
+}
+
+/// The userinfo endpoint (OIDC Core 5.3) with the access token (bearer or DPoP; a
+/// `use_dpop_nonce` challenge with a new nonce is retried once).
 pub async fn userinfo(
     client: &awc::Client,
     meta: &Metadata,
-    access_token: &str,
+    token: Presented<'_>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, OidcError> {
     let endpoint = meta
         .userinfo_endpoint
         .as_deref()
         .ok_or(OidcError::Unsupported("userinfo"))?;
     let _timer = crate::metrics::get().op_call("userinfo");
-    let res = client
-        .get(endpoint)
-        .insert_header(("Authorization", format!("Bearer {access_token}")))
-        .insert_header(("Accept", "application/json"))
-        .send()
-        .await
-        .map_err(http::send_error)?;
-    http::read_json(res).await
+    let mut retried = false;
+    loop {
+        let (authorization, proof) = token.headers("GET", endpoint)?;
+        let mut req = client
+            .get(endpoint)
+            .insert_header(("Authorization", authorization))
+            .insert_header(("Accept", "application/json"));
+        if let Some(p) = proof {
+            req = req.insert_header(("DPoP", p));
+        }
+        let res = req.send().await.map_err(http::send_error)?;
+        if let Presented::Dpop { dpop, .. } = token {
+            let fresh = dpop.note(endpoint, res.headers());
+            let challenge = res
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if fresh && super::dpop::api_wants_nonce(res.status().as_u16(), challenge) {
+                if retried {
+                    return Err(OidcError::DpopNonce("the userinfo endpoint"));
+                }
+                retried = true;
+                continue;
+            }
+        }
+        return http::read_json(res).await;
+    }
 }
 
 /// RFC 7009 revocation of one token.

@@ -58,7 +58,13 @@ pub fn form(subject: &str, params: &GrantParams) -> Form {
 /// absent, else what was asked (an access token unless `requested_token_type` says
 /// otherwise); `token_type` Bearer, or `N_A` only for a non-access-token type. Returns
 /// the token and its `expires_in`.
-pub fn check(answer: Exchanged, params: &GrantParams) -> Result<(String, Option<u64>), OidcError> {
+/// issue 12: with `dpop`, `token_type: DPoP` is taken too; the third value says the token
+/// is DPoP-bound.
+pub fn check(
+    answer: Exchanged,
+    params: &GrantParams,
+    dpop: bool,
+) -> Result<(String, Option<u64>, bool), OidcError> {
     let bad = |m: &str| Err(OidcError::InvalidResponse(m.to_string()));
     let Some(token) = answer.access_token.filter(|t| !t.is_empty()) else {
         return bad("the exchange answer has no access_token");
@@ -72,13 +78,14 @@ pub fn check(answer: Exchanged, params: &GrantParams) -> Result<(String, Option<
             return bad("issued_token_type is not the requested type");
         }
     }
-    match answer.token_type.as_deref() {
-        Some(t) if t.eq_ignore_ascii_case("bearer") => {}
-        Some("N_A") if wanted != ACCESS_TOKEN_TYPE => {}
+    let bound = match answer.token_type.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => false,
+        Some(t) if dpop && t.eq_ignore_ascii_case("dpop") => true,
+        Some("N_A") if wanted != ACCESS_TOKEN_TYPE => false,
         Some(_) => return bad("token_type is not Bearer"),
         None => return bad("token_type is missing"),
-    }
-    Ok((token, answer.expires_in))
+    };
+    Ok((token, answer.expires_in, bound))
 }
 
 /// Exchanges `subject` (the session's access token) for a token of the route's.
@@ -86,11 +93,12 @@ pub async fn exchange(
     client: &awc::Client,
     meta: &Metadata,
     config: &Config,
+    dpop: Option<&super::dpop::Dpop>,
     subject: &str,
     params: &GrantParams,
-) -> Result<(String, Option<u64>), OidcError> {
-    let answer: Exchanged = token_grant(client, meta, config, form(subject, params)).await?;
-    check(answer, params)
+) -> Result<(String, Option<u64>, bool), OidcError> {
+    let answer: Exchanged = token_grant(client, meta, config, dpop, form(subject, params)).await?;
+    check(answer, params, dpop.is_some())
 }
 
 #[cfg(test)]
@@ -131,16 +139,36 @@ mod tests {
         let p = GrantParams::default();
         assert!(check(
             answer(Some("t"), Some(ACCESS_TOKEN_TYPE), Some("Bearer")),
-            &p
+            &p,
+            false
         )
         .is_ok());
-        assert!(check(answer(Some("t"), None, Some("bearer")), &p).is_ok());
-        assert!(check(answer(None, None, Some("Bearer")), &p).is_err());
-        assert!(check(answer(Some("t"), None, Some("N_A")), &p).is_err());
-        assert!(check(answer(Some("t"), Some("urn:other"), Some("Bearer")), &p).is_err());
-        assert!(check(answer(Some("t"), None, None), &p).is_err());
+        assert!(check(answer(Some("t"), None, Some("bearer")), &p, false).is_ok());
+        assert!(check(answer(None, None, Some("Bearer")), &p, false).is_err());
+        assert!(check(answer(Some("t"), None, Some("N_A")), &p, false).is_err());
+        assert!(check(
+            answer(Some("t"), Some("urn:other"), Some("Bearer")),
+            &p,
+            false
+        )
+        .is_err());
+        assert!(check(answer(Some("t"), None, None), &p, false).is_err());
         let jwt = GrantParams::new(None, vec![], None, Some("urn:x:jwt".into()));
-        assert!(check(answer(Some("t"), Some("urn:x:jwt"), Some("N_A")), &jwt).is_ok());
+        assert!(check(
+            answer(Some("t"), Some("urn:x:jwt"), Some("N_A")),
+            &jwt,
+            false
+        )
+        .is_ok());
+        // issue 12: DPoP only when we sent a proof; case-insensitive.
+        let dpop = check(answer(Some("t"), None, Some("dpop")), &p, true).unwrap();
+        assert!(dpop.2);
+        assert!(check(answer(Some("t"), None, Some("DPoP")), &p, false).is_err());
+        assert!(
+            !check(answer(Some("t"), None, Some("Bearer")), &p, true)
+                .unwrap()
+                .2
+        );
         let dbg = format!("{:?}", answer(Some("secret-token"), None, None));
         assert!(!dbg.contains("secret-token"));
     }

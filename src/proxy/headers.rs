@@ -25,6 +25,8 @@ const HOP_BY_HOP: &[&str] = &[
 const DROPPED_REQUEST: &[&str] = &[
     "cookie",
     "authorization",
+    // issue 12: the proof is ours, made for the upstream URL.
+    "dpop",
     "host",
     "x-csrf",
     "x-request-id",
@@ -114,6 +116,13 @@ pub(crate) fn connection_named(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
+/// issue 12: what a request presents upstream: `Authorization` (`Bearer …` or
+/// `DPoP …`) and, for a DPoP-bound token, the proof made for this request.
+pub struct Credentials {
+    pub authorization: String,
+    pub proof: Option<String>,
+}
+
 /// The upstream request's headers from the browser's. The route's configured headers
 /// (and `Ocp-Apim-Subscription-Key` from `subscription_key`) replace any the client sent
 /// under those names; forwarding headers follow `hop` (see [`Hop`]).
@@ -121,7 +130,7 @@ pub fn request_headers(
     incoming: &HeaderMap,
     hop: &Hop<'_>,
     route: &Route,
-    bearer: Option<&str>,
+    credentials: Option<&Credentials>,
     request_id: &str,
 ) -> Vec<(HeaderName, HeaderValue)> {
     let named = connection_named(incoming);
@@ -183,9 +192,12 @@ pub fn request_headers(
     for (n, v) in &route.headers {
         out.push((n.clone(), v.clone()));
     }
-    if let Some(token) = bearer {
-        if let Ok(v) = HeaderValue::try_from(format!("Bearer {token}")) {
+    if let Some(c) = credentials {
+        if let Ok(v) = HeaderValue::try_from(c.authorization.as_str()) {
             out.push((header::AUTHORIZATION, v));
+        }
+        if let Some(Ok(v)) = c.proof.as_deref().map(HeaderValue::try_from) {
+            out.push((HeaderName::from_static("dpop"), v));
         }
     }
     out
@@ -209,7 +221,8 @@ pub fn copy_response_headers(out: &mut HttpResponseBuilder, upstream: &HeaderMap
     }
 }
 
-/// True for an upstream answer that says the bearer token is no good.
+/// True for an upstream answer that says the token is no good (a `Bearer` or, issue 12,
+/// a `DPoP` challenge with `invalid_token`).
 pub(crate) fn is_invalid_token(res: &awc::ClientResponse<impl Sized>) -> bool {
     res.status() == 401
         && res
@@ -217,9 +230,26 @@ pub(crate) fn is_invalid_token(res: &awc::ClientResponse<impl Sized>) -> bool {
             .get_all(header::WWW_AUTHENTICATE)
             .filter_map(|v| v.to_str().ok())
             .any(|v| {
-                v.trim_start().to_ascii_lowercase().starts_with("bearer")
+                let scheme = v.trim_start().to_ascii_lowercase();
+                (scheme.starts_with("bearer") || scheme.starts_with("dpop"))
                     && v.contains("invalid_token")
             })
+}
+
+/// issue 12: an upstream 401 asking for a DPoP nonce (RFC 9449 9): the nonce it gave is
+/// noted for its origin; whether it was a valid new one (then a retry can carry it).
+pub(crate) fn wants_dpop_nonce(
+    res: &awc::ClientResponse<impl Sized>,
+    dpop: &crate::oidc::dpop::Dpop,
+    url: &str,
+) -> bool {
+    let fresh = dpop.note(url, res.headers());
+    fresh
+        && res
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| crate::oidc::dpop::api_wants_nonce(res.status().as_u16(), v))
 }
 
 #[cfg(test)]
@@ -266,7 +296,11 @@ mod tests {
             proto: "https",
             host: "bff.example:8443",
         };
-        let out = request_headers(&h, &hop, &r, Some("tok"), "rid-1");
+        let creds = Credentials {
+            authorization: "Bearer tok".into(),
+            proof: None,
+        };
+        let out = request_headers(&h, &hop, &r, Some(&creds), "rid-1");
         let get = |n: &str| {
             out.iter()
                 .filter(|(k, _)| k.as_str() == n)

@@ -30,7 +30,10 @@ use crate::session::Session;
 use crate::state::{AppState, OpClient};
 pub use client::UpstreamClient;
 use client::{answer_to_upload, body_error, send_error, UNBOUNDED};
-use headers::{copy_response_headers, is_invalid_token, public_host, request_headers, Hop};
+use headers::{
+    copy_response_headers, is_invalid_token, public_host, request_headers, wants_dpop_nonce,
+    Credentials, Hop,
+};
 use path::check_path;
 use route::{route_for, upstream_url};
 
@@ -69,8 +72,9 @@ pub async fn forward(
     );
     // issue 11: route tokens
     let mut sent = token::bearer_for(&state, &http, route, session.as_ref()).await?;
+    let dpop = state.provider.dpop();
     let mut res = call
-        .send(sent.as_ref().map(|s| s.token.as_str()), payload)
+        .send(call.credentials(sent.as_ref(), dpop)?.as_ref(), payload)
         .await?;
     // One retry when an idempotent, bodyless request's token was refused: a client token
     // is dropped and granted again; the user's is refreshed (and exchanged again).
@@ -79,12 +83,26 @@ pub async fn forward(
             call.method,
             Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE
         );
+    // issue 12: a DPoP-bound token's `use_dpop_nonce` is retried once with the nonce (a
+    // request with a body is answered as is: its next request carries the nonce).
+    if let (Some(d), Some(s)) = (dpop, sent.as_ref().filter(|s| s.dpop_jkt.is_some())) {
+        if wants_dpop_nonce(&res, d, &call.url) && retryable {
+            tracing::debug!("dpop: the upstream asked for a nonce; retrying once");
+            res = call
+                .resend(call.credentials(Some(s), dpop)?.as_ref())
+                .await?;
+            if wants_dpop_nonce(&res, d, &call.url) {
+                return Err(ProxyError::DpopNonce.into());
+            }
+        }
+    }
     if retryable && is_invalid_token(&res) {
         let again = match sent.take() {
             None => None,
             Some(token::Sent {
                 token: t,
                 kind: token::SentKind::Client(key),
+                ..
             }) => {
                 tracing::info!(
                     "upstream refused the client token; granting another and retrying once"
@@ -112,10 +130,8 @@ pub async fn forward(
         };
         if let Some(t) = again {
             res = call
-                .request(Some(t.token.as_str()), call.timeout)
-                .send()
-                .await
-                .map_err(send_error)?;
+                .resend(call.credentials(Some(&t), dpop)?.as_ref())
+                .await?;
         }
     }
     Ok(answer(res, &call.method, cookies, call.timeout))
@@ -195,7 +211,35 @@ impl<'a> Call<'a> {
         }
     }
 
-    fn request(&self, bearer: Option<&str>, timeout: Duration) -> awc::ClientRequest {
+    /// What `sent` presents to this call's URL: a bearer token, or a DPoP-bound one with a
+    /// fresh proof (a new `jti` for every attempt).
+    fn credentials(
+        &self,
+        sent: Option<&token::Sent>,
+        dpop: Option<&crate::oidc::dpop::Dpop>,
+    ) -> Result<Option<Credentials>, BffError> {
+        let Some(sent) = sent else { return Ok(None) };
+        let (authorization, proof) = sent
+            .presented(dpop)
+            .headers(self.method.as_str(), &self.url)?;
+        Ok(Some(Credentials {
+            authorization,
+            proof,
+        }))
+    }
+
+    /// A bodyless request again (the retries).
+    async fn resend(
+        &self,
+        credentials: Option<&Credentials>,
+    ) -> Result<awc::ClientResponse<client::Body>, BffError> {
+        self.request(credentials, self.timeout)
+            .send()
+            .await
+            .map_err(|e| send_error(e).into())
+    }
+
+    fn request(&self, credentials: Option<&Credentials>, timeout: Duration) -> awc::ClientRequest {
         let hop = Hop {
             peer: self.peer,
             trusted: self.trusted,
@@ -208,7 +252,8 @@ impl<'a> Call<'a> {
             .request(self.method.clone(), &self.url)
             .no_decompress()
             .timeout(timeout);
-        for (n, v) in request_headers(self.req.headers(), &hop, self.route, bearer, &self.rid) {
+        for (n, v) in request_headers(self.req.headers(), &hop, self.route, credentials, &self.rid)
+        {
             r = r.append_header((n, v));
         }
         r
@@ -217,14 +262,14 @@ impl<'a> Call<'a> {
     /// Sends the request (streaming its body, if any).
     async fn send(
         &self,
-        bearer: Option<&str>,
+        credentials: Option<&Credentials>,
         payload: web::Payload,
     ) -> Result<awc::ClientResponse<client::Body>, BffError> {
         let watch = self.body_watch.as_ref();
         if self.has_body {
             // An upload takes as long as it keeps moving (a stall is cut off by the body's
             // own deadline); the answer is due within `proxy_timeout` after it ends.
-            let r = self.request(bearer, UNBOUNDED);
+            let r = self.request(credentials, UNBOUNDED);
             let send = async {
                 match self.content_length {
                     Some(len) => r.send_body(SizedStream::new(len, payload)).await,
@@ -233,7 +278,7 @@ impl<'a> Call<'a> {
             };
             answer_to_upload(send, watch, self.timeout).await
         } else {
-            self.request(bearer, self.timeout).send().await
+            self.request(credentials, self.timeout).send().await
         }
         .map_err(|e| body_error(watch).unwrap_or_else(|| send_error(e).into()))
     }

@@ -4,8 +4,9 @@
 
 use crate::config::{Route, TokenMode};
 use crate::error::BffError;
+use crate::oidc::token::Presented;
 use crate::oidc::{client_credentials, token_exchange, OidcError};
-use crate::session::route_tokens::{exchange_key, Got, Kind};
+use crate::session::route_tokens::{exchange_key, Got, Kind, RouteToken};
 use crate::session::Session;
 use crate::state::{AppState, OpClient};
 use crate::util::{hex_sha256, now};
@@ -28,6 +29,21 @@ pub enum SentKind {
 pub struct Sent {
     pub token: String,
     pub kind: SentKind,
+    /// issue 12: the DPoP key's thumbprint when the token is DPoP-bound (then it goes as
+    /// `Authorization: DPoP` with a proof).
+    pub dpop_jkt: Option<String>,
+}
+
+impl Sent {
+    /// How the token is presented upstream.
+    pub fn presented<'a>(&'a self, dpop: Option<&'a crate::oidc::dpop::Dpop>) -> Presented<'a> {
+        Presented::new(
+            &self.token,
+            dpop,
+            self.dpop_jkt.is_some(),
+            self.dpop_jkt.as_deref(),
+        )
+    }
 }
 
 /// The bearer for `route`, given the request's (freshened) session, if it has one.
@@ -56,6 +72,7 @@ pub async fn bearer_for(
                 Ok(Some(Sent {
                     token: at.to_string(),
                     kind: SentKind::User,
+                    dpop_jkt: s.dpop_jkt.clone(),
                 }))
             }
         }
@@ -84,12 +101,18 @@ async fn client_token(state: &AppState, http: &OpClient, route: &Route) -> Resul
     let prefix = route.prefix.as_str();
     let fetch = async {
         let meta = state.provider.metadata()?;
-        match client_credentials::grant(&http.0, &meta, &state.config, params).await {
+        let dpop = state.provider.dpop();
+        match client_credentials::grant(&http.0, &meta, &state.config, dpop, params).await {
             Ok(t) => {
                 tracing::debug!(route = prefix, kind = "client", expires_in = ?t.expires_in, "route token issued");
+                let life = t.expires_in.unwrap_or(CLIENT_TOKEN_DEFAULT_LIFE);
+                let dpop_jkt = state.provider.bound_jkt(t.dpop_bound());
                 Ok((
-                    t.access_token,
-                    t.expires_in.unwrap_or(CLIENT_TOKEN_DEFAULT_LIFE),
+                    RouteToken {
+                        token: t.access_token,
+                        dpop_jkt,
+                    },
+                    life,
                 ))
             }
             Err(e) => {
@@ -98,10 +121,11 @@ async fn client_token(state: &AppState, http: &OpClient, route: &Route) -> Resul
             }
         }
     };
-    let token = cached(state, &key, Kind::Client, fetch).await?;
+    let got = cached(state, &key, Kind::Client, fetch).await?;
     Ok(Sent {
-        token,
+        token: got.token,
         kind: SentKind::Client(key),
+        dpop_jkt: got.dpop_jkt,
     })
 }
 
@@ -126,13 +150,15 @@ async fn exchanged(
         .map(|exp| exp.saturating_sub(now()));
     let fetch = async {
         let meta = state.provider.metadata()?;
-        match token_exchange::exchange(&http.0, &meta, &state.config, subject, params).await {
-            Ok((token, expires_in)) => {
+        let dpop = state.provider.dpop();
+        match token_exchange::exchange(&http.0, &meta, &state.config, dpop, subject, params).await {
+            Ok((token, expires_in, bound)) => {
                 tracing::debug!(route = prefix, kind = "exchange", expires_in = ?expires_in, "route token issued");
                 let life = expires_in.unwrap_or_else(|| {
                     at_left.map_or(EXCHANGED_DEFAULT_LIFE, |l| l.min(EXCHANGED_DEFAULT_LIFE))
                 });
-                Ok((token, life))
+                let dpop_jkt = state.provider.bound_jkt(bound);
+                Ok((RouteToken { token, dpop_jkt }, life))
             }
             Err(e) => {
                 log_failure(prefix, Kind::Exchange, &e);
@@ -140,10 +166,11 @@ async fn exchanged(
             }
         }
     };
-    let token = cached(state, &key, Kind::Exchange, fetch).await?;
+    let got = cached(state, &key, Kind::Exchange, fetch).await?;
     Ok(Sent {
-        token,
+        token: got.token,
         kind: SentKind::Exchanged(key),
+        dpop_jkt: got.dpop_jkt,
     })
 }
 
@@ -151,8 +178,8 @@ async fn cached(
     state: &AppState,
     key: &str,
     kind: Kind,
-    fetch: impl std::future::Future<Output = Result<(String, u64), BffError>>,
-) -> Result<String, BffError> {
+    fetch: impl std::future::Future<Output = Result<(RouteToken, u64), BffError>>,
+) -> Result<RouteToken, BffError> {
     let counter = &crate::metrics::get().route_tokens;
     let skew = state.config.session.refresh_skew.as_secs();
     match state

@@ -15,7 +15,7 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::http::{Method, Version};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::headers::request_headers;
+use super::headers::{request_headers, Credentials};
 use super::relay::{relay, Upstream, Watch};
 use super::route::upstream_url;
 use super::sockets::Sockets;
@@ -52,13 +52,26 @@ pub(super) async fn forward(
         Ok(found) => found,
         Err(ended) => return Ok(ended),
     };
-    let url = ws_url(upstream_url(route, req.path(), rest, req.query_string()));
+    let http_url = upstream_url(route, req.path(), rest, req.query_string());
+    let url = ws_url(http_url.clone());
     let call = Call::new(&req, state, upstream, route, url);
     let limit = state.config.limits.websocket_max_message;
     // issue 11: route tokens
     let sent = super::token::bearer_for(state, http, route, session.as_ref()).await?;
-    let bearer = sent.as_ref().map(|s| s.token.as_str());
-    let (protocol, up) = connect(&call, bearer, limit, state).await?;
+    // issue 12: a DPoP proof for the handshake's GET of the http(s) URL.
+    let credentials = match &sent {
+        None => None,
+        Some(s) => {
+            let (authorization, proof) = s
+                .presented(state.provider.dpop())
+                .headers("GET", &http_url)?;
+            Some(Credentials {
+                authorization,
+                proof,
+            })
+        }
+    };
+    let (protocol, up) = connect(&call, credentials.as_ref(), limit, state).await?;
     let protocols: Vec<&str> = protocol.as_deref().into_iter().collect();
     let (mut res, to_browser, from_browser) =
         actix_ws::handle_with_protocols(&req, payload, &protocols)
@@ -140,7 +153,7 @@ fn ws_url(url: String) -> String {
 /// Opens the upstream WebSocket within the proxy's deadlines; its chosen subprotocol.
 async fn connect(
     call: &Call<'_>,
-    bearer: Option<&str>,
+    credentials: Option<&Credentials>,
     limit: usize,
     state: &AppState,
 ) -> Result<(Option<String>, Upstream), BffError> {
@@ -151,7 +164,7 @@ async fn connect(
         host: &call.public_host,
     };
     let mut ws = call.upstream.0.ws(call.url.as_str()).max_frame_size(limit);
-    for (n, v) in request_headers(call.req.headers(), &hop, call.route, bearer, &call.rid) {
+    for (n, v) in request_headers(call.req.headers(), &hop, call.route, credentials, &call.rid) {
         if !HANDSHAKE_ONLY.contains(&n.as_str()) {
             ws = ws.header(n, v);
         }

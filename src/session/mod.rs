@@ -39,6 +39,10 @@ pub struct Session {
     pub access_token_expires_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// issue 12: the thumbprint of the DPoP key the access token is bound to
+    /// (`token_type: DPoP`); none for a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
     pub created_at: u64,
     /// Absolute end of the session.
     pub expires_at: u64,
@@ -75,6 +79,7 @@ impl Session {
             refresh_token: login.refresh_token,
             access_token_expires_at: login.access_token_expires_at,
             scope: login.scope,
+            dpop_jkt: login.dpop_jkt,
             created_at: now,
             expires_at: now + lifetime,
             last_seen: now,
@@ -95,6 +100,8 @@ impl Session {
             "scope": self.scope,
             "hasAccessToken": self.access_token.is_some(),
             "hasRefreshToken": self.refresh_token.is_some(),
+            // issue 12: how the tokens are bound to the BFF ("dpop"), or null (bearer).
+            "senderConstrained": self.dpop_jkt.as_ref().map(|_| "dpop"),
         })
     }
 }
@@ -200,6 +207,7 @@ mod tests {
             refresh_token: None,
             access_token_expires_at: Some(1300),
             scope: Some("openid".into()),
+            dpop_jkt: None,
         };
         let s = Session::start(login, 1000, 3600);
         assert_eq!((s.sub.as_str(), s.sid.as_deref()), ("u1", Some("s1")));
@@ -222,6 +230,7 @@ mod tests {
             refresh_token: Some("refresh-token-secret".into()),
             access_token_expires_at: Some(1300),
             scope: None,
+            dpop_jkt: None,
         };
         let s = Session::start(login, 1000, 3600);
         let printed = format!("{s:?} {s:#?}");

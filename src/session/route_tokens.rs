@@ -34,17 +34,43 @@ impl Kind {
     }
 }
 
+/// A route token as granted: the token and (issue 12) the thumbprint of the DPoP key it
+/// is bound to, when the OP answered `token_type: DPoP`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteToken {
+    pub token: String,
+    pub dpop_jkt: Option<String>,
+}
+
+impl RouteToken {
+    pub fn bearer(token: impl Into<String>) -> Self {
+        RouteToken {
+            token: token.into(),
+            dpop_jkt: None,
+        }
+    }
+}
+
 /// A token as cached (sealed in the shared store across instances).
 #[derive(Serialize, Deserialize, Clone)]
 struct Cached {
     access_token: String,
     /// Seconds since the epoch after which it is not sent any more.
     use_until: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_jkt: Option<String>,
 }
 
 impl Cached {
     fn fresh(&self, now: u64) -> bool {
         now < self.use_until
+    }
+
+    fn token(&self) -> RouteToken {
+        RouteToken {
+            token: self.access_token.clone(),
+            dpop_jkt: self.dpop_jkt.clone(),
+        }
     }
 }
 
@@ -158,18 +184,18 @@ impl RouteTokens {
         sealer: &Sealer,
         skew: u64,
         fetch: F,
-    ) -> Result<(String, Got), BffError>
+    ) -> Result<(RouteToken, Got), BffError>
     where
-        F: Future<Output = Result<(String, u64), BffError>>,
+        F: Future<Output = Result<(RouteToken, u64), BffError>>,
     {
         let slot = self.slot(key);
         if let Some(c) = locked(&slot.value).clone().filter(|c| c.fresh(now())) {
-            return Ok((c.access_token, Got::Cached));
+            return Ok((c.token(), Got::Cached));
         }
         let noted = slot.gen.load(Ordering::SeqCst);
         let _fill = slot.fill.lock().await;
         if let Some(c) = locked(&slot.value).clone().filter(|c| c.fresh(now())) {
-            return Ok((c.access_token, Got::Cached));
+            return Ok((c.token(), Got::Cached));
         }
         if let Some((g, f)) = locked(&slot.failed).clone() {
             if g > noted {
@@ -181,7 +207,7 @@ impl RouteTokens {
         match result {
             Ok((cached, got)) => {
                 *locked(&slot.failed) = None;
-                let token = cached.access_token.clone();
+                let token = cached.token();
                 *locked(&slot.value) = Some(cached);
                 Ok((token, got))
             }
@@ -202,7 +228,7 @@ impl RouteTokens {
         fetch: F,
     ) -> Result<(Cached, Got), BffError>
     where
-        F: Future<Output = Result<(String, u64), BffError>>,
+        F: Future<Output = Result<(RouteToken, u64), BffError>>,
     {
         if !store.is_shared() {
             let (token, life) = fetch.await?;
@@ -302,6 +328,7 @@ impl RouteTokens {
                     let gone = Cached {
                         access_token: String::new(),
                         use_until: 0,
+                        dpop_jkt: None,
                     };
                     let sealed = sealer.seal(SEALED, &gone, now() + 1);
                     store
@@ -335,9 +362,10 @@ pub fn exchange_key(session_id: &str, subject: &str, params_key: &str) -> String
     )
 }
 
-fn cached(access_token: String, life: u64, skew: u64) -> Cached {
+fn cached(token: RouteToken, life: u64, skew: u64) -> Cached {
     Cached {
-        access_token,
+        access_token: token.token,
+        dpop_jkt: token.dpop_jkt,
         use_until: now() + use_for(life, skew),
     }
 }
@@ -372,16 +400,17 @@ mod tests {
         let key = exchange_key("session-1", "at-1", "params");
         let get = |t: &'static str| {
             tokens.get(&key, Kind::Exchange, &store, &sealer, 30, async move {
-                Ok((t.to_string(), 300))
+                Ok((RouteToken::bearer(t), 300))
             })
         };
-        assert_eq!(get("tx-1").await.unwrap(), ("tx-1".into(), Got::Issued));
-        assert_eq!(get("tx-2").await.unwrap(), ("tx-1".into(), Got::Cached));
+        let tx = |t: &str| RouteToken::bearer(t);
+        assert_eq!(get("tx-1").await.unwrap(), (tx("tx-1"), Got::Issued));
+        assert_eq!(get("tx-2").await.unwrap(), (tx("tx-1"), Got::Cached));
         assert_eq!(tokens.held(), 1);
         tokens.forget(&key, &store, &sealer).await.unwrap();
         assert_eq!(tokens.held(), 0);
         assert!(locked(&tokens.slots).is_empty(), "the slot is freed");
-        assert_eq!(get("tx-3").await.unwrap(), ("tx-3".into(), Got::Issued));
+        assert_eq!(get("tx-3").await.unwrap(), (tx("tx-3"), Got::Issued));
         // `invalidate` drops only the token that was refused.
         tokens
             .invalidate(&key, "tx-other", &store, &sealer)

@@ -14,6 +14,7 @@ mod assertion_audience;
 mod backchannel;
 mod cli;
 mod demo_op;
+mod dpop;
 mod edge;
 mod hostile;
 mod https;

@@ -15,6 +15,7 @@
 pub mod bff;
 pub mod browser;
 pub mod demo_op; // issue 11: the real demo OP (node demo/op/server.mjs) in a test
+pub mod dpop; // issue 12: a DPoP proof verifier, as servers run one
 pub mod op;
 pub mod process;
 pub mod race;

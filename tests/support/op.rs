@@ -139,6 +139,104 @@ pub struct OpState {
     pub last_authorize_query: BTreeMap<String, String>,
     /// issue 11: client-credentials and token-exchange modes, and what token requests sent.
     pub grants: Grants,
+    /// issue 12: how DPoP proofs are checked and tokens bound.
+    pub dpop: DpopOp,
+}
+
+/// issue 12: the OP's DPoP modes. A token or PAR request with a `DPoP` proof is checked
+/// (`support::dpop::verify`); its tokens are bound to the proof's key.
+#[derive(Default)]
+pub struct DpopOp {
+    /// `token_type` of bound tokens (default `DPoP`; e.g. `dpop` for the case test).
+    pub token_type: Option<String>,
+    /// The OP ignores proofs and issues Bearer tokens (an OP without DPoP).
+    pub ignore: bool,
+    /// Proofs must carry this nonce (RFC 9449 8); a proof without it gets 400
+    /// `use_dpop_nonce` with `DPoP-Nonce`.
+    pub nonce: Option<String>,
+    /// Every `use_dpop_nonce` answer brings a new nonce, and no nonce is ever accepted.
+    pub nonce_loop: bool,
+    /// `use_dpop_nonce` answers carry a malformed `DPoP-Nonce` (a space in it).
+    pub malformed_nonce: bool,
+    /// Every proof is refused with `invalid_dpop_proof`.
+    pub reject: bool,
+    /// `(path, claims)` of every proof that verified; `(path, reason)` of the others.
+    pub proofs: Vec<(String, Value)>,
+    pub refused: Vec<(String, String)>,
+    /// Access token → the `jkt` it is bound to.
+    pub bound: HashMap<String, String>,
+    pub nonce_demands: usize,
+    /// The thumbprint of the proof of the token request being answered.
+    current: Option<String>,
+}
+
+/// issue 12: the `DPoP` proof of a request to `path` (POST), checked: `Ok(None)` without
+/// one, `Ok(Some(jkt))`, or the answer refusing it.
+fn dpop_check(
+    s: &mut OpState,
+    req: &HttpRequest,
+    path: &str,
+) -> Result<Option<String>, Box<HttpResponse>> {
+    let Some(proof) = req.headers().get("dpop").and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    if s.dpop.ignore {
+        return Ok(None);
+    }
+    if s.dpop.reject {
+        s.dpop.refused.push((path.into(), "rejected".into()));
+        return Err(Box::new(HttpResponse::BadRequest().json(
+            json!({"error": "invalid_dpop_proof", "error_description": "proof refused"}),
+        )));
+    }
+    let htu = format!("{}{path}", s.issuer);
+    let nonce = s.dpop.nonce.clone();
+    let expect = super::dpop::Expect {
+        htm: "POST",
+        htu: &htu,
+        access_token: None,
+        nonce: nonce.as_deref(),
+    };
+    match super::dpop::verify(proof, &expect) {
+        Ok(p) if !s.dpop.nonce_loop => {
+            s.dpop.proofs.push((path.into(), p.claims));
+            Ok(Some(p.jkt))
+        }
+        Err(super::dpop::Refusal::Invalid(why)) => {
+            s.dpop.refused.push((path.into(), why));
+            Err(Box::new(
+                HttpResponse::BadRequest().json(json!({"error": "invalid_dpop_proof"})),
+            ))
+        }
+        _ => {
+            s.dpop.nonce_demands += 1;
+            if s.dpop.nonce_loop || s.dpop.nonce.is_none() {
+                s.dpop.nonce = Some(format!("n-{}", random(12)));
+            }
+            let header = if s.dpop.malformed_nonce {
+                "has a space".to_string()
+            } else {
+                s.dpop.nonce.clone().unwrap_or_default()
+            };
+            Err(Box::new(
+                HttpResponse::BadRequest()
+                    .insert_header(("DPoP-Nonce", header))
+                    .json(json!({"error": "use_dpop_nonce", "error_description": "a nonce is needed"})),
+            ))
+        }
+    }
+}
+
+/// issue 12: the `token_type` of `access` just issued: bound to the current proof's key
+/// (recorded), else Bearer.
+fn issue_type(s: &mut OpState, access: &str) -> String {
+    match s.dpop.current.clone() {
+        Some(jkt) => {
+            s.dpop.bound.insert(access.to_string(), jkt);
+            s.dpop.token_type.clone().unwrap_or_else(|| "DPoP".into())
+        }
+        None => "Bearer".into(),
+    }
 }
 
 /// issue 11: route tokens. How the token endpoint answers client-credentials grants and
@@ -249,6 +347,7 @@ impl FakeOp {
             last_authorize_via: String::new(),
             last_authorize_query: BTreeMap::new(),
             grants: Grants::default(),
+            dpop: DpopOp::default(),
         }));
         let data = web::Data::new(state.clone());
         let assertions = Arc::new(Mutex::new(AssertionCheck::default()));
@@ -459,7 +558,8 @@ fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<Stri
                 jsonwebtoken::DecodingKey::from_secret(CLIENT_SECRET.as_bytes()),
                 "client_secret_jwt",
             ),
-            Algorithm::RS256 => (client_public_key(), "private_key_jwt"),
+            // issue 12: PS256 is what FAPI 2.0 allows for RSA.
+            Algorithm::RS256 | Algorithm::PS256 => (client_public_key(), "private_key_jwt"),
             _ => return None,
         };
         let expected = expected_assertion_aud(req, assertion);
@@ -630,6 +730,10 @@ async fn par(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpResponse 
     let mut s = state.lock().unwrap();
     s.grants.forms.push(("par".into(), pairs.clone()));
     s.counters.par += 1;
+    let jkt = match dpop_check(&mut s, &req, "/par") {
+        Ok(j) => j,
+        Err(answer) => return *answer,
+    };
     let form: BTreeMap<String, String> = pairs.into_iter().collect();
     let hm: HashMap<String, String> = form.clone().into_iter().collect();
     let Some(method) = client_auth(&req, &hm) else {
@@ -643,6 +747,17 @@ async fn par(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpResponse 
     if !params.contains_key("client_id") {
         params.insert("client_id".into(), CLIENT_ID.into());
     }
+    // RFC 9449 10.1: a PAR proof binds the code like `dpop_jkt` (they must agree); an OP
+    // without DPoP ignores both.
+    if s.dpop.ignore {
+        params.remove("dpop_jkt");
+    }
+    if let Some(jkt) = jkt {
+        if params.get("dpop_jkt").is_some_and(|j| j != &jkt) {
+            return oauth_error("invalid_request");
+        }
+        params.insert("dpop_jkt".into(), jkt);
+    }
     let uri = format!("urn:ietf:params:oauth:request_uri:{}", random(16));
     s.pushed.insert(uri.clone(), params);
     HttpResponse::Created().json(json!({"request_uri": uri, "expires_in": 60}))
@@ -655,12 +770,15 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
         .collect();
     let form: HashMap<String, String> = pairs.iter().cloned().collect();
     let grant_type = form.get("grant_type").cloned().unwrap_or_default();
-    state
-        .lock()
-        .unwrap()
-        .grants
-        .forms
-        .push((grant_type.clone(), pairs));
+    {
+        let mut s = state.lock().unwrap();
+        s.grants.forms.push((grant_type.clone(), pairs));
+        // issue 12: every grant's proof is checked first; its key binds the tokens.
+        match dpop_check(&mut s, &req, "/token") {
+            Ok(jkt) => s.dpop.current = jkt,
+            Err(answer) => return *answer,
+        }
+    }
     match grant_type.as_str() {
         "refresh_token" => return refresh_grant(req, state, form).await,
         "client_credentials" => return client_credentials_grant(req, state, form).await,
@@ -688,6 +806,12 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
     if form.get("redirect_uri") != auth.params.get("redirect_uri") {
         return oauth_error("invalid_grant");
     }
+    // issue 12: a code bound with `dpop_jkt` needs a proof by that key (RFC 9449 10).
+    if let Some(jkt) = auth.params.get("dpop_jkt") {
+        if s.dpop.current.as_ref() != Some(jkt) {
+            return oauth_error("invalid_grant");
+        }
+    }
     let verifier = form.get("code_verifier").cloned().unwrap_or_default();
     s.secrets_seen.push(verifier.clone());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -699,9 +823,10 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
     let nonce = auth.params.get("nonce").cloned().unwrap_or_default();
     let access = format!("at-{}{}", random(24), "p".repeat(s.access_token_padding));
     let refresh = format!("rt-{}", random(24));
+    let token_type = issue_type(&mut s, &access);
     let mut body = json!({
         "access_token": access,
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": s.access_token_ttl,
         "scope": auth.params.get("scope"),
     });
@@ -745,7 +870,8 @@ async fn client_credentials_grant(
     let token = format!("cc-{}", random(24));
     s.issued_tokens.push(token.clone());
     s.grants.cc_tokens.push(token.clone());
-    let mut body = json!({"access_token": token, "token_type": "Bearer"});
+    let token_type = issue_type(&mut s, &token);
+    let mut body = json!({"access_token": token, "token_type": token_type});
     if !s.grants.omit_expires_in {
         body["expires_in"] = json!(s.grants.cc_ttl.unwrap_or(300));
     }
@@ -792,8 +918,9 @@ async fn exchange_grant(
     let token = format!("tx-{}", random(24));
     s.issued_tokens.push(token.clone());
     s.grants.exchanged.push((subject, token.clone()));
+    let bound = issue_type(&mut s, &token);
     let mut body = json!({
-        "token_type": s.grants.exchange_token_type.clone().unwrap_or_else(|| "Bearer".into()),
+        "token_type": s.grants.exchange_token_type.clone().unwrap_or(bound),
     });
     if !s.grants.exchange_omit_access_token {
         body["access_token"] = json!(token);
@@ -850,8 +977,9 @@ async fn refresh_grant(
     }
     let access = format!("at-{}{}", random(24), "p".repeat(s.access_token_padding));
     s.issued_tokens.push(access.clone());
+    let token_type = issue_type(&mut s, &access);
     let mut body =
-        json!({"access_token": access, "token_type": "Bearer", "expires_in": s.access_token_ttl});
+        json!({"access_token": access, "token_type": token_type, "expires_in": s.access_token_ttl});
     if s.rotate_refresh_tokens {
         s.live_refresh_tokens.retain(|t| t != &rt);
         let new_rt = format!("rt-{}", random(24));
@@ -899,9 +1027,39 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 async fn userinfo(req: HttpRequest, state: Shared) -> HttpResponse {
     let mut s = state.lock().unwrap();
     s.counters.userinfo += 1;
-    let Some(token) = bearer(&req) else {
+    // issue 12: a bound token comes as `DPoP <token>` with a proof by its key.
+    let dpop = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("DPoP "))
+        .map(str::to_string);
+    let Some(token) = bearer(&req).or(dpop.clone()) else {
         return HttpResponse::Unauthorized().finish();
     };
+    if let Some(jkt) = s.dpop.bound.get(&token).cloned() {
+        let htu = format!("{}/userinfo", s.issuer);
+        let proof = req.headers().get("dpop").and_then(|v| v.to_str().ok());
+        let ok = dpop.is_some()
+            && proof.is_some_and(|p| {
+                let e = super::dpop::Expect {
+                    htm: "GET",
+                    htu: &htu,
+                    access_token: Some(&token),
+                    nonce: None,
+                };
+                super::dpop::verify(p, &e).is_ok_and(|p| p.jkt == jkt)
+            });
+        if !ok {
+            s.dpop
+                .refused
+                .push(("/userinfo".into(), "bad proof".into()));
+            return HttpResponse::Unauthorized()
+                .insert_header(("WWW-Authenticate", "DPoP error=\"invalid_token\""))
+                .json(json!({"error": "invalid_token"}));
+        }
+        s.dpop.proofs.push(("/userinfo".into(), json!({})));
+    }
     if !s.issued_tokens.contains(&token) || s.revoked_tokens.contains(&token) {
         return HttpResponse::Unauthorized()
             .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))

@@ -17,6 +17,23 @@ pub struct UpState {
     /// Access tokens answered with 401 invalid_token.
     pub reject_tokens: HashSet<String>,
     pub bytes_received: u64,
+    /// issue 12: `Authorization: DPoP` requests are checked as a resource server does.
+    pub dpop: UpDpop,
+    pub base: String,
+}
+
+/// issue 12: the upstream as a DPoP resource server (RFC 9449 7): each `DPoP <token>`
+/// request needs a proof for its method and URL with the token's `ath`.
+#[derive(Default)]
+pub struct UpDpop {
+    /// Proofs must carry this nonce (401 `use_dpop_nonce` with `DPoP-Nonce` otherwise).
+    pub nonce: Option<String>,
+    /// Every demand brings a new nonce and none is ever accepted.
+    pub nonce_loop: bool,
+    /// The proofs that verified (thumbprint and claims), and the refusals' reasons.
+    pub proofs: Vec<super::dpop::Proof>,
+    pub refused: Vec<String>,
+    pub nonce_demands: usize,
 }
 
 pub struct Upstream {
@@ -28,7 +45,10 @@ impl Upstream {
     pub fn start() -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(UpState::default()));
+        let state = Arc::new(Mutex::new(UpState {
+            base: format!("http://127.0.0.1:{port}"),
+            ..UpState::default()
+        }));
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -101,6 +121,9 @@ fn record(req: &HttpRequest, state: &Shared) -> Option<HttpResponse> {
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(denied) = dpop_check(req, &mut s) {
+        return Some(denied);
+    }
     if token.is_some_and(|t| s.reject_tokens.contains(t)) {
         return Some(
             HttpResponse::Unauthorized()
@@ -170,4 +193,54 @@ async fn upload(req: HttpRequest, state: Shared, mut body: web::Payload) -> Http
     }
     state.lock().unwrap().bytes_received = n;
     HttpResponse::Ok().json(json!({"received": n}))
+}
+
+/// issue 12: checks a `DPoP`-scheme request's proof; the refusal to answer, if any.
+fn dpop_check(req: &HttpRequest, s: &mut UpState) -> Option<HttpResponse> {
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("DPoP "))?
+        .to_string();
+    let refuse = |s: &mut UpState, why: String| {
+        s.dpop.refused.push(why);
+        Some(
+            HttpResponse::Unauthorized()
+                .insert_header(("WWW-Authenticate", "DPoP error=\"invalid_dpop_proof\""))
+                .json(json!({"error": "invalid_dpop_proof"})),
+        )
+    };
+    let Some(proof) = req.headers().get("dpop").and_then(|v| v.to_str().ok()) else {
+        return refuse(s, "no proof".into());
+    };
+    let url = format!("{}{}", s.base, req.uri());
+    let nonce = s.dpop.nonce.clone();
+    let e = super::dpop::Expect {
+        htm: req.method().as_str(),
+        htu: &url,
+        access_token: Some(&token),
+        nonce: nonce.as_deref(),
+    };
+    match super::dpop::verify(proof, &e) {
+        Ok(p) if !s.dpop.nonce_loop => {
+            s.dpop.proofs.push(p);
+            None
+        }
+        Err(super::dpop::Refusal::Invalid(why)) => refuse(s, why),
+        _ => {
+            s.dpop.nonce_demands += 1;
+            let fresh = format!("up-{}", s.dpop.nonce_demands);
+            s.dpop.nonce = Some(fresh.clone());
+            Some(
+                HttpResponse::Unauthorized()
+                    .insert_header((
+                        "WWW-Authenticate",
+                        "DPoP error=\"use_dpop_nonce\", error_description=\"nonce needed\"",
+                    ))
+                    .insert_header(("DPoP-Nonce", fresh))
+                    .json(json!({"error": "use_dpop_nonce"})),
+            )
+        }
+    }
 }

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::*;
 
+mod sender;
 mod source;
 
 fn base() -> Value {

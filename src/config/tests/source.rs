@@ -54,6 +54,7 @@ fn each_section_file_reads_its_keys() {
             Limits => "limits.rs",
             Log => "log.rs",
             Proxy => "routes.rs",
+            Sender => "sender.rs",
         };
         let path = format!("{}/src/config/{file}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).expect("section file");

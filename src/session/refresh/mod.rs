@@ -287,6 +287,7 @@ mod tests {
             refresh_token: None,
             access_token_expires_at: exp,
             scope: None,
+            dpop_jkt: None,
             created_at: 0,
             expires_at: 1000,
             last_seen: 0,

@@ -23,6 +23,9 @@ pub(super) struct Tokens {
     access_token_expires_at: Option<u64>,
     scope: Option<String>,
     id_token: Option<(String, Map<String, Value>)>,
+    /// issue 12: the DPoP key the new access token is bound to.
+    #[serde(default)]
+    dpop_jkt: Option<String>,
 }
 
 impl Tokens {
@@ -33,6 +36,7 @@ impl Tokens {
             session.refresh_token = Some(rt.clone());
         }
         session.access_token_expires_at = self.access_token_expires_at;
+        session.dpop_jkt = self.dpop_jkt.clone();
         if let Some(scope) = &self.scope {
             session.scope = Some(scope.clone());
         }
@@ -53,8 +57,17 @@ pub(super) async fn grant(
 ) -> Result<Outcome, BffError> {
     let meta = provider.metadata()?;
     let refreshes = &crate::metrics::get().refreshes;
-    match token::refresh(client, &meta, &sessions.config, refresh_token).await {
+    match token::refresh(
+        client,
+        &meta,
+        &sessions.config,
+        provider.dpop(),
+        refresh_token,
+    )
+    .await
+    {
         Ok(answer) => {
+            let dpop_jkt = provider.bound_jkt(answer.dpop_bound());
             let id_token = match answer.id_token {
                 Some(raw) => {
                     let mut claims = provider
@@ -74,6 +87,7 @@ pub(super) async fn grant(
             refreshes.with_label_values(&["success"]).inc();
             tracing::info!(rotated = answer.refresh_token.is_some(), "tokens refreshed");
             Ok(Outcome::Refreshed(Box::new(Tokens {
+                dpop_jkt,
                 access_token: answer.access_token,
                 refresh_token: answer.refresh_token,
                 access_token_expires_at: answer.expires_in.map(|e| now() + e),
@@ -112,6 +126,7 @@ mod tests {
             refresh_token: Some("rt1".into()),
             access_token_expires_at: Some(100),
             scope: Some("openid".into()),
+            dpop_jkt: None,
             created_at: 0,
             expires_at: 1000,
             last_seen: 0,
@@ -127,6 +142,7 @@ mod tests {
             access_token_expires_at: None,
             scope: None,
             id_token: None,
+            dpop_jkt: None,
         }
         .apply(&mut s);
         assert_eq!(s.access_token.as_deref(), Some("at2"));
@@ -148,8 +164,14 @@ mod tests {
             access_token_expires_at: Some(400),
             scope: Some("openid email".into()),
             id_token: Some(("id2".into(), claims.clone())),
+            dpop_jkt: Some("jkt-2".into()),
         }
         .apply(&mut s);
+        assert_eq!(
+            s.dpop_jkt.as_deref(),
+            Some("jkt-2"),
+            "issue 12: the new binding"
+        );
         assert_eq!(s.refresh_token.as_deref(), Some("rt2"));
         assert_eq!(s.access_token_expires_at, Some(400));
         assert_eq!(s.scope.as_deref(), Some("openid email"));
