@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use oidc_bff::oidc::http;
 use serde_json::{json, Value};
 
+mod dpop; // issue 12: DPoP-bound tokens and their proofs
 mod resource; // issue 11: /app/status and /orders/list (tokens for the API resource)
 
 struct Api {
@@ -17,6 +18,8 @@ struct Api {
     client_id: String,
     client_secret: String,
     tls: Arc<rustls::ClientConfig>,
+    /// issue 12: DPoP proofs' `jti`s seen lately.
+    seen: dpop::Seen,
 }
 
 fn env(name: &str, default: &str) -> String {
@@ -32,14 +35,47 @@ fn invalid_token(description: &str) -> HttpResponse {
         .json(json!({"error": "invalid_token", "error_description": description}))
 }
 
-/// Introspects the request's bearer token; `Err` is the 401 to send.
+/// issue 12: a refused DPoP request (RFC 9449 7.1: a `DPoP` challenge).
+fn invalid_dpop(description: &str) -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((
+            "WWW-Authenticate",
+            format!("DPoP error=\"invalid_token\", error_description=\"{description}\", algs=\"ES256 PS256 EdDSA\""),
+        ))
+        .json(json!({"error": "invalid_token", "error_description": description}))
+}
+
+/// Introspects the request's token (`Bearer`, or `DPoP` with its proof checked and the
+/// token's `cnf.jkt` matched); `Err` is the 401 to send.
 async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Value, HttpResponse> {
-    let token = req
+    let auth = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| invalid_token("no bearer token"))?;
+        .unwrap_or("");
+    let (token, proof_jkt) = if let Some(token) = auth.strip_prefix("DPoP ") {
+        let proof = req
+            .headers()
+            .get("dpop")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| invalid_dpop("no DPoP proof"))?;
+        // The URL the caller used: https, its `Host` (not X-Forwarded-Host: that is the
+        // BFF's own public host), the path (no query).
+        let host = req
+            .headers()
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost");
+        let url = format!("https://{host}{}", req.path());
+        let jkt = dpop::verify(proof, req.method().as_str(), &url, token, &api.seen)
+            .map_err(invalid_dpop)?;
+        (token, Some(jkt))
+    } else {
+        let token = auth
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| invalid_token("no bearer token"))?;
+        (token, None)
+    };
     let req = client.post(&api.introspection_endpoint).insert_header((
         "Authorization",
         oidc_bff::oidc::token::basic_auth_header(&api.client_id, &api.client_secret),
@@ -55,6 +91,19 @@ async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Va
     })?;
     if answer.get("active") != Some(&Value::Bool(true)) {
         return Err(invalid_token("token is not active"));
+    }
+    match (dpop::bound_jkt(&answer), proof_jkt.as_deref()) {
+        (None, None) => {}
+        (Some(bound), Some(proven)) if bound == proven => {}
+        (Some(_), None) => {
+            return Err(invalid_dpop(
+                "a DPoP-bound token needs the DPoP scheme and a proof",
+            ))
+        }
+        (None, Some(_)) => return Err(invalid_token("the token is not DPoP-bound")),
+        (Some(_), Some(_)) => {
+            return Err(invalid_dpop("the proof's key is not the token's (cnf.jkt)"))
+        }
     }
     Ok(answer)
 }
@@ -77,6 +126,12 @@ async fn data(
                 "scopes": info.get("scope").and_then(Value::as_str).map(|s| s.split(' ').collect::<Vec<_>>()),
                 "tokenExpiresAt": exp,
                 "tokenExpiresIn": exp.map(|e| e.saturating_sub(now)),
+                // issue 12: how the token is bound to its holder, if it is.
+                "senderConstrained": match info.get("cnf") {
+                    Some(c) if c.get("jkt").is_some() => Some("dpop"),
+                    Some(c) if c.get("x5t#S256").is_some() => Some("mtls"),
+                    _ => None,
+                },
                 "method": req.method().as_str(),
                 "path": req.path(),
                 "query": req.query_string(),
@@ -251,6 +306,7 @@ fn main() -> std::process::ExitCode {
                 "demo-api-secret-not-for-production",
             ),
             tls,
+            seen: Default::default(),
         });
         let server = HttpServer::new(move || {
             let client = http::build_client(api.tls.clone(), std::time::Duration::from_secs(10));

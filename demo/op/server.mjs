@@ -65,6 +65,19 @@ const REVOKE_AT_GRANT = boolEnv('OP_REVOKE_ACCESS_TOKEN_GRANT');
 const DEBUG = boolEnv('OP_DEBUG');
 const JWKS_FILE = env.OP_JWKS_FILE || '';
 const COOKIE_KEYS = (env.OP_COOKIE_KEYS || '').split(',').map((k) => k.trim()).filter(Boolean);
+// issue 12: sender-constrained tokens and the FAPI 2.0 profile.
+// OP_FAPI=1: oidc-provider's FAPI 2.0 profile; the BFF's client then must use PAR,
+// private_key_jwt (or mutual TLS) with PS256/ES256, DPoP-bound (or certificate-bound)
+// tokens and PS256 ID tokens. Its public keys come from OP_CLIENT_JWKS (JSON) or
+// OP_CLIENT_JWKS_URI.
+const FAPI = boolEnv('OP_FAPI');
+// OP_DPOP_NONCE=1: DPoP proofs at the token and PAR endpoints must carry a server nonce.
+const DPOP_NONCE = boolEnv('OP_DPOP_NONCE');
+// OP_MTLS=1: mutual TLS (RFC 8705): the OP asks for client certificates, accepts
+// self_signed_tls_client_auth (the certificate in the client's jwks `x5c`) and binds
+// access tokens to the certificate.
+const MTLS = boolEnv('OP_MTLS');
+const CLIENT_JWKS = env.OP_CLIENT_JWKS ? JSON.parse(env.OP_CLIENT_JWKS) : undefined;
 
 if (!['always', 'default', 'never'].includes(ROTATION)) {
   console.error(`OP config error: OP_REFRESH_TOKEN_ROTATION must be always, default or never, got ${JSON.stringify(ROTATION)}`);
@@ -103,7 +116,8 @@ function generateJwks() {
   const kid = crypto.createHash('sha256')
     .update(JSON.stringify({ e: pub.e, kty: pub.kty, n: pub.n }))
     .digest('base64url');
-  return { keys: [{ ...jwk, kid, alg: 'RS256', use: 'sig' }] };
+  // issue 12: under OP_FAPI the key signs PS256 (FAPI 2.0 allows PS256, ES256, EdDSA).
+  return { keys: [{ ...jwk, kid, alg: FAPI ? 'PS256' : 'RS256', use: 'sig' }] };
 }
 
 function loadJwks() {
@@ -378,6 +392,25 @@ if (env.OP_EXTRA_REDIRECT_URIS) {
   bffClient.redirect_uris.push(...env.OP_EXTRA_REDIRECT_URIS.split(',').map((s) => s.trim()).filter(Boolean));
 }
 if (env.OP_CLIENT_JWKS_URI) bffClient.jwks_uri = env.OP_CLIENT_JWKS_URI;
+if (CLIENT_JWKS) bffClient.jwks = CLIENT_JWKS;
+if (FAPI) {
+  // What a FAPI 2.0 client registers (FAPI 2.0 Security Profile 5.3, 5.4).
+  delete bffClient.client_secret;
+  bffClient.require_pushed_authorization_requests = true;
+  bffClient.id_token_signed_response_alg = 'PS256';
+  if (MTLS) {
+    bffClient.token_endpoint_auth_method = 'self_signed_tls_client_auth';
+    bffClient.tls_client_certificate_bound_access_tokens = true;
+  } else {
+    bffClient.token_endpoint_auth_method = 'private_key_jwt';
+    bffClient.token_endpoint_auth_signing_alg = 'PS256';
+    bffClient.dpop_bound_access_tokens = true;
+  }
+} else if (MTLS) {
+  delete bffClient.client_secret;
+  bffClient.token_endpoint_auth_method = 'self_signed_tls_client_auth';
+  bffClient.tls_client_certificate_bound_access_tokens = true;
+}
 
 const apiClient = {
   client_id: API_CLIENT_ID,
@@ -387,6 +420,8 @@ const apiClient = {
   grant_types: [],
   response_types: [],
   token_endpoint_auth_method: 'client_secret_basic',
+  // issue 12: oidc-provider checks every client's metadata against its FAPI 2.0 profile.
+  ...(FAPI ? { id_token_signed_response_alg: 'PS256' } : {}),
 };
 
 // Resource servers (RFC 8707) the BFF may ask tokens for. Opaque tokens: the
@@ -491,7 +526,25 @@ ${clientName ? '<button id="logout-app-only" class="secondary" type="submit" for
         ctx.body = messagePage('Signed out', `<p>You have been signed out${clientName ? ` of <strong>${esc(clientName)}</strong>` : ''}.</p>`, 'logged-out');
       },
     },
-    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: FAPI },
+    // issue 12: DPoP (on by default in oidc-provider 9), with server nonces on demand.
+    dPoP: {
+      enabled: true,
+      ...(DPOP_NONCE ? { nonceSecret: crypto.randomBytes(32), requireNonce: () => true } : {}),
+    },
+    ...(FAPI ? { fapi: { enabled: true, profile: '2.0' } } : {}),
+    ...(MTLS ? {
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        selfSignedTlsClientAuth: true,
+        // The TLS socket's peer certificate (the server asks for one, see listen).
+        getCertificate(ctx) {
+          const cert = ctx.req.socket.getPeerX509Certificate?.();
+          return cert || undefined;
+        },
+      },
+    } : {}),
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     claimsParameter: { enabled: true },
     clientCredentials: { enabled: true },
@@ -809,7 +862,11 @@ function onReady() {
 }
 
 for (const host of HOSTS) {
-  const server = https.createServer({ cert: tlsCert, key: tlsKey }, handler);
+  // issue 12: with OP_MTLS the OP asks for (and does not itself reject) client
+  // certificates: oidc-provider checks them against the client's registration.
+  const server = https.createServer({
+    cert: tlsCert, key: tlsKey, ...(MTLS ? { requestCert: true, rejectUnauthorized: false } : {}),
+  }, handler);
   server.keepAliveTimeout = 5000;
   server.on('error', (err) => {
     // ::1 may be missing on hosts without IPv6: tolerate that one, not others.

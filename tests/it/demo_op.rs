@@ -6,13 +6,11 @@
 //! Skipped with a message where node or demo/op/node_modules is missing.
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::support::demo_op::*;
-use crate::support::process::{first_answer, free_port};
 use crate::support::upstream::Upstream;
 use crate::support::*;
 
@@ -162,37 +160,9 @@ async fn demo_api_resource_endpoints_check_audience_and_kind() {
     let Some(op) = DemoOp::start(&origin, &[]).await else {
         return;
     };
-    let certs = demo_certs();
-    let port = free_port();
-    let api = format!("https://localhost:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_demo-api"))
-        .env("DEMO_API_LISTEN", format!("127.0.0.1:{port}"))
-        .env("DEMO_API_ISSUER", &op.issuer)
-        .env("DEMO_API_CA_FILE", certs.join("ca.pem"))
-        .env("DEMO_API_TLS_CERT", certs.join("localhost.pem"))
-        .env("DEMO_API_TLS_KEY", certs.join("localhost-key.pem"))
-        .env_remove("DEMO_API_RESOURCE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _kill = Kill(&mut child);
+    let demo_api = DemoApi::start(&op.issuer).await;
+    let api = demo_api.base.clone();
     let client = demo_client();
-    let ready = first_answer(
-        &client,
-        &format!("{api}/app/status"),
-        Duration::from_secs(20),
-    )
-    .await;
-    assert_eq!(ready, Some(401), "the demo API answers");
 
     let call = |path: &str, token: Option<String>| {
         let mut req = client.get(format!("{api}{path}"));

@@ -16,6 +16,7 @@ mod cli;
 mod demo_op;
 mod dpop;
 mod edge;
+mod fapi;
 mod hostile;
 mod https;
 mod id_token;

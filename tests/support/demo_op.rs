@@ -422,3 +422,48 @@ pub fn bearer_of(seen: &Value) -> Option<String> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string)
 }
+
+/// The demo API (`demo-api` binary) on a free port, checking tokens at `issuer`'s OP;
+/// killed when dropped; `start` fails the test when it does not answer within 20 s.
+pub struct DemoApi {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl DemoApi {
+    pub async fn start(issuer: &str) -> DemoApi {
+        let certs = demo_certs();
+        let port = super::process::free_port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_demo-api"))
+            .env("DEMO_API_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DEMO_API_ISSUER", issuer)
+            .env("DEMO_API_CA_FILE", certs.join("ca.pem"))
+            .env("DEMO_API_TLS_CERT", certs.join("localhost.pem"))
+            .env("DEMO_API_TLS_KEY", certs.join("localhost-key.pem"))
+            .env_remove("DEMO_API_RESOURCE")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("demo-api starts");
+        let api = DemoApi {
+            base: format!("https://localhost:{port}"),
+            child,
+        };
+        let ready = super::process::first_answer(
+            &demo_client(),
+            &format!("{}/app/status", api.base),
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(ready, Some(401), "the demo API answers");
+        api
+    }
+}
+
+impl Drop for DemoApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
