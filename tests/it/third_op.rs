@@ -269,8 +269,34 @@ async fn dot_op_stock_discovery_and_post_logout() {
         "{rfc8414}"
     );
     let bff = spawn_bff_on(listener, &op.issuer, op.bff_patch(json!({}))).await;
-    let (mut b, _, _) = op.sign_in(&bff.base).await;
+    let (mut b, agent, _) = op.sign_in(&bff.base).await;
     assert_eq!(b.get("/bff/user").await.status, 200);
+
+    // It knows no `offline_access` scope: asking for it is `invalid_scope` (a refresh
+    // token comes with every code anyway).
+    let login = Browser::new(&bff.base)
+        .get("/bff/login?returnUrl=%2F")
+        .await
+        .location();
+    let mut url = url::Url::parse(&login).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "scope" {
+                "openid offline_access".to_string()
+            } else {
+                v.to_string()
+            };
+            (k.to_string(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let refused = agent.browse(url.as_str(), &origin).await;
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("invalid_scope"),
+        "{refused}"
+    );
     for (path, body_) in [
         ("/bff/introspect", None),
         ("/bff/revoke", Some(r#"{"token":"refresh_token"}"#)),
