@@ -1,8 +1,9 @@
 //! Issue 13 item 4: the BFF against a second, independently written OP,
 //! django-oauth-toolkit 3.4.1 (tests/support/dot_op/): login (code + PKCE), refresh,
 //! userinfo, introspection, revocation and RP-initiated logout, headless through its real
-//! pages; and its quirks, each pinned by an assertion that fails if the toolkit changes.
-//! It has no back-channel logout. Fails (not skips) without target/dot-venv unless
+//! pages, with its RFC 9700 gates off (3.4's defaults) and on (4.0's); and its quirks,
+//! each pinned by an assertion that fails if the toolkit changes. It has no back-channel
+//! logout. Fails (not skips) without target/dot-venv unless
 //! `SKIP_DOT_OP=1`.
 
 use std::net::TcpListener;
@@ -38,10 +39,25 @@ async fn current_bearer(b: &mut Browser, up: &Upstream) -> String {
 
 #[actix_web::test]
 async fn dot_op_login_refresh_userinfo_introspect_revoke_logout() {
+    full_flow(Gates::Defaults).await;
+}
+
+/// The same with the toolkit's RFC 9700 gates on (its 4.0 defaults): it then sends and
+/// advertises `iss` (RFC 9207), which the BFF checks, offers S256 only, keeps bearer tokens
+/// to the Authorization header and protects refresh tokens against reuse.
+#[actix_web::test]
+async fn dot_op_full_flow_with_rfc9700_gates() {
+    full_flow(Gates::Rfc9700).await;
+}
+
+/// Login, userinfo, introspection, two refreshes, RP-initiated logout, then revocation of
+/// either token, against the toolkit with revocation and introspection in its discovery.
+async fn full_flow(gates: Gates) {
     let (listener, origin) = bff_listener();
-    let Some(op) = DotOp::start(&origin, Discovery::Full).await else {
+    let Some(op) = DotOp::start(&origin, Discovery::Full, gates).await else {
         return;
     };
+    let rfc9700 = gates == Gates::Rfc9700;
     // Its quirks, as its discovery document states them.
     assert_eq!(
         op.meta["token_endpoint_auth_methods_supported"],
@@ -49,10 +65,20 @@ async fn dot_op_login_refresh_userinfo_introspect_revoke_logout() {
         "{}",
         op.meta
     );
-    assert!(
+    assert_eq!(
         op.meta
-            .get("authorization_response_iss_parameter_supported")
-            .is_none(),
+            .get("authorization_response_iss_parameter_supported"),
+        rfc9700.then_some(&json!(true)),
+        "{}",
+        op.meta
+    );
+    assert_eq!(
+        op.meta["code_challenge_methods_supported"],
+        if rfc9700 {
+            json!(["S256"])
+        } else {
+            json!(["plain", "S256"])
+        },
         "{}",
         op.meta
     );
@@ -71,11 +97,27 @@ async fn dot_op_login_refresh_userinfo_introspect_revoke_logout() {
     let bff = spawn_bff_on(listener, &op.issuer, patch).await;
 
     // Login: authorization code with PKCE S256, client_secret_basic with a secret full of
-    // reserved characters, RS256 ID token. The callback carries no `iss` (RFC 9207 is off
-    // by default in the toolkit).
+    // reserved characters, RS256 ID token. The callback carries `iss` (RFC 9207) only with
+    // the gates on.
     let (mut b, agent, callback) = op.sign_in(&bff.base).await;
-    assert_eq!(query_param(&callback, "iss"), None, "{callback}");
+    assert_eq!(
+        query_param(&callback, "iss"),
+        rfc9700.then(|| op.issuer.clone()),
+        "{callback}"
+    );
     assert!(query_param(&callback, "code").is_some(), "{callback}");
+    if rfc9700 {
+        // The BFF holds the toolkit to it: another issuer on a callback is refused.
+        let mut other = Browser::new(&bff.base);
+        let res = other.get("/bff/login?returnUrl=%2F").await;
+        let cb = agent.browse(&res.location(), &bff.base).await;
+        let res = other
+            .get(&with_param(&cb, "iss", "https://localhost:1/o"))
+            .await;
+        assert_eq!(res.status, 302, "{}", body(&res));
+        assert_eq!(res.location(), "/?login_error=iss_mismatch");
+        assert_eq!(other.get("/bff/user").await.status, 401);
+    }
     let user = b.get("/bff/user").await;
     assert_eq!(user.status, 200, "{}", body(&user));
     let user = user.json();
@@ -231,6 +273,24 @@ async fn dot_op_login_refresh_userinfo_introspect_revoke_logout() {
     bff.stop().await;
 }
 
+/// `url` with the query parameter `name` set to `value`.
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name {
+                value.to_string()
+            } else {
+                v.to_string()
+            };
+            (k.to_string(), v)
+        })
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(pairs);
+    u.to_string()
+}
+
 fn body_has(v: &Value, needle: &str) -> bool {
     v.to_string().contains(needle)
 }
@@ -242,7 +302,7 @@ fn body_has(v: &Value, needle: &str) -> bool {
 #[actix_web::test]
 async fn dot_op_stock_discovery_and_post_logout() {
     let (listener, origin) = bff_listener();
-    let Some(op) = DotOp::start(&origin, Discovery::Stock).await else {
+    let Some(op) = DotOp::start(&origin, Discovery::Stock, Gates::Defaults).await else {
         return;
     };
     assert!(op.meta.get("revocation_endpoint").is_none(), "{}", op.meta);
@@ -278,20 +338,12 @@ async fn dot_op_stock_discovery_and_post_logout() {
         .get("/bff/login?returnUrl=%2F")
         .await
         .location();
-    let mut url = url::Url::parse(&login).unwrap();
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == "scope" {
-                "openid offline_access".to_string()
-            } else {
-                v.to_string()
-            };
-            (k.to_string(), v)
-        })
-        .collect();
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-    let refused = agent.browse(url.as_str(), &origin).await;
+    let refused = agent
+        .browse(
+            &with_param(&login, "scope", "openid offline_access"),
+            &origin,
+        )
+        .await;
     assert_eq!(
         query_param(&refused, "error").as_deref(),
         Some("invalid_scope"),

@@ -46,6 +46,15 @@ pub enum Discovery {
     Full,
 }
 
+/// The toolkit's RFC 9700 (Security BCP) behaviour gates.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Gates {
+    /// 3.4's defaults: all off (legacy behaviour, with warnings).
+    Defaults,
+    /// All on, as its 4.0 is to default them (`DOT_OP_RFC9700=1`, settings.py).
+    Rfc9700,
+}
+
 /// Why the OP cannot start here, if it cannot.
 fn missing_prerequisite() -> Option<String> {
     let python = venv_python();
@@ -107,9 +116,9 @@ impl Drop for DotOp {
 
 impl DotOp {
     /// Starts the OP for a BFF at `bff_origin` (its client's redirect URI is
-    /// `{bff_origin}/callback`, its post-logout URI `{bff_origin}/`); waits until
-    /// discovery answers. `None` only when `SKIP_DOT_OP=1` says to skip.
-    pub async fn start(bff_origin: &str, discovery: Discovery) -> Option<DotOp> {
+    /// `{bff_origin}/callback`, its post-logout URI `{bff_origin}/`) with the discovery
+    /// document and RFC 9700 gates asked for; waits until discovery answers. `None` only when `SKIP_DOT_OP=1` says to skip.
+    pub async fn start(bff_origin: &str, discovery: Discovery, gates: Gates) -> Option<DotOp> {
         if let Some(why) = missing_prerequisite() {
             if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
                 eprintln!("{why}: skipping the django-oauth-toolkit test ({SKIP_VAR}=1)");
@@ -148,6 +157,10 @@ impl DotOp {
                     Discovery::Stock => "stock",
                     Discovery::Full => "full",
                 },
+            )
+            .env(
+                "DOT_OP_RFC9700",
+                if gates == Gates::Rfc9700 { "1" } else { "0" },
             )
             .env("PYTHONUNBUFFERED", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1");

@@ -5,7 +5,8 @@ Everything variable comes from the environment that serve.py (started by
 tests/support/dot_op.rs) sets: DOT_OP_DIR (a fresh temporary folder: the sqlite database
 and the RS256 key made at start), DOT_OP_ISSUER (https://localhost:<port>/o) and
 DOT_OP_DISCOVERY ("stock": the OIDC discovery document as the toolkit writes it;
-"full": with revocation_endpoint and introspection_endpoint added, see urls.py).
+"full": with revocation_endpoint and introspection_endpoint added, see urls.py) and
+DOT_OP_RFC9700 (below).
 """
 
 import os
@@ -76,6 +77,22 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
     "ALLOWED_SCHEMES": ["http", "https"],
 }
+# DOT_OP_RFC9700=1: the RFC 9700 (OAuth 2.0 Security BCP) behaviour gates on, as the
+# toolkit's 4.0 is to default them: `iss` on the authorization response (RFC 9207) and
+# advertised, S256 only, bearer tokens in the Authorization header only, no implicit or
+# password grant, hashed token storage; and refresh-token reuse protection.
+if os.environ.get("DOT_OP_RFC9700") == "1":
+    for gate in [
+        "IMPLICIT_GRANT",
+        "PASSWORD_GRANT",
+        "PKCE_METHOD",
+        "ACCESS_TOKEN_TRANSPORT",
+        "AUTHZ_RESPONSE_ISS",
+        "TOKEN_STORAGE",
+        "REFRESH_TOKEN",
+    ]:
+        OAUTH2_PROVIDER["COMPLIANT_BCP_RFC9700_" + gate] = True
+    OAUTH2_PROVIDER["REFRESH_TOKEN_REUSE_PROTECTION"] = True
 
 LOGGING = {
     "version": 1,
