@@ -361,9 +361,20 @@ async fn dot_op_stock_discovery_and_post_logout() {
     // The default logout page: a form POSTed to the end-session endpoint from the BFF's
     // sandboxed page, so with `Origin: null` and without the OP's SameSite=Lax cookies.
     let res = b.post("/bff/logout", None).await;
+    assert_eq!(res.status, 200, "{}", body(&res));
+    assert_eq!(
+        b.get("/bff/user").await.status,
+        401,
+        "ended here all the same"
+    );
     let logout_url = res.json()["logoutUrl"].as_str().unwrap().to_string();
     let page = b.get(&logout_url).await;
     assert_eq!(page.status, 200, "{}", body(&page));
+    assert!(
+        !op.logs().contains("/o/revoke_token/"),
+        "nothing to revoke at: {}",
+        op.logs()
+    );
     let html = body(&page);
     let action = form_action(&html, "bff-logout-form").expect("the logout form");
     assert_eq!(action, format!("{}/logout/", op.issuer));
