@@ -36,6 +36,8 @@ mod session;
 mod session_status;
 mod sidecar;
 mod standards;
+// issue 13: django-oauth-toolkit, a third OP
+mod third_op;
 mod tokens;
 mod user_claims;
 // issue 11
