@@ -455,6 +455,11 @@ const configuration = {
   // RP-initiated logout by POST (the BFF's logout page posts id_token_hint in a form,
   // never in a URL); this also accepts POST at the authorization endpoint.
   enableHttpPostMethods: true,
+  // issue 12: mutual TLS client authentication joins the default methods.
+  ...(MTLS ? {
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt',
+      'private_key_jwt', 'none', 'self_signed_tls_client_auth'],
+  } : {}),
   scopes: ['openid', 'profile', 'email', 'address', 'phone', 'offline_access'],
   claims: {
     openid: ['sub'],
