@@ -32,6 +32,7 @@ import {
   refreshedByBff,
   refreshTokenState,
   sanitizeCode,
+  senderConstraint,
   scopeList,
   secondsUntil,
   sessionHealth,
@@ -73,6 +74,7 @@ const el = {
   sessionAbsoluteRel: $('session-absolute-relative'),
   atState: $('access-token-state'),
   atExpires: $('access-token-expires'),
+  senderConstraint: $('sender-constraint'),
   atCountdown: $('access-token-countdown'),
   marker: $('refresh-marker'),
   scopes: $('session-scopes'),
@@ -328,6 +330,9 @@ function renderSession(session, { byUs = false } = {}) {
   el.sessionExpires.textContent = formatEpochZoned(s.expiresAt);
   el.sessionAbsolute.textContent = formatEpochZoned(isEpoch(s.absoluteExpiresAt) ? s.absoluteExpiresAt : s.expiresAt);
   el.atExpires.textContent = s.hasAccessToken === false ? 'never: none held' : formatEpochZoned(s.accessTokenExpiresAt);
+  const bound = senderConstraint(s);
+  el.senderConstraint.textContent = bound.text;
+  el.senderConstraint.className = bound.tone === 'ok' ? 'small tone-ok' : 'small muted';
 
   const scopes = scopeList(s.scope);
   el.scopes.replaceChildren(

@@ -460,6 +460,22 @@ export function accessTokenState(session, nowMs = Date.now()) {
     : { text: 'expired — and no refresh token to renew it: sign in again', tone: 'bad' };
 }
 
+/**
+ * issue 12: how the session's tokens are bound to the BFF (the session summary's
+ * `senderConstrained`): `{text, tone}`. A stolen bound token is useless without the
+ * BFF's key; a bearer token works for anyone holding it.
+ */
+export function senderConstraint(session) {
+  switch (session?.senderConstrained) {
+    case 'dpop':
+      return { text: 'DPoP: bound to the BFF\'s key (RFC 9449)', tone: 'ok' };
+    case 'mtls':
+      return { text: 'mutual TLS: bound to the BFF\'s certificate (RFC 8705)', tone: 'ok' };
+    default:
+      return { text: 'bearer: not sender-constrained', tone: 'muted' };
+  }
+}
+
 /** The refresh token: `{text, tone}`. `revokedHere` when this page revoked it. */
 export function refreshTokenState(session, { revokedHere = false } = {}) {
   const s = session || {};

@@ -322,9 +322,18 @@ import {
   readableTimes,
   refreshTokenState,
   refreshedByBff,
+  senderConstraint,
   sessionHealth,
   successNote,
 } from './lib.js';
+
+test('issue 12: the sender constraint of the session tokens', () => {
+  assert.match(senderConstraint({ senderConstrained: 'dpop' }).text, /^DPoP: bound/);
+  assert.equal(senderConstraint({ senderConstrained: 'dpop' }).tone, 'ok');
+  assert.match(senderConstraint({ senderConstrained: 'mtls' }).text, /^mutual TLS/);
+  assert.match(senderConstraint({ senderConstrained: null }).text, /^bearer/);
+  assert.match(senderConstraint(undefined).text, /^bearer/);
+});
 
 const NOW = 1_800_000_000_000;
 const T = NOW / 1000;

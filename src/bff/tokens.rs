@@ -33,7 +33,8 @@ pub async fn refresh(
         Fresh::Ended(ended) => return Ok(ended),
     };
     let idle = state.config.session.idle_timeout.as_secs();
-    Ok(with_cookies(HttpResponse::Ok(), cookies).json(session.summary(idle)))
+    Ok(with_cookies(HttpResponse::Ok(), cookies)
+        .json(session.summary(idle, state.config.sender.tls_client.is_some())))
 }
 
 #[derive(Deserialize)]

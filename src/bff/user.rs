@@ -34,7 +34,7 @@ pub(super) async fn signed_in(
     let mut session = state.sessions.load(req).await?;
     let cookies = state.sessions.slide(req, &mut session).await?;
     let idle = state.config.session.idle_timeout.as_secs();
-    let summary = session.summary(idle);
+    let summary = session.summary(idle, state.config.sender.tls_client.is_some());
     // `sid` identifies the OP session for (front-/back-channel) logout; a page has no use
     // for it, and whoever knows it can end the session through front-channel logout.
     let mut claims = session.claims;

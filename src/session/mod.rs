@@ -91,8 +91,9 @@ impl Session {
         self.expires_at.min(self.last_seen.saturating_add(idle))
     }
 
-    /// The summary the SPA sees (never a token).
-    pub fn summary(&self, idle: u64) -> Value {
+    /// The summary the SPA sees (never a token). `mtls`: the tokens were obtained over
+    /// mutual TLS with the BFF's certificate (issue 12).
+    pub fn summary(&self, idle: u64, mtls: bool) -> Value {
         serde_json::json!({
             "expiresAt": self.cookie_expiry(idle),
             "absoluteExpiresAt": self.expires_at,
@@ -100,8 +101,13 @@ impl Session {
             "scope": self.scope,
             "hasAccessToken": self.access_token.is_some(),
             "hasRefreshToken": self.refresh_token.is_some(),
-            // issue 12: how the tokens are bound to the BFF ("dpop"), or null (bearer).
-            "senderConstrained": self.dpop_jkt.as_ref().map(|_| "dpop"),
+            // issue 12: how the tokens are bound to the BFF: "dpop" (`token_type: DPoP`),
+            // "mtls" (obtained with the client certificate, RFC 8705 3), or null.
+            "senderConstrained": match (&self.dpop_jkt, mtls) {
+                (Some(_), _) => Some("dpop"),
+                (None, true) => Some("mtls"),
+                (None, false) => None,
+            },
         })
     }
 }

@@ -166,6 +166,13 @@ async fn fapi2_mtls_login_refresh_userinfo_revoke_logout_at_the_demo_op() {
     }));
     let bff = spawn_bff_on(listener, &op.issuer, patch).await;
     let mut b = op.sign_in(&bff.base, "demo", "demo-password").await;
+    let session = b.get("/bff/session").await;
+    assert_eq!(
+        session.json()["session"]["senderConstrained"],
+        "mtls",
+        "{}",
+        text(&session)
+    );
     // The OP bound the token to the certificate (RFC 8705 3: cnf.x5t#S256).
     let res = b.post("/bff/introspect", None).await;
     assert_eq!(res.status, 200, "{} {}", text(&res), op.logs());
