@@ -133,6 +133,8 @@ pub(super) const KEYS: &[Key] = &[
     key("websocket_max_message", Num, Limits),
     // issue 11: route tokens, resource indicators
     key("resource", StrOrList, Client),
+    // issue 13: interop aids
+    key("client_secret_basic_encoding", Str, Client),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static Key> {
