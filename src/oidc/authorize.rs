@@ -230,7 +230,9 @@ pub async fn push(
     let (req, mut form) = super::token::authenticated(client, endpoint, config, meta)?;
     form.retain(|(k, _)| *k != "client_id");
     form.extend(params.iter().cloned());
-    let answer: ParAnswer = super::http::send_form(req, &super::token::as_refs(&form)).await?;
+    let answer: ParAnswer = super::http::send_form(req, &super::token::as_refs(&form))
+        .await
+        .map_err(|e| super::token::explain_refusal(config, meta, e.at(super::Endpoint::Par)))?;
     if answer.request_uri.is_empty() || answer.request_uri.len() > 2048 {
         return Err(OidcError::InvalidResponse(
             "request_uri is empty or too long".into(),

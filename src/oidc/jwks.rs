@@ -57,7 +57,9 @@ impl JwksCache {
         }
         let doc: Value = {
             let _timer = crate::metrics::get().op_call("jwks");
-            http::get_json(client, jwks_uri).await?
+            http::get_json(client, jwks_uri)
+                .await
+                .map_err(|e| e.at(super::Endpoint::Jwks))?
         };
         let keys = Arc::new(parse_jwks(&doc)?);
         if let Ok(mut g) = self.keys.write() {
