@@ -18,6 +18,8 @@ mod edge;
 mod hostile;
 mod https;
 mod id_token;
+// issue 13: interop aids
+mod interop;
 mod lifecycle;
 mod login;
 mod login_cookie;
