@@ -180,9 +180,11 @@ impl BffError {
             BffError::Session(_) => "the session could not be stored",
             // issue 11: route tokens
             BffError::ClientToken(_) => {
-                "the OpenID Provider did not issue a client token for this route"
+                "the OpenID Provider's token endpoint did not issue a client token for this route"
             }
-            BffError::TokenExchange(_) => "the OpenID Provider did not exchange the token",
+            BffError::TokenExchange(_) => {
+                "the OpenID Provider's token endpoint did not exchange the token"
+            }
             BffError::Proxy(ProxyError::BadPath) => {
                 "the path is not allowed (dot segments, encoded separators or control characters)"
             }

@@ -309,7 +309,7 @@ async fn error_descriptions_are_logged_for_callback_exchange_refresh_and_par() {
     assert_ours(
         &api(&mut b, "/api/x/1").await,
         "token_exchange_failed",
-        "the OpenID Provider did not exchange the token",
+        "the OpenID Provider's token endpoint did not exchange the token",
     );
     let line = line_with(&bff, &["refused the route token grant", "/api/x"]).await;
     assert_logged(&line, "no such audience");
@@ -320,7 +320,7 @@ async fn error_descriptions_are_logged_for_callback_exchange_refresh_and_par() {
     assert_ours(
         &api(&mut b, "/api/app/1").await,
         "client_token_failed",
-        "the OpenID Provider did not issue a client token for this route",
+        "the OpenID Provider's token endpoint did not issue a client token for this route",
     );
     let line = line_with(&bff, &["refused the route token grant", "/api/app"]).await;
     assert!(line.contains("error=\"invalid_scope\""), "{line}");
