@@ -208,9 +208,77 @@ pub fn error_detail(
 /// Largest error answer body read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-/// The `OidcError::Status` of a non-2xx answer with this body (`None`: unreadable).
-fn refused<S>(res: &awc::ClientResponse<S>, body: Option<&[u8]>) -> OidcError {
-    let (error, description, detail) = provider_error(&content_type(res), body);
+/// Form fields whose values are secrets or one-time values: an OP's error text that
+/// repeats one of them (a debug page dumping the request) gets `[redacted]` instead.
+const HIDDEN_FIELDS: &[&str] = &[
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "token",
+    "subject_token",
+    "actor_token",
+    "client_secret",
+    "client_assertion",
+    "id_token_hint",
+    "request",
+    "state",
+    "nonce",
+];
+
+/// issue 13: the values of a request that must not come back into the log through the
+/// OP's error text: the secret form fields (as sent and form-encoded) and the
+/// `Authorization` credentials (as sent, and a Basic secret decoded).
+pub fn hidden_values(req: &awc::ClientRequest, form: &[(&str, &str)]) -> Vec<String> {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut out = Vec::new();
+    for (k, v) in form {
+        if HIDDEN_FIELDS.contains(k) {
+            out.push(v.to_string());
+            out.push(enc(v));
+        }
+    }
+    let auth = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Some((scheme, credentials)) = auth.and_then(|a| a.split_once(' ')) {
+        out.push(credentials.to_string());
+        if scheme.eq_ignore_ascii_case("basic") {
+            use base64::Engine;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(credentials)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            if let Some((_, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+                out.push(secret.to_string());
+                let plain: String = url::form_urlencoded::parse(format!("x={secret}").as_bytes())
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+                out.push(plain);
+            }
+        }
+    }
+    out.retain(|v| v.len() >= 6);
+    out
+}
+
+/// `text` with every `hidden` value replaced by `[redacted]`.
+fn redact(text: &str, hidden: &[String]) -> String {
+    let mut out = text.to_string();
+    for h in hidden {
+        if out.contains(h.as_str()) {
+            out = out.replace(h.as_str(), "[redacted]");
+        }
+    }
+    out
+}
+
+/// The `OidcError::Status` of a non-2xx answer with this body (`None`: unreadable); no
+/// `hidden` value survives in the OP's text.
+fn refused<S>(res: &awc::ClientResponse<S>, body: Option<&[u8]>, hidden: &[String]) -> OidcError {
+    let body = body.map(|b| redact(&String::from_utf8_lossy(b), hidden));
+    let (error, description, detail) =
+        provider_error(&content_type(res), body.as_deref().map(str::as_bytes));
     OidcError::Status {
         endpoint: None,
         status: res.status().as_u16(),
@@ -221,14 +289,26 @@ fn refused<S>(res: &awc::ClientResponse<S>, body: Option<&[u8]>) -> OidcError {
 }
 
 /// Reads a JSON answer; non-2xx answers become `OidcError::Status` with the OAuth `error`.
-pub async fn read_json<T, S>(mut res: awc::ClientResponse<S>) -> Result<T, OidcError>
+pub async fn read_json<T, S>(res: awc::ClientResponse<S>) -> Result<T, OidcError>
+where
+    T: DeserializeOwned,
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    read_json_hiding(res, &[]).await
+}
+
+/// [`read_json`] for a request that sent these secret values (see [`hidden_values`]).
+pub async fn read_json_hiding<T, S>(
+    mut res: awc::ClientResponse<S>,
+    hidden: &[String],
+) -> Result<T, OidcError>
 where
     T: DeserializeOwned,
     S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
 {
     if !res.status().is_success() {
         let body = res.body().limit(ERROR_BODY_LIMIT).await;
-        return Err(refused(&res, body.as_deref().ok()));
+        return Err(refused(&res, body.as_deref().ok(), hidden));
     }
     let content_type = content_type(&res);
     res.json::<T>().limit(MAX_JSON).await.map_err(|e| match e {
@@ -273,12 +353,13 @@ pub async fn send_form<T: DeserializeOwned>(
     req: awc::ClientRequest,
     form: &[(&str, &str)],
 ) -> Result<T, OidcError> {
+    let hidden = hidden_values(&req, form);
     let res = req
         .insert_header(("Accept", "application/json"))
         .send_form(&form)
         .await
         .map_err(send_error)?;
-    read_json(res).await
+    read_json_hiding(res, &hidden).await
 }
 
 /// Sends a prepared request with a form body and expects no particular answer body.
@@ -286,12 +367,13 @@ pub async fn send_form_no_content(
     req: awc::ClientRequest,
     form: &[(&str, &str)],
 ) -> Result<(), OidcError> {
+    let hidden = hidden_values(&req, form);
     let mut res = req.send_form(&form).await.map_err(send_error)?;
     let body = res.body().limit(ERROR_BODY_LIMIT).await;
     if res.status().is_success() {
         return Ok(());
     }
-    Err(refused(&res, body.as_deref().ok()))
+    Err(refused(&res, body.as_deref().ok(), &hidden))
 }
 
 #[cfg(test)]
@@ -351,6 +433,47 @@ mod tests {
         assert_eq!(detail, "text/plain, 11 bytes: \"Bad Gateway\"");
         let detail = provider_error("text/plain", None).2.unwrap();
         assert!(detail.contains("unreadable"), "{detail}");
+    }
+
+    #[test]
+    fn values_we_sent_never_come_back_through_the_ops_text() {
+        let client = awc::Client::default();
+        let secret = "s3+cr/et=&x%41:y z";
+        let req = client.post("http://op.example/token").insert_header((
+            "Authorization",
+            crate::oidc::token::basic_auth_header("client", secret),
+        ));
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "rt-0123456789+/"),
+            ("scope", "openid profile"),
+        ];
+        let hidden = hidden_values(&req, &form);
+        let page = format!(
+            "<h1>Debug</h1> POST grant_type=refresh_token&refresh_token=rt-0123456789%2B%2F \
+             json {{\"refresh_token\": \"rt-0123456789+/\"}} secret {secret} auth {}",
+            crate::oidc::token::basic_auth_header("client", secret)
+        );
+        let text = redact(&page, &hidden);
+        for leaked in ["rt-0123456789", secret, "s3%2Bcr"] {
+            assert!(!text.contains(leaked), "{leaked}: {text}");
+        }
+        assert!(
+            text.contains("grant_type=refresh_token&refresh_token=[redacted]"),
+            "{text}"
+        );
+        let body = serde_json::json!({
+            "error": "invalid_grant",
+            "error_description": "unknown refresh token rt-0123456789+/"
+        });
+        let (_, description, _) = provider_error(
+            "application/json",
+            Some(redact(&body.to_string(), &hidden).as_bytes()),
+        );
+        assert_eq!(
+            description.as_deref(),
+            Some("unknown refresh token [redacted]")
+        );
     }
 
     #[test]

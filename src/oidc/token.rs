@@ -336,7 +336,7 @@ pub async fn userinfo(
         .send()
         .await
         .map_err(http::send_error)?;
-    http::read_json(res)
+    http::read_json_hiding(res, &[access_token.to_string()])
         .await
         .map_err(|e| e.at(Endpoint::Userinfo))
 }

@@ -490,6 +490,69 @@ async fn a_refused_refresh_with_an_empty_body_still_ends_the_session_and_says_wh
     assert!(line.contains("no content type, empty body"), "{line}");
 }
 
+/// An OP whose error page dumps the request it failed on (a framework's debug page):
+/// the start of that page is logged, but never a code, verifier, token or secret.
+#[actix_web::test]
+async fn an_error_page_that_dumps_the_request_leaks_nothing_into_the_log() {
+    let up = Upstream::start();
+    let op = FakeOp::start().await;
+    op.expect_secret(ODD_SECRET, false);
+    for method in ["client_secret_basic", "client_secret_post"] {
+        let bff = Proc::start(
+            &op.issuer,
+            json!({"client_secret": ODD_SECRET, "token_endpoint_auth_method": method,
+                   "routes": routes(&up), "debug": true}),
+        )
+        .await;
+        let mut b = Browser::new(&bff.base);
+        assert_eq!(b.login().await.location(), "/");
+        let mut fresh = Browser::new(&bff.base);
+        let callback = fresh.authorize("/").await;
+        op.fail("/token", Canned::debug_page(500));
+        assert_eq!(
+            fresh.get(&callback).await.location(),
+            "/?login_error=token_exchange_failed"
+        );
+        assert_eq!(b.post("/bff/refresh", None).await.status, 502);
+        assert_eq!(api(&mut b, "/api/x/1").await.status, 502);
+        assert_eq!(api(&mut b, "/api/app/1").await.status, 502);
+        op.heal("/token");
+        for path in ["/introspect", "/revoke", "/userinfo"] {
+            op.fail(path, Canned::debug_page(500));
+        }
+        assert_eq!(b.post("/bff/introspect", None).await.status, 502);
+        assert_eq!(b.get("/bff/userinfo").await.status, 502);
+        let revoke = b.post("/bff/revoke", Some(r#"{"token":"refresh_token"}"#));
+        assert_eq!(revoke.await.status, 502);
+
+        let line = line_with(&bff, &["login failed", "Server Error"]).await;
+        assert!(
+            line.contains("grant_type=authorization_code&code=[redacted]"),
+            "{line}"
+        );
+        let line = line_with(&bff, &["userinfo endpoint answered 500"]).await;
+        assert!(line.contains("Authorization: Bearer [redacted]"), "{line}");
+        let logs = bff.logs();
+        let form_secret: String =
+            url::form_urlencoded::byte_serialize(ODD_SECRET.as_bytes()).collect();
+        let mut secrets = op.with(|s| {
+            let mut v = s.issued_tokens.clone();
+            v.extend(s.secrets_seen.clone());
+            v
+        });
+        secrets.extend([ODD_SECRET.to_string(), form_secret]);
+        for secret in secrets {
+            assert!(
+                !logs.contains(&secret),
+                "{method}: {secret} in the log:\n{logs}"
+            );
+        }
+        for path in ["/introspect", "/revoke", "/userinfo"] {
+            op.heal(path);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 5. No colour codes unless stdout is a terminal
 

@@ -181,6 +181,9 @@ pub struct Canned {
     pub status: u16,
     pub content_type: Option<&'static str>,
     pub body: String,
+    /// Append the request (its `Authorization` header and form body) to the body, as
+    /// the debug error pages of some web frameworks do.
+    pub echo: bool,
 }
 
 impl Canned {
@@ -190,6 +193,7 @@ impl Canned {
             status,
             content_type: Some("application/json"),
             body: json!({"error": error, "error_description": description}).to_string(),
+            echo: false,
         }
     }
     /// No body, no content type.
@@ -198,6 +202,7 @@ impl Canned {
             status,
             content_type: None,
             body: String::new(),
+            echo: false,
         }
     }
     /// A web server's HTML error page.
@@ -209,6 +214,7 @@ impl Canned {
                 "<!DOCTYPE html>\n<html><head><title>{status} Internal Server Error</title></head>\n<body>\n<h1>Internal Server Error</h1>\n<p>The server encountered an internal error.</p>{}\n</body></html>",
                 "<!-- padding -->".repeat(200)
             ),
+            echo: false,
         }
     }
     /// Plain text.
@@ -217,16 +223,47 @@ impl Canned {
             status,
             content_type: Some("text/plain"),
             body: text.into(),
+            echo: false,
         }
     }
-    fn response(&self) -> HttpResponse {
+    /// A framework's debug page: the request it failed on, dumped.
+    pub fn debug_page(status: u16) -> Canned {
+        Canned {
+            status,
+            content_type: Some("text/html"),
+            body: "<h1>Server Error</h1><pre>".into(),
+            echo: true,
+        }
+    }
+    async fn response(
+        &self,
+        req: &HttpRequest,
+        mut payload: actix_web::dev::Payload,
+    ) -> HttpResponse {
+        use futures_util::StreamExt as _;
+        let mut body = self.body.clone();
+        if self.echo {
+            let mut sent = Vec::new();
+            while let Some(Ok(chunk)) = payload.next().await {
+                sent.extend_from_slice(&chunk);
+            }
+            let auth = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            body = format!(
+                "{body}Authorization: {auth}\nbody: {}\n</pre>",
+                String::from_utf8_lossy(&sent)
+            );
+        }
         let mut res = HttpResponse::build(
             actix_web::http::StatusCode::from_u16(self.status).expect("status"),
         );
         if let Some(ct) = self.content_type {
             res.insert_header(("Content-Type", ct));
         }
-        res.body(self.body.clone())
+        res.body(body)
     }
 }
 
@@ -359,12 +396,18 @@ impl FakeOp {
                 .app_data(client_rule_data.clone())
                 .wrap_fn(move |req, srv| {
                     use actix_web::dev::Service as _;
-                    use futures_util::future::{ok, Either, FutureExt as _};
+                    use futures_util::future::{Either, FutureExt as _};
                     let answer = canned_paths.lock().unwrap().get(req.path()).cloned();
                     match answer {
-                        Some(c) => {
-                            Either::Left(ok(req.into_response(c.response()).map_into_right_body()))
-                        }
+                        Some(c) => Either::Left(
+                            async move {
+                                let (req, payload) = req.into_parts();
+                                let res = c.response(&req, payload).await;
+                                Ok(actix_web::dev::ServiceResponse::new(req, res)
+                                    .map_into_right_body())
+                            }
+                            .boxed_local(),
+                        ),
                         None => {
                             Either::Right(srv.call(req).map(|r| r.map(|r| r.map_into_left_body())))
                         }
