@@ -187,9 +187,11 @@ impl BffError {
             BffError::Session(_) => "the session could not be stored",
             // issue 11: route tokens
             BffError::ClientToken(_) => {
-                "the OpenID Provider did not issue a client token for this route"
+                "the OpenID Provider's token endpoint did not issue a client token for this route"
             }
-            BffError::TokenExchange(_) => "the OpenID Provider did not exchange the token",
+            BffError::TokenExchange(_) => {
+                "the OpenID Provider's token endpoint did not exchange the token"
+            }
             BffError::Proxy(ProxyError::BadPath) => {
                 "the path is not allowed (dot segments, encoded separators or control characters)"
             }
@@ -212,7 +214,20 @@ impl BffError {
                 }
                 OidcError::Network(_) => "could not reach the OpenID Provider",
                 OidcError::Timeout => "the OpenID Provider did not answer in time",
-                OidcError::Status { .. } => "the OpenID Provider refused the request",
+                // issue 13: which endpoint, in a sentence of ours (the OP's text is logged).
+                OidcError::Status {
+                    endpoint, status, ..
+                } => {
+                    let what = if *status < 500 {
+                        "refused the request"
+                    } else {
+                        "failed"
+                    };
+                    return Cow::Owned(format!(
+                        "{} {what}",
+                        crate::oidc::Endpoint::describe(*endpoint)
+                    ));
+                }
                 OidcError::InvalidResponse(_) => "the OpenID Provider's answer is not valid",
                 OidcError::IdToken(_) => "the OpenID Provider's ID token was rejected",
                 OidcError::Unsupported(_)
@@ -289,7 +304,7 @@ impl LoginError {
     pub fn code(&self) -> String {
         match self {
             LoginError::Callback(c) => match c {
-                CallbackError::Provider(e) => {
+                CallbackError::Provider(e, _) => {
                     let ok = !e.is_empty()
                         && e.len() <= 64
                         && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
@@ -318,7 +333,7 @@ impl LoginError {
     pub fn reason(&self) -> &'static str {
         match self {
             LoginError::Callback(c) => match c {
-                CallbackError::Provider(_) => "provider_error",
+                CallbackError::Provider(..) => "provider_error",
                 CallbackError::IssMismatch => "iss_mismatch",
                 CallbackError::MissingCode => "missing_code",
                 CallbackError::TokenExchange(_) => "token_exchange_failed",
@@ -412,6 +427,35 @@ mod tests {
         assert_eq!(
             BffError::BadRequest("sid is required".into()).public_message(),
             "sid is required"
+        );
+    }
+
+    #[test]
+    fn an_op_refusal_names_the_endpoint_in_our_words_and_logs_the_ops() {
+        let refused = |status, endpoint| {
+            BffError::Oidc(OidcError::Status {
+                endpoint,
+                status,
+                error: Some("invalid_grant".into()),
+                description: Some("the grant <b>expired</b>".into()),
+                detail: None,
+            })
+        };
+        let e = refused(400, Some(crate::oidc::Endpoint::Token));
+        assert_eq!(e.parts(), (StatusCode::BAD_GATEWAY, "op_error"));
+        assert_eq!(
+            e.public_message(),
+            "the OpenID Provider's token endpoint refused the request"
+        );
+        assert!(e.to_string().contains("the grant <b>expired</b>"), "{e}");
+        let e = refused(500, Some(crate::oidc::Endpoint::Par));
+        assert_eq!(
+            e.public_message(),
+            "the OpenID Provider's pushed authorization request endpoint failed"
+        );
+        assert_eq!(
+            refused(401, None).public_message(),
+            "the OpenID Provider refused the request"
         );
     }
 }

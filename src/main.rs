@@ -29,9 +29,13 @@ fn init_logging(config: &Config) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // issue 13: colour codes only for a terminal (a file, a pipe or journald gets plain
+    // text; NO_COLOR is honoured by the subscriber as well).
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     if config.log.json {
         builder.json().init();
     } else {

@@ -49,6 +49,13 @@ async fn start(
     if let Some(d) = dpop {
         params.push(("dpop_jkt", d.signer().jkt().to_string()));
     }
+    // issue 13: a silent login from a signed-in session names the user to the OP. No
+    // session (or one that cannot be read) means no hint; the hint is never logged.
+    if authorize::is_silent(&options) {
+        let id_token = state.sessions.load(req).await.ok().map(|s| s.id_token);
+        tracing::debug!(id_token_hint = id_token.is_some(), "prompt=none login");
+        authorize::add_id_token_hint(&mut params, &options, id_token);
+    }
     let via = authorize::params_via(
         meta.require_pushed_authorization_requests,
         state.config.provider.params_via,

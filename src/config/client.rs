@@ -24,6 +24,8 @@ pub struct ClientConfig {
     pub request_object_alg: Option<jsonwebtoken::Algorithm>,
     /// issue 17: the `aud` of client assertions.
     pub assertion_audience: AssertionAudience,
+    /// issue 13: how `client_secret_basic` encodes the credentials.
+    pub basic_encoding: BasicEncoding,
     /// Dynamic client registration, when `client_id` is not configured.
     pub registration: Option<Registration>,
     pub scope: String,
@@ -122,6 +124,26 @@ impl AssertionAudience {
     }
 }
 
+/// issue 13: `client_secret_basic_encoding`: how the client id and secret are written in
+/// the Basic `Authorization` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BasicEncoding {
+    /// RFC 6749 §2.3.1: each form-urlencoded before Base64 (the default).
+    Form,
+    /// As they are (for OPs that do not form-decode Basic credentials).
+    Raw,
+}
+
+impl BasicEncoding {
+    pub(super) fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        super::one_of(
+            "client_secret_basic_encoding",
+            value,
+            &[("form", Self::Form), ("raw", Self::Raw)],
+        )
+    }
+}
+
 /// Where dynamically registered credentials are kept, and the optional initial access
 /// token for the OP's registration endpoint (RFC 7591).
 #[derive(Debug, Clone)]
@@ -193,6 +215,7 @@ pub(super) fn validate(
             src.str("client_assertion_audience").as_deref(),
             fapi2,
         )?,
+        basic_encoding: BasicEncoding::parse(src.str("client_secret_basic_encoding").as_deref())?,
         id,
         secret,
         auth_method,

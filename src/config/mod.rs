@@ -29,7 +29,7 @@ use std::path::Path;
 use serde_json::Value;
 use url::Url;
 
-pub use client::{AssertionAudience, ClientAuth, ClientConfig, Registration};
+pub use client::{AssertionAudience, BasicEncoding, ClientAuth, ClientConfig, Registration};
 pub use client_key::ClientKey;
 pub use id_token::IdTokenConfig;
 pub use limits::LimitsConfig;

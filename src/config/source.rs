@@ -142,6 +142,8 @@ pub(super) const KEYS: &[Key] = &[
     key("dpop_private_key", Path, Sender),
     key("client_tls_cert", Path, Sender),
     key("client_tls_key", Path, Sender),
+    // issue 13: interop aids
+    key("client_secret_basic_encoding", Str, Client),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static Key> {

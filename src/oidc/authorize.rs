@@ -122,6 +122,30 @@ pub fn authorization_params(
     p
 }
 
+/// issue 13: whether the login asks the OP not to show any page (`prompt=none`, alone or
+/// among other values).
+pub fn is_silent(options: &LoginOptions) -> bool {
+    options
+        .prompt
+        .as_deref()
+        .is_some_and(|p| p.split(' ').any(|v| v == "none"))
+}
+
+/// issue 13: `id_token_hint` (OIDC Core 3.1.2.1) for a silent login from a signed-in
+/// session: some OPs answer `prompt=none` without it with `login_required`. Only then,
+/// and only with a non-empty ID token.
+pub fn add_id_token_hint(
+    params: &mut Vec<(&'static str, String)>,
+    options: &LoginOptions,
+    id_token: Option<String>,
+) {
+    if let Some(t) = id_token.filter(|t| !t.is_empty()) {
+        if is_silent(options) {
+            params.push(("id_token_hint", t));
+        }
+    }
+}
+
 /// `endpoint?params` (the front-channel request, or its `request`/`request_uri` form).
 pub fn url_with(endpoint: &str, params: &[(&str, String)]) -> Result<Url, OidcError> {
     let mut url = Url::parse(endpoint)
@@ -232,6 +256,7 @@ pub async fn push(
     let answer: ParAnswer = super::token::post_with_proof(
         client,
         endpoint,
+        super::Endpoint::Par,
         meta,
         config,
         dpop,
@@ -359,6 +384,33 @@ mod tests {
         }
         assert_eq!(safe_return_url(None), "/");
         assert_eq!(safe_return_url(Some("/orders?id=3#x")), "/orders?id=3#x");
+    }
+
+    #[test]
+    fn the_hint_goes_only_with_prompt_none_and_a_session() {
+        let opts = |p: Option<&str>| LoginOptions {
+            prompt: p.map(str::to_string),
+            ..Default::default()
+        };
+        let hinted = |o: &LoginOptions, t: Option<&str>| {
+            let mut p = vec![("scope", "openid".to_string())];
+            add_id_token_hint(&mut p, o, t.map(str::to_string));
+            p.iter()
+                .find(|(k, _)| *k == "id_token_hint")
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            hinted(&opts(Some("none")), Some("idt")).as_deref(),
+            Some("idt")
+        );
+        assert_eq!(
+            hinted(&opts(Some("consent none")), Some("idt")).as_deref(),
+            Some("idt")
+        );
+        assert_eq!(hinted(&opts(Some("none")), None), None);
+        assert_eq!(hinted(&opts(Some("none")), Some("")), None);
+        assert_eq!(hinted(&opts(Some("login")), Some("idt")), None);
+        assert_eq!(hinted(&opts(None), Some("idt")), None);
     }
 
     #[test]

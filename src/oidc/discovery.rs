@@ -264,8 +264,9 @@ pub fn discovery_url(issuer: &str) -> String {
 /// Fetches and checks the metadata once.
 pub async fn discover(client: &awc::Client, config: &Config) -> Result<Metadata, OidcError> {
     let _timer = crate::metrics::get().op_call("discovery");
-    let mut meta: Metadata =
-        http::get_json(client, &discovery_url(&config.provider.issuer)).await?;
+    let mut meta: Metadata = http::get_json(client, &discovery_url(&config.provider.issuer))
+        .await
+        .map_err(|e| e.at(super::Endpoint::Discovery))?;
     if config.sender.tls_client.is_some() {
         meta.use_mtls_aliases();
     }

@@ -135,57 +135,213 @@ pub fn send_error(e: SendRequestError) -> OidcError {
 
 #[derive(Deserialize)]
 struct OAuthError {
-    error: Option<String>,
+    error: Option<serde_json::Value>,
     // issue 11: logged with failed grants.
     error_description: Option<serde_json::Value>,
 }
 
-/// The OAuth `error` code of an error answer, when it is a short printable token (an
-/// OP's text never reaches a log line or a message unchecked), and its
-/// `error_description` made safe for a log line (at most 256 characters, control
-/// characters as spaces).
-fn provider_error(body: &[u8]) -> (Option<String>, Option<String>) {
-    let Ok(e) = serde_json::from_slice::<OAuthError>(body) else {
-        return (None, None);
-    };
-    let error = e
-        .error
-        .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()));
-    let description = match e.error_description {
+/// Longest OP text (`error_description`, the start of a non-OAuth body) in a log line.
+pub const MAX_OP_TEXT: usize = 200;
+
+/// What a refused answer said, made safe for a log line: the OAuth `error` code when it
+/// is a short printable token (an OP's text never reaches a log line or a message
+/// unchecked), its `error_description` sanitised, and (issue 13) for an answer that is
+/// not an OAuth error at all (empty, HTML, plain text) its content type and first
+/// characters.
+fn provider_error(
+    content_type: &str,
+    body: Option<&[u8]>,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let parsed = body.and_then(|b| serde_json::from_slice::<OAuthError>(b).ok());
+    let error = parsed
+        .as_ref()
+        .and_then(|e| e.error.as_ref())
+        .and_then(serde_json::Value::as_str)
+        .filter(|e| !e.is_empty() && e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string);
+    let description = match parsed.and_then(|e| e.error_description) {
         Some(serde_json::Value::String(d)) => Some(sanitise(&d)),
         _ => None,
     };
-    (error, description)
+    let detail = error.is_none().then(|| not_oauth(content_type, body));
+    (error, description, detail)
 }
 
-/// At most 256 characters, control characters as spaces.
+/// issue 13: an error answer that is not an OAuth error, described for the log.
+fn not_oauth(content_type: &str, body: Option<&[u8]>) -> String {
+    let content_type = if content_type.is_empty() {
+        "no content type".to_string()
+    } else {
+        sanitise(content_type)
+    };
+    let Some(body) = body else {
+        return format!("{content_type}, body unreadable or over {ERROR_BODY_LIMIT} bytes");
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return format!("{content_type}, empty body");
+    }
+    let head = &body[..body.len().min(4 * MAX_OP_TEXT)];
+    let text = sanitise(&String::from_utf8_lossy(head));
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    format!("{content_type}, {} bytes: {text:?}", body.len())
+}
+
+/// At most [`MAX_OP_TEXT`] characters, control characters as spaces.
 pub fn sanitise(text: &str) -> String {
     text.chars()
-        .take(256)
+        .take(MAX_OP_TEXT)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 
+/// issue 13: what follows the status in an `OidcError::Status` log text: the OAuth
+/// `error` and `error_description`, or what the answer was instead.
+pub fn error_detail(
+    error: &Option<String>,
+    description: &Option<String>,
+    detail: &Option<String>,
+) -> String {
+    let mut out = String::new();
+    if let Some(e) = error {
+        out.push(' ');
+        out.push_str(e);
+    }
+    if let Some(d) = description {
+        out.push_str(&format!(" (error_description: {d:?})"));
+    }
+    if let Some(d) = detail {
+        out.push_str(&format!(", not an OAuth error: {d}"));
+    }
+    out
+}
+
+/// Largest error answer body read.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Form fields whose values are secrets or one-time values: an OP's error text that
+/// repeats one of them (a debug page dumping the request) gets `[redacted]` instead.
+const HIDDEN_FIELDS: &[&str] = &[
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "token",
+    "subject_token",
+    "actor_token",
+    "client_secret",
+    "client_assertion",
+    "id_token_hint",
+    "request",
+    "state",
+    "nonce",
+];
+
+/// issue 13: the values of a request that must not come back into the log through the
+/// OP's error text: the secret form fields (as sent and form-encoded) and the
+/// `Authorization` credentials (as sent, and a Basic secret decoded).
+pub fn hidden_values(req: &awc::ClientRequest, form: &[(&str, &str)]) -> Vec<String> {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut out = Vec::new();
+    for (k, v) in form {
+        if HIDDEN_FIELDS.contains(k) {
+            out.push(v.to_string());
+            out.push(enc(v));
+        }
+    }
+    let auth = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Some((scheme, credentials)) = auth.and_then(|a| a.split_once(' ')) {
+        out.push(credentials.to_string());
+        if scheme.eq_ignore_ascii_case("basic") {
+            use base64::Engine;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(credentials)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            if let Some((_, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+                out.push(secret.to_string());
+                let plain: String = url::form_urlencoded::parse(format!("x={secret}").as_bytes())
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+                out.push(plain);
+            }
+        }
+    }
+    out.retain(|v| v.len() >= 6);
+    out
+}
+
+/// `text` with every `hidden` value replaced by `[redacted]`.
+fn redact(text: &str, hidden: &[String]) -> String {
+    let mut out = text.to_string();
+    for h in hidden {
+        if out.contains(h.as_str()) {
+            out = out.replace(h.as_str(), "[redacted]");
+        }
+    }
+    out
+}
+
+/// The `OidcError::Status` of a non-2xx answer with this body (`None`: unreadable); no
+/// `hidden` value survives in the OP's text.
+fn refused<S>(res: &awc::ClientResponse<S>, body: Option<&[u8]>, hidden: &[String]) -> OidcError {
+    let body = body.map(|b| redact(&String::from_utf8_lossy(b), hidden));
+    let (error, description, detail) =
+        provider_error(&content_type(res), body.as_deref().map(str::as_bytes));
+    OidcError::Status {
+        endpoint: None,
+        status: res.status().as_u16(),
+        error,
+        description,
+        detail,
+    }
+}
+
 /// Reads a JSON answer; non-2xx answers become `OidcError::Status` with the OAuth `error`.
-pub async fn read_json<T, S>(mut res: awc::ClientResponse<S>) -> Result<T, OidcError>
+pub async fn read_json<T, S>(res: awc::ClientResponse<S>) -> Result<T, OidcError>
 where
     T: DeserializeOwned,
     S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
 {
-    let status = res.status();
-    if !status.is_success() {
-        let body = res.body().limit(64 * 1024).await.unwrap_or_default();
-        let (error, description) = provider_error(&body);
-        return Err(OidcError::Status {
-            status: status.as_u16(),
-            error,
-            description,
-        });
+    read_json_hiding(res, &[]).await
+}
+
+/// [`read_json`] for a request that sent these secret values (see [`hidden_values`]).
+pub async fn read_json_hiding<T, S>(
+    mut res: awc::ClientResponse<S>,
+    hidden: &[String],
+) -> Result<T, OidcError>
+where
+    T: DeserializeOwned,
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    if !res.status().is_success() {
+        let body = res.body().limit(ERROR_BODY_LIMIT).await;
+        return Err(refused(&res, body.as_deref().ok(), hidden));
     }
+    let content_type = content_type(&res);
     res.json::<T>().limit(MAX_JSON).await.map_err(|e| match e {
         JsonPayloadError::Deserialize(d) => OidcError::InvalidResponse(d.to_string()),
+        // issue 13: a success answer's body may hold tokens: only its type is named.
+        JsonPayloadError::ContentType => OidcError::InvalidResponse(format!(
+            "the answer is {}, not JSON",
+            if content_type.is_empty() {
+                "without a content type".to_string()
+            } else {
+                sanitise(&content_type)
+            }
+        )),
         other => OidcError::InvalidResponse(other.to_string()),
     })
+}
+
+fn content_type<S>(res: &awc::ClientResponse<S>) -> String {
+    res.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// GET a JSON document.
@@ -207,12 +363,13 @@ pub async fn send_form<T: DeserializeOwned>(
     req: awc::ClientRequest,
     form: &[(&str, &str)],
 ) -> Result<T, OidcError> {
+    let hidden = hidden_values(&req, form);
     let res = req
         .insert_header(("Accept", "application/json"))
         .send_form(&form)
         .await
         .map_err(send_error)?;
-    read_json(res).await
+    read_json_hiding(res, &hidden).await
 }
 
 /// Sends a prepared request with a form body and expects no particular answer body.
@@ -220,16 +377,140 @@ pub async fn send_form_no_content(
     req: awc::ClientRequest,
     form: &[(&str, &str)],
 ) -> Result<(), OidcError> {
+    let hidden = hidden_values(&req, form);
     let mut res = req.send_form(&form).await.map_err(send_error)?;
-    let status = res.status();
-    let body = res.body().limit(64 * 1024).await.unwrap_or_default();
-    if status.is_success() {
+    let body = res.body().limit(ERROR_BODY_LIMIT).await;
+    if res.status().is_success() {
         return Ok(());
     }
-    let (error, description) = provider_error(&body);
-    Err(OidcError::Status {
-        status: status.as_u16(),
-        error,
-        description,
-    })
+    Err(refused(&res, body.as_deref().ok(), &hidden))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oauth_error_gives_its_code_and_a_sanitised_bounded_description() {
+        let long = format!("line one\nline\u{1b}[31m two {}", "x".repeat(500));
+        let body = serde_json::json!({"error": "invalid_grant", "error_description": long});
+        let (error, description, detail) =
+            provider_error("application/json", Some(body.to_string().as_bytes()));
+        assert_eq!(error.as_deref(), Some("invalid_grant"));
+        let d = description.unwrap();
+        assert!(d.starts_with("line one line [31m two x"), "{d}");
+        assert_eq!(d.chars().count(), MAX_OP_TEXT);
+        assert!(!d.chars().any(char::is_control));
+        assert_eq!(detail, None);
+    }
+
+    #[test]
+    fn a_code_that_is_not_a_short_token_is_dropped_and_the_answer_described() {
+        for bad in [
+            r#"{"error": "two words"}"#,
+            r#"{"error": 5}"#,
+            r#"{"error": ""}"#,
+        ] {
+            let (error, _, detail) = provider_error("application/json", Some(bad.as_bytes()));
+            assert_eq!(error, None, "{bad}");
+            assert!(detail.unwrap().starts_with("application/json, "), "{bad}");
+        }
+    }
+
+    #[test]
+    fn empty_html_and_text_answers_are_described_with_type_and_first_characters() {
+        let (e, d, detail) = provider_error("", Some(b""));
+        assert_eq!((e, d), (None, None));
+        assert_eq!(detail.unwrap(), "no content type, empty body");
+        let html = format!(
+            "<html>\n  <body><h1>500 Internal\r\nError</h1>{}</body></html>",
+            "y".repeat(2000)
+        );
+        let detail = provider_error("text/html; charset=utf-8", Some(html.as_bytes()))
+            .2
+            .unwrap();
+        assert!(
+            detail.starts_with(&format!(
+                "text/html; charset=utf-8, {} bytes: \"<html> <body><h1>500 Internal Error</h1>yy",
+                html.len()
+            )),
+            "{detail}"
+        );
+        assert!(detail.len() < 300, "bounded: {detail}");
+        let detail = provider_error("text/plain", Some(b"Bad Gateway"))
+            .2
+            .unwrap();
+        assert_eq!(detail, "text/plain, 11 bytes: \"Bad Gateway\"");
+        let detail = provider_error("text/plain", None).2.unwrap();
+        assert!(detail.contains("unreadable"), "{detail}");
+    }
+
+    #[test]
+    fn values_we_sent_never_come_back_through_the_ops_text() {
+        let client = awc::Client::default();
+        let secret = "s3+cr/et=&x%41:y z";
+        let req = client.post("http://op.example/token").insert_header((
+            "Authorization",
+            crate::oidc::token::basic_auth_header("client", secret),
+        ));
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "rt-0123456789+/"),
+            ("scope", "openid profile"),
+        ];
+        let hidden = hidden_values(&req, &form);
+        let page = format!(
+            "<h1>Debug</h1> POST grant_type=refresh_token&refresh_token=rt-0123456789%2B%2F \
+             json {{\"refresh_token\": \"rt-0123456789+/\"}} secret {secret} auth {}",
+            crate::oidc::token::basic_auth_header("client", secret)
+        );
+        let text = redact(&page, &hidden);
+        for leaked in ["rt-0123456789", secret, "s3%2Bcr"] {
+            assert!(!text.contains(leaked), "{leaked}: {text}");
+        }
+        assert!(
+            text.contains("grant_type=refresh_token&refresh_token=[redacted]"),
+            "{text}"
+        );
+        let body = serde_json::json!({
+            "error": "invalid_grant",
+            "error_description": "unknown refresh token rt-0123456789+/"
+        });
+        let (_, description, _) = provider_error(
+            "application/json",
+            Some(redact(&body.to_string(), &hidden).as_bytes()),
+        );
+        assert_eq!(
+            description.as_deref(),
+            Some("unknown refresh token [redacted]")
+        );
+    }
+
+    #[test]
+    fn the_log_text_names_the_endpoint_and_what_the_op_said() {
+        let e = OidcError::Status {
+            endpoint: None,
+            status: 400,
+            error: Some("invalid_grant".into()),
+            description: Some("grant \"expired\"".into()),
+            detail: None,
+        }
+        .at(super::super::Endpoint::Token)
+        .at(super::super::Endpoint::Par);
+        assert_eq!(
+            e.to_string(),
+            r#"the OpenID Provider's token endpoint answered 400 invalid_grant (error_description: "grant \"expired\"")"#
+        );
+        let e = OidcError::Status {
+            endpoint: None,
+            status: 502,
+            error: None,
+            description: None,
+            detail: Some("text/plain, empty body".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the OpenID Provider answered 502, not an OAuth error: text/plain, empty body"
+        );
+    }
 }

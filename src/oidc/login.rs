@@ -15,6 +15,8 @@ pub struct CallbackQuery {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
+    /// issue 13: logged (sanitised) with `error`.
+    pub error_description: Option<String>,
     pub iss: Option<String>,
 }
 
@@ -28,8 +30,10 @@ pub struct Expected<'a> {
 /// Why the OP's answer does not sign the user in.
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
-    #[error("the OP returned error `{0}`")]
-    Provider(String),
+    /// The OP's `error` as sent (the `login_error` code is made from it only when it is a
+    /// plain code), and the log text: `error` and `error_description` sanitised.
+    #[error("the OpenID Provider answered the login with {1}")]
+    Provider(String, String),
     #[error("OP metadata not loaded yet")]
     NotReady,
     #[error("iss parameter missing or not our issuer")]
@@ -70,7 +74,7 @@ pub async fn finish(
     expected: Expected<'_>,
     now: u64,
 ) -> Result<SignedIn, CallbackError> {
-    refused(query.error)?;
+    refused(query.error, query.error_description)?;
     let meta = provider.metadata().map_err(|_| CallbackError::NotReady)?;
     check_iss(
         query.iss.as_deref(),
@@ -108,12 +112,18 @@ pub async fn finish(
     Ok(login)
 }
 
-/// An `error` in the answer: the OP refused the login.
-pub fn refused(error: Option<String>) -> Result<(), CallbackError> {
-    match error {
-        Some(error) => Err(CallbackError::Provider(error)),
-        None => Ok(()),
+/// An `error` in the answer: the OP refused the login. The log text (issue 13) has the
+/// `error` and `error_description`, sanitised and bounded.
+pub fn refused(error: Option<String>, description: Option<String>) -> Result<(), CallbackError> {
+    let Some(error) = error else { return Ok(()) };
+    let mut text = format!("error {:?}", super::http::sanitise(&error));
+    if let Some(d) = description {
+        text.push_str(&format!(
+            " (error_description: {:?})",
+            super::http::sanitise(&d)
+        ));
     }
+    Err(CallbackError::Provider(error, text))
 }
 
 /// RFC 9207: an `iss` must be our issuer, and is required when the OP advertises
@@ -186,9 +196,28 @@ mod tests {
 
     #[test]
     fn an_error_answer_is_the_ops_refusal() {
-        let e = refused(Some("access_denied".into())).unwrap_err();
-        assert!(matches!(e, CallbackError::Provider(ref c) if c == "access_denied"));
-        assert!(refused(None).is_ok());
+        let e = refused(Some("access_denied".into()), None).unwrap_err();
+        assert!(matches!(e, CallbackError::Provider(ref c, _) if c == "access_denied"));
+        assert_eq!(
+            e.to_string(),
+            r#"the OpenID Provider answered the login with error "access_denied""#
+        );
+        assert!(refused(None, Some("ignored".into())).is_ok());
+    }
+
+    #[test]
+    fn the_refusal_logs_a_sanitised_bounded_description() {
+        let long = format!("user\r\ncancelled \"x\"{}", "y".repeat(400));
+        let e = refused(Some("access_denied\n".into()), Some(long)).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                r#"the OpenID Provider answered the login with error "access_denied " (error_description: "user  cancelled \"x\"yyy"#
+            ),
+            "{text}"
+        );
+        assert!(!text.chars().any(char::is_control), "{text}");
+        assert!(text.len() < 300, "{text}");
     }
 
     #[test]

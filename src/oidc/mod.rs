@@ -30,12 +30,17 @@ pub enum OidcError {
     Network(String),
     #[error("the OpenID Provider did not answer in time")]
     Timeout,
-    #[error("the OpenID Provider answered {status} {}", error.as_deref().unwrap_or(""))]
+    #[error("{} answered {status}{}", Endpoint::describe(*endpoint), http::error_detail(error, description, detail))]
     Status {
+        /// issue 13: which endpoint answered (set by the caller with [`OidcError::at`]).
+        endpoint: Option<Endpoint>,
         status: u16,
         error: Option<String>,
         /// issue 11: the OP's `error_description`, sanitised (for the log only).
         description: Option<String>,
+        /// issue 13: an answer that is not an OAuth error (empty, HTML, text): its content
+        /// type and first characters, sanitised (for the log only).
+        detail: Option<String>,
     },
     #[error("the OpenID Provider's answer is not valid: {0}")]
     InvalidResponse(String),
@@ -52,4 +57,63 @@ pub enum OidcError {
     DpopNonce(&'static str),
     #[error("DPoP: {0}")]
     Dpop(#[from] dpop::DpopError),
+}
+
+/// issue 13: the OP endpoint a request went to, named in the log and in the 502 answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Par,
+    Userinfo,
+    Introspection,
+    Revocation,
+    Jwks,
+    Discovery,
+    Registration,
+}
+
+impl Endpoint {
+    /// "token endpoint", "PAR endpoint", …
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Token => "token endpoint",
+            Endpoint::Par => "pushed authorization request endpoint",
+            Endpoint::Userinfo => "userinfo endpoint",
+            Endpoint::Introspection => "introspection endpoint",
+            Endpoint::Revocation => "revocation endpoint",
+            Endpoint::Jwks => "JWKS endpoint",
+            Endpoint::Discovery => "discovery endpoint",
+            Endpoint::Registration => "registration endpoint",
+        }
+    }
+
+    /// "the OpenID Provider's token endpoint", or "the OpenID Provider" when unknown.
+    pub fn describe(endpoint: Option<Endpoint>) -> std::borrow::Cow<'static, str> {
+        match endpoint {
+            Some(e) => format!("the OpenID Provider's {}", e.name()).into(),
+            None => "the OpenID Provider".into(),
+        }
+    }
+}
+
+impl OidcError {
+    /// issue 13: names the endpoint an error answer came from (kept if already named).
+    pub fn at(self, endpoint: Endpoint) -> Self {
+        match self {
+            OidcError::Status {
+                endpoint: None,
+                status,
+                error,
+                description,
+                detail,
+            } => OidcError::Status {
+                endpoint: Some(endpoint),
+                status,
+                error,
+                description,
+                detail,
+            },
+            other => other,
+        }
+    }
 }

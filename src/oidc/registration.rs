@@ -112,7 +112,9 @@ pub async fn register(
         .send_json(&client_metadata(config))
         .await
         .map_err(http::send_error)?;
-    let registered: Registered = http::read_json(res).await?;
+    let registered: Registered = http::read_json(res)
+        .await
+        .map_err(|e| e.at(super::Endpoint::Registration))?;
     if registered.client_id.is_empty() {
         return Err(OidcError::InvalidResponse(
             "registration answered no client_id".into(),

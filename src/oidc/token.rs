@@ -6,8 +6,8 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::dpop::{op_wants_nonce, Dpop};
-use super::{http, Metadata, OidcError};
-use crate::config::{AssertionAudience, ClientAuth, Config};
+use super::{http, Endpoint, Metadata, OidcError};
+use crate::config::{AssertionAudience, BasicEncoding, ClientAuth, Config};
 
 /// The token endpoint's answer. `Debug` never shows the tokens.
 #[derive(Deserialize)]
@@ -66,11 +66,57 @@ pub fn auth_method(config: &Config, meta: &Metadata) -> ClientAuth {
 
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 2.3.1).
 pub fn basic_auth_header(client_id: &str, secret: &str) -> String {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", enc(client_id), enc(secret)))
-    )
+    basic_auth_header_with(client_id, secret, BasicEncoding::Form)
+}
+
+/// issue 13: `client_secret_basic_encoding`: `Form` is RFC 6749 2.3.1, `Raw` is
+/// `Basic base64(id:secret)` for OPs that do not form-decode the credentials.
+pub fn basic_auth_header_with(client_id: &str, secret: &str, encoding: BasicEncoding) -> String {
+    let credentials = match encoding {
+        BasicEncoding::Form => {
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            format!("{}:{}", enc(client_id), enc(secret))
+        }
+        BasicEncoding::Raw => format!("{client_id}:{secret}"),
+    };
+    format!("Basic {}", STANDARD.encode(credentials))
+}
+
+/// issue 13: after an OP refused a call with client authentication: when the cause may
+/// be how `client_secret_basic` encoded the credentials (the OP says `invalid_client` or
+/// 401, and form-encoding changes the client id or secret), one log line naming the
+/// setting that fixes it. Gives the error back.
+pub fn explain_refusal(config: &Config, meta: &Metadata, e: OidcError) -> OidcError {
+    if let OidcError::Status { status, error, .. } = &e {
+        let refused_client = *status == 401 || error.as_deref() == Some("invalid_client");
+        if refused_client && auth_method(config, meta) == ClientAuth::Basic {
+            let secret = config.client.secret.as_ref().map_or("", |s| s.expose());
+            if let Some(hint) =
+                basic_encoding_hint(&config.client.id, secret, config.client.basic_encoding)
+            {
+                tracing::warn!("{hint}");
+            }
+        }
+    }
+    e
+}
+
+/// The hint of [`explain_refusal`], when form-encoding changes the credentials.
+fn basic_encoding_hint(id: &str, secret: &str, encoding: BasicEncoding) -> Option<&'static str> {
+    let changes =
+        |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>() != s;
+    if !changes(id) && !changes(secret) {
+        return None;
+    }
+    Some(match encoding {
+        BasicEncoding::Form => {
+            "the OpenID Provider refused the client credentials (client_secret_basic): the client id or secret holds characters that form-encoding (RFC 6749 2.3.1) changes; if the OP does not form-decode Basic credentials, set client_secret_basic_encoding: \"raw\" (or use token_endpoint_auth_method: \"client_secret_post\")"
+        }
+        BasicEncoding::Raw => {
+            "the OpenID Provider refused the client credentials (client_secret_basic): client_secret_basic_encoding is \"raw\", but the client id or secret holds characters an OP that follows RFC 6749 2.3.1 decodes; try client_secret_basic_encoding: \"form\""
+        }
+    })
 }
 
 /// Form fields of a request to the OP.
@@ -142,7 +188,7 @@ pub fn authenticated(
         ClientAuth::Basic => (
             req.insert_header((
                 "Authorization",
-                basic_auth_header(&config.client.id, secret),
+                basic_auth_header_with(&config.client.id, secret, config.client.basic_encoding),
             )),
             Vec::new(),
         ),
@@ -191,6 +237,7 @@ pub(super) async fn token_grant<T: serde::de::DeserializeOwned>(
     post_with_proof(
         client,
         &meta.token_endpoint,
+        Endpoint::Token,
         meta,
         config,
         dpop,
@@ -205,9 +252,12 @@ pub(super) async fn token_grant<T: serde::de::DeserializeOwned>(
 /// proof carrying the nonce the OP last gave. Every `DPoP-Nonce` answered is remembered;
 /// `use_dpop_nonce` with a new nonce is retried once, a second one is
 /// `OidcError::DpopNonce`. `keep_client_id: false` leaves the form's `client_id` out.
+/// A refusal names `endpoint` and hides every value we sent (issue 13).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn post_with_proof<T: serde::de::DeserializeOwned>(
     client: &awc::Client,
     url: &str,
+    endpoint: Endpoint,
     meta: &Metadata,
     config: &Config,
     dpop: Option<&Dpop>,
@@ -221,17 +271,19 @@ pub(super) async fn post_with_proof<T: serde::de::DeserializeOwned>(
             form.retain(|(k, _)| *k != "client_id");
         }
         form.extend(fields.iter().cloned());
+        let refs = as_refs(&form);
+        let hidden = http::hidden_values(&req, &refs);
         if let Some(d) = dpop {
             let proof = d.proof(d.signer(), "POST", url, None)?;
             req = req.insert_header(("DPoP", proof));
         }
         let res = req
             .insert_header(("Accept", "application/json"))
-            .send_form(&as_refs(&form))
+            .send_form(&refs)
             .await
             .map_err(http::send_error)?;
         let fresh_nonce = dpop.is_some_and(|d| d.note(url, res.headers()));
-        match http::read_json(res).await {
+        match http::read_json_hiding(res, &hidden).await {
             Err(OidcError::Status { status, error, .. })
                 if dpop.is_some() && op_wants_nonce(status, error.as_deref()) && fresh_nonce =>
             {
@@ -241,7 +293,7 @@ pub(super) async fn post_with_proof<T: serde::de::DeserializeOwned>(
                 tracing::debug!("dpop: the OpenID Provider asked for a nonce; retrying once");
                 retried = true;
             }
-            other => return other,
+            other => return other.map_err(|e| explain_refusal(config, meta, e.at(endpoint))),
         }
     }
 }
@@ -337,7 +389,9 @@ pub async fn introspect(
         ("token_type_hint", "access_token".to_string()),
     ]);
     let mut answer: serde_json::Map<String, serde_json::Value> =
-        http::send_form(req, &as_refs(&form)).await?;
+        http::send_form(req, &as_refs(&form))
+            .await
+            .map_err(|e| explain_refusal(config, meta, e.at(Endpoint::Introspection)))?;
     if !answer
         .get("active")
         .is_some_and(serde_json::Value::is_boolean)
@@ -367,6 +421,13 @@ pub enum Presented<'a> {
 }
 
 impl<'a> Presented<'a> {
+    /// The access token itself.
+    pub fn token(&self) -> &'a str {
+        match *self {
+            Presented::Bearer(t) | Presented::Dpop { token: t, .. } => t,
+        }
+    }
+
     /// `token` as its session holds it: DPoP-bound when `jkt` is noted and DPoP is on.
     pub fn new(token: &'a str, dpop: Option<&'a Dpop>, bound: bool, jkt: Option<&'a str>) -> Self {
         match dpop {
@@ -425,7 +486,9 @@ pub async fn userinfo(
                 continue;
             }
         }
-        return http::read_json(res).await;
+        return http::read_json_hiding(res, &[token.token().to_string()])
+            .await
+            .map_err(|e| e.at(Endpoint::Userinfo));
     }
 }
 
@@ -447,7 +510,9 @@ pub async fn revoke(
         ("token", token.to_string()),
         ("token_type_hint", hint.to_string()),
     ]);
-    http::send_form_no_content(req, &as_refs(&form)).await
+    http::send_form_no_content(req, &as_refs(&form))
+        .await
+        .map_err(|e| explain_refusal(config, meta, e.at(Endpoint::Revocation)))
 }
 
 #[cfg(test)]
@@ -461,5 +526,43 @@ mod tests {
         let decoded =
             String::from_utf8(STANDARD.decode(h.trim_start_matches("Basic ")).unwrap()).unwrap();
         assert_eq!(decoded, "my+client:p%40ss%3Aw%2Frd");
+    }
+
+    #[test]
+    fn the_encoding_hint_comes_only_when_encoding_changes_the_credentials() {
+        assert_eq!(
+            basic_encoding_hint("client", "plain-Secret_0.9*", BasicEncoding::Form),
+            None
+        );
+        let form = basic_encoding_hint("client", "a+b", BasicEncoding::Form).unwrap();
+        assert!(
+            form.contains("client_secret_basic_encoding: \"raw\""),
+            "{form}"
+        );
+        let raw = basic_encoding_hint("my client", "s", BasicEncoding::Raw).unwrap();
+        assert!(
+            raw.contains("client_secret_basic_encoding: \"form\""),
+            "{raw}"
+        );
+    }
+
+    #[test]
+    fn raw_basic_credentials_are_as_they_are() {
+        let secret = "a+b/c=d&e%f:g h";
+        let decode = |h: String| {
+            String::from_utf8(STANDARD.decode(h.trim_start_matches("Basic ")).unwrap()).unwrap()
+        };
+        assert_eq!(
+            decode(basic_auth_header_with("client", secret, BasicEncoding::Raw)),
+            "client:a+b/c=d&e%f:g h"
+        );
+        assert_eq!(
+            decode(basic_auth_header_with(
+                "client",
+                secret,
+                BasicEncoding::Form
+            )),
+            "client:a%2Bb%2Fc%3Dd%26e%25f%3Ag+h"
+        );
     }
 }

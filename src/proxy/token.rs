@@ -209,14 +209,18 @@ fn log_failure(route: &str, kind: Kind, e: &OidcError) {
             status,
             error,
             description,
+            detail,
+            ..
         } => {
             counter.with_label_values(&[kind.label(), "refused"]).inc();
             tracing::warn!(
                 route,
                 kind = kind.label(),
+                endpoint = "token",
                 status,
                 error = error.as_deref().unwrap_or(""),
                 error_description = description.as_deref().unwrap_or(""),
+                answer = detail.as_deref().unwrap_or(""),
                 "the OpenID Provider refused the route token grant"
             );
         }

@@ -129,9 +129,53 @@ async fn refetch_is_rate_limited() {
     for _ in 0..3 {
         assert_eq!(b.login().await.location(), REJECTED);
     }
+    // issue 13: the first unknown kid re-fetches (the first fetch does not count), the
+    // others within the interval do not.
     assert_eq!(
         op.jwks_calls(),
-        1,
+        2,
         "unknown kids within the interval do not hammer the OP"
     );
+}
+
+/// issue 13: the OP rotates its key right after the BFF fetched the JWKS (as the RP
+/// conformance test `oidcc-client-test-signing-key-rotation` does): the next login, with
+/// the default `jwks_min_refetch_interval` of 30 s, follows at once.
+#[actix_web::test]
+async fn a_key_rotated_right_after_the_first_fetch_is_followed_at_once() {
+    let op = FakeOp::start().await;
+    op.with(|s| s.quirks.rotate_after_jwks = Some(SigningKey::rsa("rsa2", "key-2")));
+    let bff = spawn_bff(&op.issuer, json!({"jwks_min_refetch_interval": null})).await;
+    let mut b = Browser::new(&bff.base);
+    assert_eq!(b.login().await.location(), "/");
+    assert_eq!(op.jwks_calls(), 1);
+    assert_eq!(op.with(|s| s.signing.kid.clone()), "key-2", "rotated");
+    assert_eq!(b.login().await.location(), "/", "the new kid is followed");
+    assert_eq!(op.jwks_calls(), 2);
+}
+
+/// issue 13: 20 ID tokens with random unknown kids within the interval cause at most one
+/// JWKS fetch after the first.
+#[actix_web::test]
+async fn random_unknown_kids_cause_at_most_one_refetch_per_interval() {
+    let op = FakeOp::start().await;
+    let bff = spawn_bff(&op.issuer, json!({"jwks_min_refetch_interval": null})).await;
+    let mut b = Browser::new(&bff.base);
+    assert_eq!(b.login().await.location(), "/");
+    assert_eq!(op.jwks_calls(), 1);
+    for i in 0..20 {
+        op.tweak(Tweaks {
+            sign_with: Some(SigningKey::rsa(
+                "rsa_rogue",
+                &format!("random-{i}-{}", rand::random::<u32>()),
+            )),
+            ..Default::default()
+        });
+        assert_eq!(b.login().await.location(), REJECTED, "{i}");
+    }
+    assert_eq!(op.jwks_calls(), 2, "one re-fetch for 20 unknown kids");
+    // The OP's real key still works without a fetch.
+    op.tweak(Tweaks::default());
+    assert_eq!(b.login().await.location(), "/");
+    assert_eq!(op.jwks_calls(), 2);
 }

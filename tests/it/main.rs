@@ -20,6 +20,8 @@ mod fapi;
 mod hostile;
 mod https;
 mod id_token;
+// issue 13: interop aids
+mod interop;
 mod lifecycle;
 mod login;
 mod login_cookie;

@@ -141,6 +141,132 @@ pub struct OpState {
     pub grants: Grants,
     /// issue 12: how DPoP proofs are checked and tokens bound.
     pub dpop: DpopOp,
+    /// issue 13: the quirky-OP modes of the interop aids.
+    pub quirks: Quirks,
+}
+
+/// issue 13: OPs that bend the standards, as met by integrators.
+#[derive(Default)]
+pub struct Quirks {
+    /// Refuse `prompt=none` without an `id_token_hint` naming an ID token this OP issued
+    /// (`login_required`, with an `error_description`).
+    pub prompt_none_needs_hint: bool,
+    /// The `id_token_hint` of every authorization request (resolved: query, request
+    /// object or PAR), `None` where it had none.
+    pub hints: Vec<Option<String>>,
+    /// Right after serving the JWKS once, rotate the signing key to this one (the RP
+    /// conformance test `oidcc-client-test-signing-key-rotation`).
+    pub rotate_after_jwks: Option<SigningKey>,
+    /// Answer the authorization request with this `(error, error_description)`.
+    pub authorize_error: Option<(String, String)>,
+}
+
+/// issue 13: how the OP checks client credentials: the secret it expects, and whether
+/// it form-decodes Basic credentials (RFC 6749 2.3.1) or compares them raw.
+pub struct ClientRule {
+    pub secret: String,
+    pub raw_basic: bool,
+}
+
+impl Default for ClientRule {
+    fn default() -> Self {
+        ClientRule {
+            secret: CLIENT_SECRET.into(),
+            raw_basic: false,
+        }
+    }
+}
+
+/// issue 13: a canned answer for every request to one path (an OP's error pages).
+#[derive(Clone)]
+pub struct Canned {
+    pub status: u16,
+    pub content_type: Option<&'static str>,
+    pub body: String,
+    /// Append the request (its `Authorization` header and form body) to the body, as
+    /// the debug error pages of some web frameworks do.
+    pub echo: bool,
+}
+
+impl Canned {
+    /// An OAuth error answer with `error_description`.
+    pub fn oauth(status: u16, error: &str, description: &str) -> Canned {
+        Canned {
+            status,
+            content_type: Some("application/json"),
+            body: json!({"error": error, "error_description": description}).to_string(),
+            echo: false,
+        }
+    }
+    /// No body, no content type.
+    pub fn empty(status: u16) -> Canned {
+        Canned {
+            status,
+            content_type: None,
+            body: String::new(),
+            echo: false,
+        }
+    }
+    /// A web server's HTML error page.
+    pub fn html(status: u16) -> Canned {
+        Canned {
+            status,
+            content_type: Some("text/html; charset=utf-8"),
+            body: format!(
+                "<!DOCTYPE html>\n<html><head><title>{status} Internal Server Error</title></head>\n<body>\n<h1>Internal Server Error</h1>\n<p>The server encountered an internal error.</p>{}\n</body></html>",
+                "<!-- padding -->".repeat(200)
+            ),
+            echo: false,
+        }
+    }
+    /// Plain text.
+    pub fn text(status: u16, text: &str) -> Canned {
+        Canned {
+            status,
+            content_type: Some("text/plain"),
+            body: text.into(),
+            echo: false,
+        }
+    }
+    /// A framework's debug page: the request it failed on, dumped.
+    pub fn debug_page(status: u16) -> Canned {
+        Canned {
+            status,
+            content_type: Some("text/html"),
+            body: "<h1>Server Error</h1><pre>".into(),
+            echo: true,
+        }
+    }
+    async fn response(
+        &self,
+        req: &HttpRequest,
+        mut payload: actix_web::dev::Payload,
+    ) -> HttpResponse {
+        use futures_util::StreamExt as _;
+        let mut body = self.body.clone();
+        if self.echo {
+            let mut sent = Vec::new();
+            while let Some(Ok(chunk)) = payload.next().await {
+                sent.extend_from_slice(&chunk);
+            }
+            let auth = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            body = format!(
+                "{body}Authorization: {auth}\nbody: {}\n</pre>",
+                String::from_utf8_lossy(&sent)
+            );
+        }
+        let mut res = HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(self.status).expect("status"),
+        );
+        if let Some(ct) = self.content_type {
+            res.insert_header(("Content-Type", ct));
+        }
+        res.body(body)
+    }
 }
 
 /// issue 12: the OP's DPoP modes. A token or PAR request with a `DPoP` proof is checked
@@ -295,6 +421,10 @@ pub struct FakeOp {
     pub state: Arc<Mutex<OpState>>,
     /// issue 17: which client-assertion `aud` this OP accepts, and what it was sent.
     pub assertions: Arc<Mutex<AssertionCheck>>,
+    /// issue 13: the client secret and how Basic credentials are decoded.
+    pub client_rule: Arc<Mutex<ClientRule>>,
+    /// issue 13: canned answers by path.
+    canned: Arc<Mutex<HashMap<String, Canned>>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -348,14 +478,40 @@ impl FakeOp {
             last_authorize_query: BTreeMap::new(),
             grants: Grants::default(),
             dpop: DpopOp::default(),
+            quirks: Quirks::default(),
         }));
         let data = web::Data::new(state.clone());
         let assertions = Arc::new(Mutex::new(AssertionCheck::default()));
         let assertion_data = web::Data::new(assertions.clone());
+        let client_rule = Arc::new(Mutex::new(ClientRule::default()));
+        let client_rule_data = web::Data::new(client_rule.clone());
+        let canned: Arc<Mutex<HashMap<String, Canned>>> = Arc::default();
+        let canned_paths = canned.clone();
         let server = HttpServer::new(move || {
+            let canned_paths = canned_paths.clone();
             App::new()
                 .app_data(data.clone())
                 .app_data(assertion_data.clone())
+                .app_data(client_rule_data.clone())
+                .wrap_fn(move |req, srv| {
+                    use actix_web::dev::Service as _;
+                    use futures_util::future::{Either, FutureExt as _};
+                    let answer = canned_paths.lock().unwrap().get(req.path()).cloned();
+                    match answer {
+                        Some(c) => Either::Left(
+                            async move {
+                                let (req, payload) = req.into_parts();
+                                let res = c.response(&req, payload).await;
+                                Ok(actix_web::dev::ServiceResponse::new(req, res)
+                                    .map_into_right_body())
+                            }
+                            .boxed_local(),
+                        ),
+                        None => {
+                            Either::Right(srv.call(req).map(|r| r.map(|r| r.map_into_left_body())))
+                        }
+                    }
+                })
                 .route(
                     "/.well-known/openid-configuration",
                     web::get().to(discovery),
@@ -380,6 +536,8 @@ impl FakeOp {
             port,
             state,
             assertions,
+            client_rule,
+            canned,
             handle,
         }
     }
@@ -412,6 +570,25 @@ impl FakeOp {
                 .find(|t| t.starts_with(prefix))
                 .cloned()
         })
+    }
+
+    /// issue 13: every request to `path` gets `answer` (until [`FakeOp::heal`]).
+    pub fn fail(&self, path: &str, answer: Canned) {
+        self.canned.lock().unwrap().insert(path.into(), answer);
+    }
+
+    /// issue 13: `path` answers normally again.
+    pub fn heal(&self, path: &str) {
+        self.canned.lock().unwrap().remove(path);
+    }
+
+    /// issue 13: this client secret; `raw`: Basic credentials compared without
+    /// form-decoding (an OP that ignores RFC 6749 2.3.1).
+    pub fn expect_secret(&self, secret: &str, raw: bool) {
+        *self.client_rule.lock().unwrap() = ClientRule {
+            secret: secret.into(),
+            raw_basic: raw,
+        };
     }
 
     pub fn token_calls(&self) -> usize {
@@ -463,6 +640,10 @@ async fn jwks(state: Shared) -> HttpResponse {
     let mut s = state.lock().unwrap();
     s.counters.jwks += 1;
     let keys: Vec<Value> = s.published.iter().map(SigningKey::jwk).collect();
+    if let Some(next) = s.quirks.rotate_after_jwks.take() {
+        s.signing = next.clone();
+        s.published = vec![next];
+    }
     HttpResponse::Ok().json(json!({ "keys": keys }))
 }
 
@@ -477,6 +658,32 @@ async fn authorize(state: Shared, q: web::Query<BTreeMap<String, String>>) -> Ht
     let code = random(24);
     let redirect = params.get("redirect_uri").cloned().unwrap_or_default();
     let st = params.get("state").cloned().unwrap_or_default();
+    // issue 13: the hint, and the quirks that refuse the login.
+    let hint = params.get("id_token_hint").cloned();
+    s.quirks.hints.push(hint.clone());
+    let silent = params
+        .get("prompt")
+        .is_some_and(|p| p.split(' ').any(|v| v == "none"));
+    let hinted = hint.is_some_and(|h| s.issued_tokens.contains(&h));
+    let refusal = match &s.quirks.authorize_error {
+        Some(e) => Some(e.clone()),
+        None if silent && s.quirks.prompt_none_needs_hint && !hinted => Some((
+            "login_required".to_string(),
+            "prompt=none needs an id_token_hint here".to_string(),
+        )),
+        None => None,
+    };
+    if let Some((error, description)) = refusal {
+        let mut url = url::Url::parse(&redirect).unwrap();
+        url.query_pairs_mut()
+            .append_pair("error", &error)
+            .append_pair("error_description", &description)
+            .append_pair("state", &st)
+            .append_pair("iss", &s.issuer);
+        return HttpResponse::Found()
+            .insert_header(("Location", url.to_string()))
+            .finish();
+    }
     if params.get("prompt").map(String::as_str) == Some("none") && !s.op_logged_in {
         let mut url = url::Url::parse(&redirect).unwrap();
         url.query_pairs_mut()
@@ -539,12 +746,23 @@ fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<Stri
         let b64 = h.strip_prefix("Basic ")?;
         let decoded = String::from_utf8(STANDARD.decode(b64).ok()?).ok()?;
         let (id, secret) = decoded.split_once(':')?;
+        let (expected, raw) = client_rule(req);
+        if raw {
+            // issue 13: an OP that compares the decoded `id:secret` as it is.
+            return (id == CLIENT_ID && secret == expected).then(|| "basic".into());
+        }
+        // `x=` so that `parse` decodes the value (`+` as a space, `%XX`), as RFC 6749
+        // 2.3.1 says. `&` cannot appear in a form-encoded value.
         let dec = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.to_string())
+            (!s.contains('&'))
+                .then(|| {
+                    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.to_string())
+                })
+                .flatten()
         };
-        return (dec(id)? == CLIENT_ID && dec(secret)? == CLIENT_SECRET).then(|| "basic".into());
+        return (dec(id)? == CLIENT_ID && dec(secret)? == expected).then(|| "basic".into());
     }
     if let Some(assertion) = form.get("client_assertion") {
         if form.get("client_assertion_type").map(String::as_str)
@@ -576,9 +794,21 @@ fn client_auth(req: &HttpRequest, form: &HashMap<String, String>) -> Option<Stri
         }
         return Some(name.into());
     }
+    let (expected, _) = client_rule(req);
     (form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
-        && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET))
+        && form.get("client_secret") == Some(&expected))
     .then(|| "post".into())
+}
+
+/// issue 13: the secret this OP expects and whether it compares Basic credentials raw.
+fn client_rule(req: &HttpRequest) -> (String, bool) {
+    match req.app_data::<web::Data<Arc<Mutex<ClientRule>>>>() {
+        Some(rule) => {
+            let rule = rule.lock().unwrap();
+            (rule.secret.clone(), rule.raw_basic)
+        }
+        None => (CLIENT_SECRET.into(), false),
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -467,3 +467,28 @@ fn route_token_errors_name_the_route() {
     let e = err(json!({"resource": 5}), &[]);
     assert_eq!(e.key, "resource");
 }
+
+// issue 13
+#[test]
+fn client_secret_basic_encoding_is_form_or_raw() {
+    use crate::config::BasicEncoding::*;
+    let get =
+        |patch: Value, vars: &[(&str, &str)]| build(patch, vars).map(|c| c.client.basic_encoding);
+    assert_eq!(get(json!({}), &[]), Ok(Form));
+    assert_eq!(
+        get(json!({"client_secret_basic_encoding": "raw"}), &[]),
+        Ok(Raw)
+    );
+    assert_eq!(
+        get(json!({"client_secret_basic_encoding": "form"}), &[]),
+        Ok(Form)
+    );
+    assert_eq!(
+        get(json!({}), &[("BFF_CLIENT_SECRET_BASIC_ENCODING", "raw")]),
+        Ok(Raw)
+    );
+    for bad in [json!("RAW"), json!("none"), json!(1)] {
+        let e = err(json!({ "client_secret_basic_encoding": bad }), &[]);
+        assert_eq!(e.key, "client_secret_basic_encoding");
+    }
+}

@@ -95,10 +95,19 @@ pub(super) async fn grant(
                 id_token,
             })))
         }
-        Err(OidcError::Status { status, error, .. }) if status == 400 || status == 401 => {
+        Err(OidcError::Status {
+            status,
+            error,
+            description,
+            detail,
+            ..
+        }) if status == 400 || status == 401 => {
+            // issue 13: with the OP's `error_description`, or what it answered instead.
             tracing::info!(
                 status,
                 error = error.as_deref().unwrap_or(""),
+                error_description = description.as_deref().unwrap_or(""),
+                answer = detail.as_deref().unwrap_or(""),
                 "refresh refused; session ended"
             );
             refreshes.with_label_values(&["refused"]).inc();
