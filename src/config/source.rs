@@ -133,6 +133,9 @@ pub(super) const KEYS: &[Key] = &[
     key("websocket_max_message", Num, Limits),
     // issue 11: route tokens, resource indicators
     key("resource", StrOrList, Client),
+    // issue 13: tracing (OTLP/HTTP export)
+    key("otlp_endpoint", Str, Log),
+    key("otel_service_name", Str, Log),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static Key> {

@@ -72,6 +72,7 @@ pub(super) async fn grant(
                 None => None,
             };
             refreshes.with_label_values(&["success"]).inc();
+            crate::telemetry::event("refresh", &[("bff.outcome", "success")]);
             tracing::info!(rotated = answer.refresh_token.is_some(), "tokens refreshed");
             Ok(Outcome::Refreshed(Box::new(Tokens {
                 access_token: answer.access_token,
@@ -88,10 +89,12 @@ pub(super) async fn grant(
                 "refresh refused; session ended"
             );
             refreshes.with_label_values(&["refused"]).inc();
+            crate::telemetry::event("refresh", &[("bff.outcome", "refused")]);
             Ok(Outcome::Ended)
         }
         Err(e) => {
             refreshes.with_label_values(&["error"]).inc();
+            crate::telemetry::event("refresh", &[("bff.outcome", "error")]);
             Err(e.into())
         }
     }
