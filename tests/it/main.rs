@@ -35,6 +35,8 @@ mod session_status;
 mod sidecar;
 mod standards;
 mod tokens;
+// issue 13
+mod tracing;
 mod user_claims;
 // issue 11
 mod websocket;

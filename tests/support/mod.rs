@@ -10,12 +10,15 @@
 //! - `race`: f17's stale-and-new-cookie refresh race, shared by `refresh_interop` and `redis`.
 //! - `tokens`: ID and logout tokens as an OP makes them.
 //! - `ws_upstream`: a real WebSocket upstream (tungstenite).
+//! - `otlp`: an OTLP/HTTP trace receiver that decodes what the BFF exports.
 #![allow(dead_code)]
 
 pub mod bff;
 pub mod browser;
 pub mod demo_op; // issue 11: the real demo OP (node demo/op/server.mjs) in a test
 pub mod op;
+// issue 13: an OTLP/HTTP trace receiver
+pub mod otlp;
 pub mod process;
 pub mod race;
 pub mod tokens;
