@@ -453,3 +453,78 @@ async fn spans_are_flushed_at_sigterm_and_log_lines_carry_the_trace_id() {
         .await;
     assert_eq!(named(&spans, "GET /bff/session").kind, SERVER);
 }
+
+/// The WebSocket handshake to the upstream is a client span too, and carries its
+/// `traceparent`.
+#[actix_web::test]
+async fn a_websocket_upgrade_carries_the_trace_to_the_upstream() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let otlp = Otlp::start();
+    let up = crate::support::ws_upstream::WsUpstream::start();
+    let op = FakeOp::start().await;
+    let routes = json!([{"prefix": "/api/ws", "upstream": up.base}]);
+    let bff = spawn_bff(&op.issuer, with_otlp(&otlp, json!({"routes": routes}))).await;
+    let mut b = Browser::new(&bff.base);
+    b.login().await;
+    let (tp, trace, parent) = traceparent();
+    let mut req = format!("ws://127.0.0.1:{}/api/ws/chat", bff.port)
+        .into_client_request()
+        .unwrap();
+    let h = req.headers_mut();
+    h.insert("cookie", b.cookie_header().parse().unwrap());
+    h.insert("origin", bff.base.parse().unwrap());
+    h.insert("traceparent", tp.parse().unwrap());
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", bff.port))
+        .await
+        .unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(req, tcp)
+        .await
+        .expect("upgraded");
+    let spans = otlp
+        .trace(&trace, WITHIN, |s| {
+            s.iter().any(|s| s.kind == SERVER) && s.iter().any(|s| s.name == "upstream GET")
+        })
+        .await;
+    let server = named(&spans, "GET /api/ws");
+    assert_eq!(server.parent_id, parent);
+    assert_eq!(server.attributes["http.response.status_code"], "101");
+    let client = child_of(&spans, server, "upstream GET");
+    assert_eq!(client.attributes["bff.websocket"], "true");
+    assert_eq!(client.attributes["http.response.status_code"], "101");
+    let seen = up.conns.lock().unwrap()[0].headers.clone();
+    assert_eq!(
+        parts(&seen["traceparent"]),
+        ["00", &trace, &client.span_id, "01"]
+    );
+    drop(ws);
+}
+
+/// A login through PAR: the push is a client span of the login request.
+#[actix_web::test]
+async fn a_pushed_authorization_request_is_a_client_span_of_the_login() {
+    let otlp = Otlp::start();
+    let op = FakeOp::start().await;
+    op.with(|s| s.require_par = true);
+    let bff = spawn_bff(&op.issuer, with_otlp(&otlp, json!({}))).await;
+    let mut b = Browser::new(&bff.base);
+    let (tp, trace, _) = traceparent();
+    let res = b
+        .request(
+            "GET",
+            "/bff/login?returnUrl=%2F",
+            &[("traceparent", &tp)],
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 302);
+    let spans = otlp
+        .trace(&trace, WITHIN, |s| {
+            s.iter().any(|s| s.kind == SERVER) && s.iter().any(|s| s.name == "OP par")
+        })
+        .await;
+    let server = named(&spans, "GET /bff/login");
+    let par = child_of(&spans, server, "OP par");
+    assert_eq!(par.attributes["http.response.status_code"], "201");
+    let sent = op.traceparent_at("/par").unwrap();
+    assert_eq!(parts(&sent)[2], par.span_id);
+}
