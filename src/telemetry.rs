@@ -611,9 +611,8 @@ mod tests {
         assert!(incoming(&two).is_none());
     }
 
-    #[test]
-    fn a_client_span_replaces_what_the_request_carried() {
-        let t = Telemetry::new(
+    fn telemetry() -> Telemetry {
+        Telemetry::new(
             &LogConfig {
                 debug: false,
                 json: false,
@@ -631,7 +630,12 @@ mod tests {
                 .with_no_client_auth(),
             ),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_client_span_replaces_what_the_request_carried() {
+        let t = telemetry();
         let incoming = headers(&[("traceparent", VALID), ("tracestate", "v=1")]);
         let cx = server_span(&t, "GET", &incoming);
         let _attached = cx.clone().attach();
@@ -652,6 +656,30 @@ mod tests {
         assert_eq!(parts[3], "01");
         assert_eq!(out.get("tracestate").unwrap(), "v=1");
         span.ok();
+    }
+
+    #[test]
+    fn an_unsampled_trace_stays_unsampled() {
+        let t = telemetry();
+        let unsampled = VALID.replace("-01", "-00");
+        let cx = server_span(&t, "GET", &headers(&[("traceparent", &unsampled)]));
+        assert!(!cx.span().span_context().is_sampled());
+        assert!(!cx.span().is_recording(), "not exported");
+        let _attached = cx.attach();
+        let span = ClientSpan::start("c", vec![]);
+        let mut out = HeaderMap::new();
+        span.inject(&mut out);
+        let tp = out
+            .get("traceparent")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{tp}"
+        );
+        assert!(tp.ends_with("-00"), "{tp}");
     }
 
     #[test]
