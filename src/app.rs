@@ -204,7 +204,7 @@ fn app_state(config: &Arc<Config>, store: Arc<dyn SharedState>) -> web::Data<App
 }
 
 /// Discovery (metadata, then JWKS) in the background, retried until the OP answers.
-/// Its calls (and later scheduled JWKS fetches) are traces of their own.
+/// Its calls (discovery, the first JWKS fetch) are traces of their own.
 fn spawn_discovery(
     provider: Arc<Provider>,
     tls: Arc<rustls::ClientConfig>,

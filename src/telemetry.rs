@@ -87,8 +87,8 @@ impl Telemetry {
         Ok(Self(Arc::new(Inner { provider, tracer })))
     }
 
-    /// A context for work outside any request (discovery, scheduled JWKS fetches): its
-    /// calls start traces of their own.
+    /// A context for work outside any request (discovery at start): its calls start
+    /// traces of their own.
     pub fn root(&self) -> Context {
         Context::new().with_value(self.clone())
     }
