@@ -18,12 +18,15 @@ use crate::session::refresh::Refresher;
 use crate::session::{CookieJar, Sealer, SessionStore};
 use crate::state::{AppState, OpClient};
 use crate::store::{MemoryStore, RedisStore, SharedState};
+use crate::telemetry::Telemetry;
 
 pub struct Application {
     server: Server,
     port: u16,
     /// The admin listener (`admin_listen`), stopped when the main server stops.
     admin: Option<(Server, u16)>,
+    /// issue 13: the tracer (and exporter), flushed when the server has stopped.
+    telemetry: Telemetry,
 }
 
 /// What start-up builds from a validated `Config` before it binds or calls the network.
@@ -124,7 +127,14 @@ impl Application {
             );
         }
         let state = app_state(&config, store, dpop);
-        spawn_discovery(state.provider.clone(), tls_client.clone(), config.clone());
+        let telemetry = Telemetry::new(&config.log, &tls_client)
+            .map_err(|e| ConfigError::new("otlp_endpoint", e))?;
+        spawn_discovery(
+            state.provider.clone(),
+            tls_client.clone(),
+            config.clone(),
+            &telemetry,
+        );
         let port = listener
             .local_addr()
             .map_err(|e| ConfigError::new("listen", e.to_string()))?
@@ -133,6 +143,7 @@ impl Application {
             &config,
             state.clone(),
             sockets,
+            web::Data::new(telemetry.clone()),
             tls_client,
             tls_server,
             listener,
@@ -145,6 +156,7 @@ impl Application {
             server,
             port,
             admin,
+            telemetry,
         })
     }
 
@@ -173,6 +185,9 @@ impl Application {
         if let Some(handle) = admin {
             handle.stop(true).await;
         }
+        // issue 13: export the last spans (blocking, so off this thread).
+        let telemetry = self.telemetry;
+        let _ = actix_web::rt::task::spawn_blocking(move || telemetry.shutdown()).await;
         result
     }
 }
@@ -204,11 +219,21 @@ fn app_state(
 }
 
 /// Discovery (metadata, then JWKS) in the background, retried until the OP answers.
-fn spawn_discovery(provider: Arc<Provider>, tls: Arc<rustls::ClientConfig>, config: Arc<Config>) {
-    actix_rt::spawn(async move {
-        let client = http::build_client(tls, config.provider.http_timeout);
-        discovery::discover_until_ready(provider, client, config).await;
-    });
+/// Its calls (discovery, the first JWKS fetch) are traces of their own.
+fn spawn_discovery(
+    provider: Arc<Provider>,
+    tls: Arc<rustls::ClientConfig>,
+    config: Arc<Config>,
+    telemetry: &Telemetry,
+) {
+    use opentelemetry::context::FutureExt;
+    actix_rt::spawn(
+        async move {
+            let client = http::build_op_client(tls, config.provider.http_timeout, provider.clone());
+            discovery::discover_until_ready(provider, client, config).await;
+        }
+        .with_context(telemetry.root()),
+    );
 }
 
 /// The main server on `listener`: one [`app`] per worker, with the server's limits
@@ -217,6 +242,7 @@ fn serve(
     config: &Arc<Config>,
     app_state: web::Data<AppState>,
     sockets: web::Data<proxy::sockets::Sockets>,
+    telemetry: web::Data<Telemetry>,
     tls_client: Arc<rustls::ClientConfig>,
     tls_server: Option<rustls::ServerConfig>,
     listener: TcpListener,
@@ -229,6 +255,7 @@ fn serve(
             sockets.clone(),
             &tls_client,
         )
+        .app_data(telemetry.clone())
     });
     server = server
         // Small final segments of streamed answers must not wait for delayed ACKs.
@@ -262,9 +289,10 @@ fn app(
         InitError = (),
     >,
 > {
-    let http = web::Data::new(OpClient(http::build_client(
+    let http = web::Data::new(OpClient(http::build_op_client(
         tls_client.clone(),
         config.provider.http_timeout,
+        app_state.provider.clone(),
     )));
     let upstream = web::Data::new(UpstreamClient::new(
         tls_client.clone(),

@@ -13,6 +13,8 @@ pub mod proxy;
 pub mod session;
 pub mod state;
 pub mod store;
+// issue 13: tracing
+pub mod telemetry;
 pub mod tls;
 pub mod util;
 

@@ -5,7 +5,8 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -26,6 +27,8 @@ pub struct Metrics {
     pub websocket_closes: IntCounterVec,
     // issue 11: route tokens
     pub route_tokens: IntCounterVec,
+    /// issue 13: span batches the OTLP exporter could not deliver.
+    pub trace_export_failures: IntCounter,
 }
 
 const BUCKETS: &[f64] = &[
@@ -122,6 +125,15 @@ impl Metrics {
                 "Route tokens by kind (client, exchange) and outcome (issued, cached, shared, refused, error)",
                 &["kind", "outcome"],
             ),
+            trace_export_failures: {
+                let c = IntCounter::new(
+                    "bff_trace_export_failures_total",
+                    "Span batches the OTLP exporter could not deliver (dropped)",
+                )
+                .unwrap_or_else(|e| panic!("metric bff_trace_export_failures_total: {e}"));
+                let _ = r.register(Box::new(c.clone()));
+                c
+            },
             registry: r,
         }
     }

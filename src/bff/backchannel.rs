@@ -92,6 +92,10 @@ pub(super) async fn record(
         .logouts
         .with_label_values(&[channel, outcome])
         .inc();
+    crate::telemetry::event(
+        "logout",
+        &[("bff.channel", channel), ("bff.outcome", outcome)],
+    );
     let iss = state.config.provider.issuer.as_str();
     let what = if by_sid { "sid" } else { "sub" };
     // Values from the OP are logged with Debug (quoted, escaped): no forged log lines.

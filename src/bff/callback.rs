@@ -52,6 +52,14 @@ pub async fn get(
         Ok(_) => logins.with_label_values(&["success", ""]).inc(),
         Err(e) => logins.with_label_values(&["failure", e.reason()]).inc(),
     }
+    // issue 13: on the request's span (the reason is one of our fixed codes).
+    match &outcome {
+        Ok(_) => crate::telemetry::event("login finished", &[("bff.outcome", "success")]),
+        Err(e) => crate::telemetry::event(
+            "login finished",
+            &[("bff.outcome", "failure"), ("bff.reason", e.reason())],
+        ),
+    }
     if silent {
         if let Err(e) = &outcome {
             tracing::info!(reason = %e, code = %e.code(), "silent login: not signed in");

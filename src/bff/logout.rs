@@ -27,6 +27,20 @@ pub async fn post(
     http: web::Data<OpClient>,
 ) -> Result<HttpResponse, BffError> {
     let session: Option<Session> = state.sessions.load(&req).await.ok();
+    crate::telemetry::event(
+        "logout",
+        &[
+            ("bff.channel", "rp"),
+            (
+                "bff.outcome",
+                if session.is_some() {
+                    "matched"
+                } else {
+                    "unmatched"
+                },
+            ),
+        ],
+    );
     let meta = state.provider.metadata().ok();
     if let Some(s) = &session {
         state.sessions.end(s).await?;

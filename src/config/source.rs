@@ -144,6 +144,9 @@ pub(super) const KEYS: &[Key] = &[
     key("client_tls_key", Path, Sender),
     // issue 13: interop aids
     key("client_secret_basic_encoding", Str, Client),
+    // issue 13: tracing (OTLP/HTTP export)
+    key("otlp_endpoint", Str, Log),
+    key("otel_service_name", Str, Log),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static Key> {

@@ -16,6 +16,22 @@ fn area_and_route(path: &str, pattern: Option<String>) -> (&'static str, String)
     }
 }
 
+/// issue 13: the route of a request for its server span: for `/api`, the prefix of the
+/// route it matched (`/api` when none); else the matched pattern. Never the raw path.
+pub fn route_of<B>(
+    path: &str,
+    res: &ServiceResponse<B>,
+    config: Option<&crate::config::Config>,
+) -> String {
+    let (area, route) = area_and_route(path, res.request().match_pattern());
+    if area != "api" {
+        return route;
+    }
+    config
+        .and_then(|c| crate::proxy::route::route_for(&c.proxy.routes, path))
+        .map_or(route, |(r, _)| r.prefix.clone())
+}
+
 /// Counts and logs one finished request. Every request at `access_log: true` (or debug
 /// level); server errors always (readiness probes answering 503 while not ready are not
 /// errors).

@@ -17,6 +17,7 @@ use actix_web::{web, Error};
 
 use crate::error::BffError;
 use crate::state::AppState;
+use crate::telemetry::{self, Telemetry};
 use body_deadline::{is_api, BodyWatch, Held, Holding};
 
 /// An answer of the wrapped service, or one of ours.
@@ -27,22 +28,42 @@ pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    use opentelemetry::context::FutureExt;
     use tracing::Instrument;
     let started = Instant::now();
     let rid = request_id::assign(&req);
-    let span = tracing::info_span!("request", request_id = %rid);
+    // issue 13: the server span (continuing a valid incoming traceparent), current for
+    // everything the request does; its trace id in every log line.
+    let otel = match req.app_data::<web::Data<Telemetry>>() {
+        Some(t) => telemetry::server_span(t, req.method().as_str(), req.headers()),
+        None => opentelemetry::Context::new(),
+    };
+    let trace_id = telemetry::trace_id(&otel).unwrap_or_default();
+    let span = tracing::info_span!("request", request_id = %rid, trace_id = %trace_id);
+    let server_span = otel.clone();
     async move {
         let method = req.method().clone();
         let path = req.path().to_string();
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let (res, watch) = admit_and_call(req, next, state.as_ref(), &method, &path).await?;
+        let result = admit_and_call(req, next, state.as_ref(), &method, &path).await;
+        let (res, watch) = match result {
+            Ok(answer) => answer,
+            Err(e) => {
+                let status = e.as_response_error().status_code().as_u16();
+                telemetry::end_server_span(&server_span, method.as_str(), "unknown", status);
+                return Err(e);
+            }
+        };
         let mut res = finish(res, &path, watch);
         request_id::stamp(&mut res, &rid);
         let access_log = state.as_ref().is_some_and(|s| s.config.log.access_log);
+        let route = access_log::route_of(&path, &res, state.as_deref().map(|s| &*s.config));
+        telemetry::end_server_span(&server_span, method.as_str(), &route, res.status().as_u16());
         access_log::record(&method, &path, &res, started.elapsed(), access_log);
         Ok(res)
     }
     .instrument(span)
+    .with_context(otel)
     .await
 }
 

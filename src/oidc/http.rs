@@ -1,6 +1,7 @@
 //! The outgoing HTTP client: rustls with the system roots plus `ca_file` (or, loudly,
 //! no verification), no redirects, timeouts, bounded bodies, OAuth error parsing.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use serde::Deserialize;
 
 use super::OidcError;
 use crate::config::Config;
+use crate::telemetry::{Peer, Traced};
 
 /// Largest JSON answer accepted from the OP.
 pub const MAX_JSON: usize = 1 << 20;
@@ -109,8 +111,43 @@ impl ServerCertVerifier for NoVerification {
     }
 }
 
-/// An awc client (one per worker thread: awc clients are not `Send`).
+/// An awc client for start-up (discovery, dynamic registration): one per worker thread,
+/// awc clients are not `Send`.
 pub fn build_client(tls: Arc<ClientConfig>, timeout: Duration) -> awc::Client {
+    build_traced_client(
+        tls,
+        timeout,
+        Rc::new(|url: &str| {
+            if url.ends_with(WELL_KNOWN) {
+                "discovery"
+            } else {
+                "registration"
+            }
+        }),
+    )
+}
+
+/// The OP client of the running BFF; its spans name the endpoint of `provider`'s
+/// metadata each request goes to.
+pub fn build_op_client(
+    tls: Arc<ClientConfig>,
+    timeout: Duration,
+    provider: Arc<super::Provider>,
+) -> awc::Client {
+    build_traced_client(
+        tls,
+        timeout,
+        Rc::new(move |url: &str| endpoint_name(provider.metadata().ok().as_deref(), url)),
+    )
+}
+
+/// issue 13: every request carries a `traceparent` and gets a client span (the awc
+/// middleware `telemetry::Traced`), named by `names`.
+fn build_traced_client(
+    tls: Arc<ClientConfig>,
+    timeout: Duration,
+    names: Rc<dyn Fn(&str) -> &'static str>,
+) -> awc::Client {
     let connector = awc::Connector::new()
         .rustls_0_23(tls)
         .timeout(timeout)
@@ -119,11 +156,35 @@ pub fn build_client(tls: Arc<ClientConfig>, timeout: Duration) -> awc::Client {
         .connector(connector)
         .timeout(timeout)
         .disable_redirects()
+        .wrap(Traced(Peer::Op(names)))
         .add_default_header((
             "User-Agent",
             concat!("oidc-bff/", env!("CARGO_PKG_VERSION")),
         ))
         .finish()
+}
+
+const WELL_KNOWN: &str = "/.well-known/openid-configuration";
+
+/// issue 13: which OP endpoint `url` (without its query) is, for span names.
+pub fn endpoint_name(meta: Option<&super::discovery::Metadata>, url: &str) -> &'static str {
+    if url.ends_with(WELL_KNOWN) {
+        return "discovery";
+    }
+    let Some(m) = meta else { return "op" };
+    let is = |e: Option<&str>| e.is_some_and(|e| e.split('?').next() == Some(url));
+    [
+        ("token", Some(m.token_endpoint.as_str())),
+        ("jwks", Some(m.jwks_uri.as_str())),
+        ("par", m.pushed_authorization_request_endpoint.as_deref()),
+        ("userinfo", m.userinfo_endpoint.as_deref()),
+        ("introspection", m.introspection_endpoint.as_deref()),
+        ("revocation", m.revocation_endpoint.as_deref()),
+        ("registration", m.registration_endpoint.as_deref()),
+    ]
+    .into_iter()
+    .find(|(_, e)| is(*e))
+    .map_or("op", |(name, _)| name)
 }
 
 pub fn send_error(e: SendRequestError) -> OidcError {
@@ -512,5 +573,39 @@ mod tests {
             e.to_string(),
             "the OpenID Provider answered 502, not an OAuth error: text/plain, empty body"
         );
+    }
+
+    #[test]
+    fn op_calls_are_named_by_the_endpoint_they_go_to() {
+        let meta: super::super::discovery::Metadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://op",
+            "authorization_endpoint": "https://op/auth",
+            "token_endpoint": "https://op/token",
+            "jwks_uri": "https://op/jwks",
+            "userinfo_endpoint": "https://op/me",
+            "pushed_authorization_request_endpoint": "https://op/request",
+            "introspection_endpoint": "https://op/token/introspection",
+            "revocation_endpoint": "https://op/token/revocation?v=1",
+        }))
+        .unwrap();
+        let m = Some(&meta);
+        assert_eq!(endpoint_name(m, "https://op/token"), "token");
+        assert_eq!(endpoint_name(m, "https://op/me"), "userinfo");
+        assert_eq!(endpoint_name(m, "https://op/request"), "par");
+        assert_eq!(endpoint_name(m, "https://op/jwks"), "jwks");
+        assert_eq!(
+            endpoint_name(m, "https://op/token/introspection"),
+            "introspection"
+        );
+        assert_eq!(
+            endpoint_name(m, "https://op/token/revocation"),
+            "revocation"
+        );
+        assert_eq!(endpoint_name(m, "https://op/elsewhere"), "op");
+        assert_eq!(
+            endpoint_name(None, "https://op/.well-known/openid-configuration"),
+            "discovery"
+        );
+        assert_eq!(endpoint_name(None, "https://op/token"), "op");
     }
 }

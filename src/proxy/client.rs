@@ -24,6 +24,8 @@ impl UpstreamClient {
             awc::Client::builder()
                 .connector(connector)
                 .disable_redirects()
+                // issue 13: traceparent and a client span on every upstream request.
+                .wrap(crate::telemetry::Traced(crate::telemetry::Peer::Upstream))
                 .no_default_headers()
                 .timeout(Duration::from_secs(24 * 3600))
                 .finish(),

@@ -31,6 +31,9 @@ const DROPPED_REQUEST: &[&str] = &[
     "x-csrf",
     "x-request-id",
     "content-length",
+    // issue 13: the BFF sends its own trace context (continuing a valid incoming one).
+    "traceparent",
+    "tracestate",
 ];
 
 /// Headers that claim something about the client or the original request (its address,

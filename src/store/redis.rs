@@ -68,8 +68,8 @@ impl RedisStore {
             .map_err(err(op))
     }
 
-    fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+    fn conn(&self) -> Traced {
+        Traced(self.conn.clone())
     }
 
     /// `SET key value PX ms`, with `nx` only if `key` is not there; whether it was set.
@@ -286,5 +286,88 @@ impl SharedState for RedisStore {
     }
     fn is_shared(&self) -> bool {
         true
+    }
+}
+
+/// issue 13: the connection with a client span per command (its name only: no key, no
+/// value) under the current request's span.
+struct Traced(ConnectionManager);
+
+/// A command's name (`GET`, `EVALSHA`…), when it is a plain word.
+fn command_name(cmd: &redis::Cmd) -> String {
+    match cmd.args_iter().next() {
+        Some(redis::Arg::Simple(name))
+            if !name.is_empty() && name.len() <= 32 && name.iter().all(u8::is_ascii_alphabetic) =>
+        {
+            String::from_utf8_lossy(name).to_ascii_uppercase()
+        }
+        _ => "COMMAND".into(),
+    }
+}
+
+fn command_span(name: String) -> crate::telemetry::ClientSpan {
+    use opentelemetry::KeyValue;
+    crate::telemetry::ClientSpan::start(
+        format!("redis {name}"),
+        vec![
+            KeyValue::new("db.system.name", "redis"),
+            KeyValue::new("db.operation.name", name),
+        ],
+    )
+}
+
+fn end(span: crate::telemetry::ClientSpan, ok: bool) {
+    if ok {
+        span.ok()
+    } else {
+        span.failed("redis")
+    }
+}
+
+impl redis::aio::ConnectionLike for Traced {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        let span = command_span(command_name(cmd));
+        let call = self.0.req_packed_command(cmd);
+        Box::pin(async move {
+            let answer = call.await;
+            end(span, answer.is_ok());
+            answer
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        let span = command_span("PIPELINE".into());
+        let call = self.0.req_packed_commands(pipeline, offset, count);
+        Box::pin(async move {
+            let answer = call.await;
+            end(span, answer.is_ok());
+            answer
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_name;
+
+    #[test]
+    fn only_the_command_word_is_kept() {
+        let mut set = redis::cmd("set");
+        set.arg("bff:secret-key").arg("value");
+        assert_eq!(command_name(&set), "SET");
+        assert_eq!(command_name(&redis::cmd("EVALSHA")), "EVALSHA");
+        assert_eq!(command_name(&redis::cmd("x:y")), "COMMAND");
     }
 }

@@ -56,6 +56,22 @@ fn bad_settings_exit_2_with_one_line_naming_the_key() {
         ),
         // issue 10: refused, no longer silently raised to 8.
         (GOOD, &[("BFF_MAX_COOKIES", "7")], "`max_cookies`"),
+        // issue 13: an absolute http(s) URL.
+        (
+            GOOD,
+            &[("BFF_OTLP_ENDPOINT", "collector:4318")],
+            "`otlp_endpoint`",
+        ),
+        (
+            GOOD,
+            &[("BFF_OTLP_ENDPOINT", "http://collector:4318/?x=1")],
+            "`otlp_endpoint`",
+        ),
+        (
+            GOOD,
+            &[("BFF_OTEL_SERVICE_NAME", " ")],
+            "`otel_service_name`",
+        ),
         ("not json", &[], "`--config`"),
     ];
     for (settings, env, key) in cases {

@@ -41,6 +41,8 @@ mod standards;
 // issue 13: django-oauth-toolkit, a third OP
 mod third_op;
 mod tokens;
+// issue 13
+mod tracing;
 mod user_claims;
 // issue 11
 mod websocket;

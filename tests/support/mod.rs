@@ -11,6 +11,7 @@
 //! - `race`: f17's stale-and-new-cookie refresh race, shared by `refresh_interop` and `redis`.
 //! - `tokens`: ID and logout tokens as an OP makes them.
 //! - `ws_upstream`: a real WebSocket upstream (tungstenite).
+//! - `otlp`: an OTLP/HTTP trace receiver that decodes what the BFF exports.
 #![allow(dead_code)]
 
 pub mod bff;
@@ -19,6 +20,8 @@ pub mod demo_op; // issue 11: the real demo OP (node demo/op/server.mjs) in a te
 pub mod dot_op; // issue 13: django-oauth-toolkit, a third OP (tests/support/dot_op/)
 pub mod dpop; // issue 12: a DPoP proof verifier, as servers run one
 pub mod op;
+// issue 13: an OTLP/HTTP trace receiver
+pub mod otlp;
 pub mod process;
 pub mod race;
 pub mod tokens;

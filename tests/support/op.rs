@@ -98,6 +98,8 @@ pub struct Counters {
 }
 
 pub struct OpState {
+    /// issue 13: every request's path and its `traceparent` / `tracestate`, in order.
+    pub trace_headers: Vec<(String, Option<String>, Option<String>)>,
     pub issuer: String,
     pub signing: SigningKey,
     pub published: Vec<SigningKey>,
@@ -446,6 +448,7 @@ impl FakeOp {
         let issuer = format!("http://127.0.0.1:{port}");
         let key = SigningKey::rsa("rsa1", "key-1");
         let state = Arc::new(Mutex::new(OpState {
+            trace_headers: Vec::new(),
             issuer: issuer.clone(),
             signing: key.clone(),
             published: vec![key],
@@ -487,8 +490,10 @@ impl FakeOp {
         let client_rule_data = web::Data::new(client_rule.clone());
         let canned: Arc<Mutex<HashMap<String, Canned>>> = Arc::default();
         let canned_paths = canned.clone();
+        let traced = state.clone();
         let server = HttpServer::new(move || {
             let canned_paths = canned_paths.clone();
+            let traced = traced.clone();
             App::new()
                 .app_data(data.clone())
                 .app_data(assertion_data.clone())
@@ -496,6 +501,18 @@ impl FakeOp {
                 .wrap_fn(move |req, srv| {
                     use actix_web::dev::Service as _;
                     use futures_util::future::{Either, FutureExt as _};
+                    let header = |n: &str| {
+                        req.headers()
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string)
+                    };
+                    let seen = (
+                        req.path().to_string(),
+                        header("traceparent"),
+                        header("tracestate"),
+                    );
+                    traced.lock().unwrap().trace_headers.push(seen);
                     let answer = canned_paths.lock().unwrap().get(req.path()).cloned();
                     match answer {
                         Some(c) => Either::Left(
@@ -544,6 +561,17 @@ impl FakeOp {
 
     pub fn with<R>(&self, f: impl FnOnce(&mut OpState) -> R) -> R {
         f(&mut self.state.lock().unwrap())
+    }
+
+    /// issue 13: the `traceparent` of the last request to `path`.
+    pub fn traceparent_at(&self, path: &str) -> Option<String> {
+        self.with(|s| {
+            s.trace_headers
+                .iter()
+                .rev()
+                .find(|(p, _, _)| p == path)
+                .and_then(|(_, t, _)| t.clone())
+        })
     }
 
     pub fn tweak(&self, t: Tweaks) {

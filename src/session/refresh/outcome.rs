@@ -85,6 +85,7 @@ pub(super) async fn grant(
                 None => None,
             };
             refreshes.with_label_values(&["success"]).inc();
+            crate::telemetry::event("refresh", &[("bff.outcome", "success")]);
             tracing::info!(rotated = answer.refresh_token.is_some(), "tokens refreshed");
             Ok(Outcome::Refreshed(Box::new(Tokens {
                 dpop_jkt,
@@ -111,10 +112,12 @@ pub(super) async fn grant(
                 "refresh refused; session ended"
             );
             refreshes.with_label_values(&["refused"]).inc();
+            crate::telemetry::event("refresh", &[("bff.outcome", "refused")]);
             Ok(Outcome::Ended)
         }
         Err(e) => {
             refreshes.with_label_values(&["error"]).inc();
+            crate::telemetry::event("refresh", &[("bff.outcome", "error")]);
             Err(e.into())
         }
     }
