@@ -17,6 +17,7 @@ mod demo_op;
 mod dpop;
 mod edge;
 mod fapi;
+mod fapi_plan;
 mod hostile;
 mod https;
 mod id_token;

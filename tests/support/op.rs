@@ -78,6 +78,8 @@ pub struct Tweaks {
     pub extra_claims: Map<String, Value>,
     /// issue 17: ID tokens without `sid` (OPs that do not do sessions that way).
     pub omit_sid: bool,
+    /// issue 12: claims left out of the ID token (e.g. `iss`, `aud`, `exp`).
+    pub omit: Vec<&'static str>,
 }
 
 #[derive(Clone)]
@@ -114,6 +116,8 @@ pub struct OpState {
     pub revoked: Vec<(String, String)>,
     pub refresh_token_issued: bool,
     pub access_token_ttl: u64,
+    /// issue 12: code-exchange and refresh answers without `expires_in`.
+    pub omit_expires_in: bool,
     pub issued_tokens: Vec<String>,
     /// Live refresh tokens (spent ones are removed when rotating).
     pub live_refresh_tokens: Vec<String>,
@@ -462,6 +466,7 @@ impl FakeOp {
             revoked: Vec::new(),
             refresh_token_issued: true,
             access_token_ttl: 300,
+            omit_expires_in: false,
             issued_tokens: Vec::new(),
             live_refresh_tokens: Vec::new(),
             revoked_tokens: Vec::new(),
@@ -1088,6 +1093,9 @@ async fn token(req: HttpRequest, state: Shared, body: web::Bytes) -> HttpRespons
         "expires_in": s.access_token_ttl,
         "scope": auth.params.get("scope"),
     });
+    if s.omit_expires_in {
+        body.as_object_mut().unwrap().remove("expires_in");
+    }
     s.issued_tokens.push(access);
     if s.refresh_token_issued {
         body["refresh_token"] = json!(refresh);
@@ -1238,6 +1246,9 @@ async fn refresh_grant(
     let token_type = issue_type(&mut s, &access);
     let mut body =
         json!({"access_token": access, "token_type": token_type, "expires_in": s.access_token_ttl});
+    if s.omit_expires_in {
+        body.as_object_mut().unwrap().remove("expires_in");
+    }
     if s.rotate_refresh_tokens {
         s.live_refresh_tokens.retain(|t| t != &rt);
         let new_rt = format!("rt-{}", random(24));

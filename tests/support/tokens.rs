@@ -44,6 +44,9 @@ pub fn sign_id_token(s: &OpState, nonce: &str) -> String {
     if t.omit_sid {
         claims.as_object_mut().unwrap().remove("sid");
     }
+    for name in &t.omit {
+        claims.as_object_mut().unwrap().remove(*name);
+    }
     for (k, v) in &t.extra_claims {
         claims[k] = v.clone();
     }

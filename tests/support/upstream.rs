@@ -16,6 +16,9 @@ pub struct UpState {
     pub seen: Vec<Value>,
     /// Access tokens answered with 401 invalid_token.
     pub reject_tokens: HashSet<String>,
+    /// issue 12: the next this many requests are answered 401 invalid_token, whatever
+    /// their token (a resource server that forces refreshes).
+    pub reject_next: usize,
     pub bytes_received: u64,
     /// issue 12: `Authorization: DPoP` requests are checked as a resource server does.
     pub dpop: UpDpop,
@@ -30,6 +33,9 @@ pub struct UpDpop {
     pub nonce: Option<String>,
     /// Every demand brings a new nonce and none is ever accepted.
     pub nonce_loop: bool,
+    /// The scheme as the `use_dpop_nonce` challenge spells it (default `DPoP`; schemes
+    /// are case-insensitive, RFC 9110 11.1).
+    pub scheme: Option<&'static str>,
     /// The proofs that verified (thumbprint and claims), and the refusals' reasons.
     pub proofs: Vec<super::dpop::Proof>,
     pub refused: Vec<String>,
@@ -124,7 +130,9 @@ fn record(req: &HttpRequest, state: &Shared) -> Option<HttpResponse> {
     if let Some(denied) = dpop_check(req, &mut s) {
         return Some(denied);
     }
-    if token.is_some_and(|t| s.reject_tokens.contains(t)) {
+    let forced = s.reject_next > 0;
+    s.reject_next = s.reject_next.saturating_sub(1);
+    if forced || token.is_some_and(|t| s.reject_tokens.contains(t)) {
         return Some(
             HttpResponse::Unauthorized()
                 .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
@@ -232,11 +240,14 @@ fn dpop_check(req: &HttpRequest, s: &mut UpState) -> Option<HttpResponse> {
             s.dpop.nonce_demands += 1;
             let fresh = format!("up-{}", s.dpop.nonce_demands);
             s.dpop.nonce = Some(fresh.clone());
+            let scheme = s.dpop.scheme.unwrap_or("DPoP");
             Some(
                 HttpResponse::Unauthorized()
                     .insert_header((
                         "WWW-Authenticate",
-                        "DPoP error=\"use_dpop_nonce\", error_description=\"nonce needed\"",
+                        format!(
+                            "{scheme} error=\"use_dpop_nonce\", error_description=\"nonce needed\""
+                        ),
                     ))
                     .insert_header(("DPoP-Nonce", fresh))
                     .json(json!({"error": "use_dpop_nonce"})),
