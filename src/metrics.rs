@@ -26,6 +26,9 @@ pub struct Metrics {
     pub websocket_closes: IntCounterVec,
     // issue 11: route tokens
     pub route_tokens: IntCounterVec,
+    // issue 13: the admin API
+    /// Admin API requests by endpoint and outcome.
+    pub admin_requests: IntCounterVec,
 }
 
 const BUCKETS: &[f64] = &[
@@ -99,7 +102,7 @@ impl Metrics {
             logouts: counter(
                 &r,
                 "bff_logouts_total",
-                "OP-initiated logouts by channel (backchannel, frontchannel) and outcome (matched, unmatched, unknown: sessions live in cookies)",
+                "OP-initiated and admin logouts by channel (backchannel, frontchannel, admin) and outcome (matched, unmatched, unknown: sessions live in cookies)",
                 &["channel", "outcome"],
             ),
             // issue 11: WebSocket
@@ -121,6 +124,13 @@ impl Metrics {
                 "bff_route_tokens_total",
                 "Route tokens by kind (client, exchange) and outcome (issued, cached, shared, refused, error)",
                 &["kind", "outcome"],
+            ),
+            // issue 13: the admin API
+            admin_requests: counter(
+                &r,
+                "bff_admin_requests_total",
+                "Admin API requests by endpoint (sessions_end, config, other) and outcome (ok, unauthorized, invalid_request, error)",
+                &["endpoint", "outcome"],
             ),
             registry: r,
         }
