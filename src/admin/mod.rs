@@ -117,8 +117,9 @@ pub fn server(
     Ok((server, port))
 }
 
-/// A request body that its handler left unread (today every admin route ignores bodies,
-/// and unknown paths answer 404) is kept alive until the answer is sent and the
+/// A request body that its handler left unread (every admin route but
+/// `POST /admin/sessions/end` ignores bodies, a refused token or an unknown path answers
+/// before any is read) is kept alive until the answer is sent and the
 /// connection then closes: actix would otherwise drain a dropped chunked body for as
 /// long as the client sends. A handler that reads its body reads it through a stream
 /// that may not stall longer than `body_timeout`.
