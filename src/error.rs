@@ -106,6 +106,11 @@ pub enum BffError {
     /// The token exchange of a `token_exchange` route failed.
     #[error("the token exchange failed: {0}")]
     TokenExchange(OidcError),
+    // issue 13: the admin API
+    /// `/admin/…` without the right `Authorization: Bearer <admin_token>` (401 with
+    /// `WWW-Authenticate: Bearer`).
+    #[error("the admin API needs the admin token as a bearer token")]
+    AdminUnauthorized,
 }
 
 impl BffError {
@@ -153,6 +158,8 @@ impl BffError {
             // issue 11: route tokens
             BffError::ClientToken(_) => (StatusCode::BAD_GATEWAY, "client_token_failed"),
             BffError::TokenExchange(_) => (StatusCode::BAD_GATEWAY, "token_exchange_failed"),
+            // issue 13: the admin API
+            BffError::AdminUnauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             BffError::Oidc(e) => match e {
                 OidcError::NotReady | OidcError::Discovery(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
@@ -247,7 +254,8 @@ impl BffError {
             | BffError::UserinfoSubMismatch
             | BffError::MethodNotAllowed
             | BffError::BodyTimeout
-            | BffError::MalformedBody => return Cow::Owned(self.to_string()),
+            | BffError::MalformedBody
+            | BffError::AdminUnauthorized => return Cow::Owned(self.to_string()),
         };
         Cow::Borrowed(fixed)
     }
@@ -277,9 +285,13 @@ impl ResponseError for BffError {
         } else {
             tracing::debug!(error = %self, code, "request refused");
         }
-        HttpResponse::build(status)
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(json!({ "error": code, "error_description": self.public_message() }))
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        if matches!(self, BffError::AdminUnauthorized) {
+            // RFC 6750 §3: the scheme the admin API expects.
+            res.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="oidc-bff admin""#));
+        }
+        res.json(json!({ "error": code, "error_description": self.public_message() }))
     }
 }
 

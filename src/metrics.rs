@@ -29,6 +29,9 @@ pub struct Metrics {
     pub route_tokens: IntCounterVec,
     /// issue 13: span batches the OTLP exporter could not deliver.
     pub trace_export_failures: IntCounter,
+    // issue 13: the admin API
+    /// Admin API requests by endpoint and outcome.
+    pub admin_requests: IntCounterVec,
 }
 
 const BUCKETS: &[f64] = &[
@@ -102,7 +105,7 @@ impl Metrics {
             logouts: counter(
                 &r,
                 "bff_logouts_total",
-                "OP-initiated logouts by channel (backchannel, frontchannel) and outcome (matched, unmatched, unknown: sessions live in cookies)",
+                "OP-initiated and admin logouts by channel (backchannel, frontchannel, admin) and outcome (matched, unmatched, unknown: sessions live in cookies)",
                 &["channel", "outcome"],
             ),
             // issue 11: WebSocket
@@ -134,6 +137,13 @@ impl Metrics {
                 let _ = r.register(Box::new(c.clone()));
                 c
             },
+            // issue 13: the admin API
+            admin_requests: counter(
+                &r,
+                "bff_admin_requests_total",
+                "Admin API requests by endpoint (sessions_end, config, other) and outcome (ok, unauthorized, invalid_request, error)",
+                &["endpoint", "outcome"],
+            ),
             registry: r,
         }
     }

@@ -50,9 +50,9 @@ pub async fn post(
     Ok(HttpResponse::Ok().json(json!({})))
 }
 
-/// What an OP-initiated logout names.
+/// What an OP-initiated (or issue 13: admin) logout names.
 #[derive(Clone, Copy)]
-pub(super) enum By<'a> {
+pub(crate) enum By<'a> {
     Sid(&'a str),
     Sub(&'a str),
 }
@@ -60,13 +60,14 @@ pub(super) enum By<'a> {
 /// issue 17: records a logout (sessions of that `sid`/`sub` begun by `now` are refused
 /// from now on), counts the live sessions it matched where sessions are indexed (Redis
 /// session mode), and logs and counts exactly that: never "ended" when nothing is known
-/// to have matched.
-pub(super) async fn record(
+/// to have matched. issue 13: also `POST /admin/sessions/end` (channel `admin`), which
+/// answers with the count: `Some(n)` where sessions are indexed, `None` in cookie mode.
+pub(crate) async fn record(
     state: &AppState,
     channel: &'static str,
     by: By<'_>,
     now: u64,
-) -> Result<(), BffError> {
+) -> Result<Option<usize>, BffError> {
     // Sessions that could still be alive: no older than the absolute lifetime.
     let until = now + state.config.session.lifetime.as_secs();
     let (by_sid, value) = match by {
@@ -120,7 +121,7 @@ pub(super) async fn record(
             "logout recorded: sessions of this {what} begun until now are refused from now on (sessions live in cookies: whether any matched is not known)"
         ),
     }
-    Ok(())
+    Ok(matched)
 }
 
 /// A front-channel logout request has arrived since start.

@@ -43,7 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// An endpoint answering `allow`'s methods; any other method (HEAD too) is 405 JSON with
 /// `Allow`.
-fn at(path: &'static str, allow: &'static str) -> actix_web::Resource {
+pub(crate) fn at(path: &'static str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {
         let mut res = actix_web::ResponseError::error_response(&BffError::MethodNotAllowed);
         res.headers_mut().insert(

@@ -22,6 +22,8 @@ mod source;
 mod store;
 #[cfg(test)]
 mod tests;
+// issue 13: the redacted view of the settings (`GET /admin/config`).
+mod view;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,6 +43,7 @@ pub use sender::{ClientTls, Profile, SenderConfig, FAPI2_ALGS};
 pub use server::{is_loopback_host, origin_of, ServerConfig, TlsFiles};
 pub use session::{SameSite, SessionConfig};
 pub use store::StoreConfig;
+pub use view::{redact_url, redacted as redacted_view, REDACTED};
 
 use source::Source;
 
@@ -92,6 +95,9 @@ pub struct Config {
     pub sender: SenderConfig,
     /// Keys present in the file that we do not know (warned about, not fatal).
     pub unknown_keys: Vec<String>,
+    /// issue 13: the known keys' values as given, for the redacted view only
+    /// (`redacted_view`); sections read their typed fields, never this.
+    pub given: Secret<serde_json::Map<String, Value>>,
 }
 
 impl Config {
@@ -176,6 +182,7 @@ impl Config {
             log,
             proxy,
             sender,
+            given: Secret::new(src.given().clone()),
             unknown_keys: src.unknown_keys,
         };
         sender::check_fapi2(&config)?;

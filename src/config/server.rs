@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::secret::Secret;
 use super::source::Source;
 use super::{parse_url, ConfigError};
 
@@ -26,6 +27,9 @@ pub struct ServerConfig {
     /// `address:port` of the admin listener (`/metrics`); `None`: `/metrics` is served on
     /// the public listener.
     pub admin_listen: Option<String>,
+    /// issue 13: the bearer token of the admin API (`/admin/…` on the admin listener);
+    /// `None`: the admin listener serves `/metrics` only.
+    pub admin_token: Option<Secret<String>>,
     /// The SPA's folder; `None`: a sidecar without static files (`spa_dir` unset and no
     /// `./spa` folder).
     pub spa_dir: Option<PathBuf>,
@@ -81,12 +85,15 @@ pub(super) fn validate(src: &Source) -> Result<ServerConfig, ConfigError> {
         allowed_origins.push(origin_of(&parse_url("allowed_origins", &o)?));
     }
     let listen = listen(src, &base_url, loopback)?;
+    let admin_listen = admin_listen(src, &listen)?;
+    let admin_token = admin_token(src, admin_listen.is_some())?;
     Ok(ServerConfig {
         origin: origin_of(&base_url),
         https,
         secure_cookies: https || loopback,
         allowed_origins,
-        admin_listen: admin_listen(src, &listen)?,
+        admin_listen,
+        admin_token,
         listen,
         tls: tls(src, https)?,
         spa_dir: spa_dir(src)?,
@@ -170,4 +177,40 @@ fn admin_listen(src: &Source, listen: &str) -> Result<Option<String>, ConfigErro
         ));
     }
     Ok(Some(a))
+}
+
+// issue 13: the admin API.
+/// The shortest `admin_token` accepted: 32 characters (e.g. `openssl rand -hex 16`, 128
+/// bits), so that a guessable word is refused.
+pub const ADMIN_TOKEN_MIN: usize = 32;
+/// The longest `admin_token` accepted (it travels in one header).
+pub const ADMIN_TOKEN_MAX: usize = 512;
+
+fn admin_token(src: &Source, has_listener: bool) -> Result<Option<Secret<String>>, ConfigError> {
+    const KEY: &str = "admin_token";
+    let Some(token) = src.str("admin_token").filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if !has_listener {
+        return Err(ConfigError::new(
+            KEY,
+            "needs admin_listen: the admin API is served only on the admin listener",
+        ));
+    }
+    let n = token.chars().count();
+    if !(ADMIN_TOKEN_MIN..=ADMIN_TOKEN_MAX).contains(&n) {
+        return Err(ConfigError::new(
+            KEY,
+            format!("must be {ADMIN_TOKEN_MIN} to {ADMIN_TOKEN_MAX} characters long (it has {n})"),
+        ));
+    }
+    // What a bearer token may hold (RFC 6750 §2.1 b64token, plus the other visible ASCII
+    // characters): a space or control character could not be sent in the header.
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::new(
+            KEY,
+            "must be visible ASCII characters only (no spaces or control characters)",
+        ));
+    }
+    Ok(Some(Secret::new(token)))
 }

@@ -53,6 +53,10 @@ pub(super) struct Key {
     /// Documents (and a test checks) which file reads the key.
     #[cfg_attr(not(test), allow(dead_code))]
     pub section: Section,
+    /// issue 13: the value is or holds a secret (a credential, key material, a password
+    /// in a URL, header values that may be API keys): `GET /admin/config` never shows
+    /// it (`view.rs`).
+    pub secret: bool,
 }
 
 const fn key(name: &'static str, kind: Kind, section: Section) -> Key {
@@ -60,7 +64,13 @@ const fn key(name: &'static str, kind: Kind, section: Section) -> Key {
         name,
         kind,
         section,
+        secret: false,
     }
+}
+
+/// issue 13: a row whose value is or holds a secret (see [`Key::secret`]).
+const fn secret(k: Key) -> Key {
+    Key { secret: true, ..k }
 }
 
 use Kind::*;
@@ -71,23 +81,23 @@ use Section::*;
 pub(super) const KEYS: &[Key] = &[
     key("issuer", Str, Provider),
     key("client_id", Str, Client),
-    key("client_secret", Str, Client),
+    secret(key("client_secret", Str, Client)),
     key("scope", Str, Client),
-    key("api_endpoint", Str, Proxy),
+    secret(key("api_endpoint", Str, Proxy)),
     key("verify_ssl_server", Bool, Provider),
     key("debug", Bool, Log),
     key("send_parameters_via", Str, Provider),
     key("redirect_uri", Str, Client),
     key("base_url", Str, Server),
     key("post_logout_redirect_uri", Str, Client),
-    key("subscription_key", Str, Proxy),
+    secret(key("subscription_key", Str, Proxy)),
     key("listen", Str, Server),
     key("tls_cert", Path, Server),
     key("tls_key", Path, Server),
     key("ca_file", Path, Provider),
-    key("cookie_keys", List, Session),
-    key("routes", Json, Proxy),
-    key("session_store", Str, Session),
+    secret(key("cookie_keys", List, Session)),
+    secret(key("routes", Json, Proxy)),
+    secret(key("session_store", Str, Session)),
     key("allowed_origins", List, Server),
     key("insecure_http", Bool, Server),
     key("cookie_same_site", Str, Session),
@@ -99,7 +109,7 @@ pub(super) const KEYS: &[Key] = &[
     key("http_timeout", Num, Provider),
     key("token_endpoint_auth_method", Str, Client),
     key("client_private_key", Path, Client),
-    key("client_private_jwk", Json, Client),
+    secret(key("client_private_jwk", Json, Client)),
     key("client_key_id", Str, Client),
     key("client_signing_alg", Str, Client),
     key("request_object_signing_alg", Str, Client),
@@ -112,11 +122,11 @@ pub(super) const KEYS: &[Key] = &[
     key("proxy_connect_timeout", Num, Proxy),
     key("silent_login", Bool, Provider),
     key("access_log", Bool, Log),
-    key("shared_store", Str, Store),
+    secret(key("shared_store", Str, Store)),
     key("store_timeout_ms", Num, Store),
     key("shutdown_grace", Num, Server),
     key("client_registration_file", Path, Client),
-    key("registration_initial_access_token", Str, Client),
+    secret(key("registration_initial_access_token", Str, Client)),
     key("max_bff_body", Num, Limits),
     key("max_cookies", Num, Limits),
     key("max_cookie_header", Num, Limits),
@@ -138,7 +148,7 @@ pub(super) const KEYS: &[Key] = &[
     // issue 12: sender-constrained tokens, FAPI 2.0
     key("profile", Str, Sender),
     key("dpop", Bool, Sender),
-    key("dpop_private_jwk", Json, Sender),
+    secret(key("dpop_private_jwk", Json, Sender)),
     key("dpop_private_key", Path, Sender),
     key("client_tls_cert", Path, Sender),
     key("client_tls_key", Path, Sender),
@@ -147,6 +157,8 @@ pub(super) const KEYS: &[Key] = &[
     // issue 13: tracing (OTLP/HTTP export)
     key("otlp_endpoint", Str, Log),
     key("otel_service_name", Str, Log),
+    // issue 13: the admin API's bearer token.
+    secret(key("admin_token", Str, Server)),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static Key> {
@@ -188,6 +200,12 @@ impl Source {
             known,
             unknown_keys,
         })
+    }
+
+    /// issue 13: the known keys' values as given (file, then `BFF_<KEY>`), for the
+    /// redacted view of the settings.
+    pub fn given(&self) -> &Map<String, Value> {
+        &self.known
     }
 
     fn get<T: DeserializeOwned>(&self, name: &str, kind: Kind) -> Option<T> {

@@ -128,6 +128,20 @@ impl Proc {
         Self::start_with(port, super::settings(issuer, port, patch)).await
     }
 
+    /// issue 13: as `start`, with these environment variables set (e.g. `BFF_<KEY>`).
+    pub async fn start_with_env(issuer: &str, patch: Value, env: &[(&str, &str)]) -> Proc {
+        let port = free_port();
+        let mut settings = super::settings(issuer, port, patch);
+        settings["listen"] = json!(format!("127.0.0.1:{port}"));
+        let path = settings_file("proc", &settings.to_string());
+        let mut cmd = bin();
+        cmd.arg("--config").arg(&path);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self::launch(cmd, port, path.parent().unwrap()).await
+    }
+
     /// Starts the binary with these whole settings (listening on `port`), waits until
     /// `/healthz` is 200.
     pub async fn start_with(port: u16, mut settings: Value) -> Proc {

@@ -492,3 +492,40 @@ fn client_secret_basic_encoding_is_form_or_raw() {
         assert_eq!(e.key, "client_secret_basic_encoding");
     }
 }
+
+// issue 13: the admin API's token.
+#[test]
+fn admin_token_needs_the_admin_listener_and_a_sound_value() {
+    let token = "0123456789abcdef0123456789abcdef";
+    let c = ok(json!({"admin_listen": "127.0.0.1:9090", "admin_token": token}));
+    assert_eq!(exposed(&c.server.admin_token), Some(token));
+    assert!(ok(json!({"admin_listen": "127.0.0.1:9090"}))
+        .server
+        .admin_token
+        .is_none());
+    let from_env = build(
+        json!({"admin_listen": "127.0.0.1:9090"}),
+        &[("BFF_ADMIN_TOKEN", token)],
+    )
+    .expect("valid");
+    assert_eq!(exposed(&from_env.server.admin_token), Some(token));
+    let e = err(json!({"admin_token": token}), &[]);
+    assert_eq!(e.key, "admin_token");
+    assert!(e.message.contains("admin_listen"), "{e}");
+    let short = &token[..31];
+    let spaced = format!("{} {}", &token[..16], &token[16..]);
+    let long = "a".repeat(513);
+    for bad in [
+        short,
+        spaced.as_str(),
+        long.as_str(),
+        "ümlaut-0123456789abcdef0123456789ab",
+    ] {
+        let e = err(
+            json!({"admin_listen": "127.0.0.1:9090", "admin_token": bad}),
+            &[],
+        );
+        assert_eq!(e.key, "admin_token", "{bad}");
+        assert!(!e.to_string().contains(bad), "the value is not echoed: {e}");
+    }
+}
