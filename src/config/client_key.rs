@@ -15,6 +15,9 @@ pub struct ClientKey {
     pub key: Secret<jsonwebtoken::EncodingKey>,
     pub alg: jsonwebtoken::Algorithm,
     pub kid: Option<String>,
+    /// The setting it came from (`client_private_key`, `dpop_private_jwk`, ...), for
+    /// errors found after loading (issue 12: FAPI 2.0 key sizes).
+    pub setting: &'static str,
 }
 
 impl ClientKey {
@@ -30,6 +33,18 @@ impl ClientKey {
             m.insert("kid".into(), Value::from(kid.as_str()));
         }
         Some(v)
+    }
+
+    /// issue 12: the modulus length of an RSA key in bits (`None` for other keys).
+    pub fn rsa_bits(&self) -> Option<usize> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        if self.alg.family() != jsonwebtoken::AlgorithmFamily::Rsa {
+            return None;
+        }
+        let jwk = self.public_jwk()?;
+        let n = URL_SAFE_NO_PAD.decode(jwk.get("n")?.as_str()?).ok()?;
+        let first = n.iter().position(|b| *b != 0)?;
+        Some((n.len() - first) * 8 - n[first].leading_zeros() as usize)
     }
 
     /// A private JWK: RSA (`n`, `e`, `d`, `p`, `q`) or EC P-256 (`d`). Its `kid` is used
@@ -105,6 +120,7 @@ impl ClientKey {
             key: Secret::new(key),
             alg,
             kid,
+            setting,
         })
     }
 
@@ -144,6 +160,7 @@ impl ClientKey {
             key: Secret::new(key),
             alg,
             kid,
+            setting,
         })
     }
 }

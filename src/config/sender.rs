@@ -194,6 +194,21 @@ pub(super) fn check_fapi2(config: &super::Config) -> Result<(), ConfigError> {
             format!("{:?} is not allowed {WHY} (PS256, ES256, EdDSA)", k.alg),
         ));
     }
+    // §5.4.1: RSA keys of at least 2048 bits (our EC keys are P-256, above the 224 minimum).
+    let keys = config
+        .client
+        .key
+        .iter()
+        .chain(config.sender.dpop.iter().flatten());
+    if let Some((k, bits)) = keys
+        .filter_map(|k| k.rsa_bits().map(|b| (k, b)))
+        .find(|(_, b)| *b < 2048)
+    {
+        return Err(ConfigError::new(
+            k.setting,
+            format!("an RSA key of {bits} bits is too short {WHY} (at least 2048)"),
+        ));
+    }
     if config.sender.dpop.is_none() && config.sender.tls_client.is_none() {
         return Err(ConfigError::new(
             "dpop",

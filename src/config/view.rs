@@ -294,7 +294,10 @@ fn fill(v: &mut View, c: &Config) {
     v.shown("log_format", if lg.json { "json" } else { "text" });
     v.shown("access_log", lg.access_log);
     // tracing (issue 13): the collector URL has no credentials (validated).
-    v.shown("otlp_endpoint", lg.otlp_endpoint.as_ref().map(url::Url::as_str));
+    v.shown(
+        "otlp_endpoint",
+        lg.otlp_endpoint.as_ref().map(url::Url::as_str),
+    );
     v.shown("otel_service_name", lg.service_name.as_str());
     // sender-constrained tokens (issue 12): key files by path, the JWK is the key itself.
     let sd = &c.sender;

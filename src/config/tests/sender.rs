@@ -197,6 +197,30 @@ fn each_setting_that_breaks_fapi2_stops_start_up_naming_its_key() {
         let e = fapi2_with(patch.clone()).expect_err("refused");
         assert_eq!(e.key, want, "{patch}: {e}");
     }
+    // §5.4.1: RSA keys of fewer than 2048 bits, as the client key or a DPoP key.
+    let short = key("rsa1024");
+    let e = fapi2_with(json!({"client_private_key": short})).expect_err("refused");
+    assert_eq!(e.key, "client_private_key", "{e}");
+    assert!(e.to_string().contains("1024 bits"), "{e}");
+    let e = fapi2_with(json!({"dpop_private_key": short})).expect_err("refused");
+    assert_eq!(e.key, "dpop_private_key", "{e}");
+    assert_eq!(
+        ok(json!({"client_private_key": short}))
+            .client
+            .key
+            .unwrap()
+            .rsa_bits(),
+        Some(1024)
+    );
+    assert_eq!(
+        fapi2_with(json!({}))
+            .unwrap()
+            .client
+            .key
+            .unwrap()
+            .rsa_bits(),
+        Some(2048)
+    );
     // Mutual TLS instead of DPoP and private_key_jwt satisfies the profile.
     let (dir, cert, k) = cert_files(false);
     let c = fapi2_with(
