@@ -320,3 +320,83 @@ async fn refresh_token_test() {
         "the refreshed token is bound"
     );
 }
+
+/// A self-signed client certificate and its key, written to a temporary folder.
+fn client_cert() -> (std::path::PathBuf, String, String) {
+    let dir = std::env::temp_dir().join(format!("bff-alias-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = rcgen::generate_simple_self_signed(vec!["oidc-bff-test".to_string()]).unwrap();
+    let (cert, key) = (dir.join("client.pem"), dir.join("client-key.pem"));
+    std::fs::write(&cert, c.cert.pem()).unwrap();
+    std::fs::write(&key, c.signing_key.serialize_pem()).unwrap();
+    let s = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    (dir.clone(), s(&cert), s(&key))
+}
+
+#[actix_web::test]
+async fn happy_path_with_mtls_endpoint_aliases() {
+    // RFC 8705 5 / FAPI 2.0 5.3.2.1: with a client certificate, every back-channel call
+    // goes to the OP's mutual-TLS alias; without one, to the plain endpoints.
+    let op = FakeOp::start().await;
+    let i = op.issuer.clone();
+    op.with(|s| {
+        s.discovery_overrides.insert(
+            "mtls_endpoint_aliases".into(),
+            json!({
+                "token_endpoint": format!("{i}/mtls/token"),
+                "pushed_authorization_request_endpoint": format!("{i}/mtls/par"),
+                "userinfo_endpoint": format!("{i}/mtls/userinfo"),
+                "revocation_endpoint": format!("{i}/mtls/revoke"),
+                "introspection_endpoint": format!("{i}/mtls/introspect"),
+            }),
+        );
+    });
+    let paths = |op: &FakeOp| -> Vec<String> {
+        op.with(|s| s.trace_headers.iter().map(|(p, _, _)| p.clone()).collect())
+    };
+    let run = |patch: Value| {
+        let issuer = op.issuer.clone();
+        async move {
+            let bff = spawn_bff(&issuer, patch).await;
+            let mut b = Browser::new(&bff.base);
+            assert_eq!(b.login().await.location(), "/");
+            assert_eq!(b.get("/bff/userinfo").await.status, 200);
+            let res = b
+                .request("POST", "/bff/introspect", &[("X-CSRF", "1")], None)
+                .await;
+            assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+            let res = b
+                .request("POST", "/bff/logout", &[("X-CSRF", "1")], None)
+                .await;
+            assert!(res.status < 400, "{}", res.status);
+        }
+    };
+    let (dir, cert, key) = client_cert();
+    run(json!({"send_parameters_via": "par", "client_tls_cert": cert, "client_tls_key": key}))
+        .await;
+    let with_cert = paths(&op);
+    for p in [
+        "/mtls/par",
+        "/mtls/token",
+        "/mtls/userinfo",
+        "/mtls/introspect",
+        "/mtls/revoke",
+    ] {
+        assert!(with_cert.iter().any(|x| x == p), "{p} in {with_cert:?}");
+    }
+    for p in ["/par", "/token", "/userinfo", "/introspect", "/revoke"] {
+        assert!(
+            !with_cert.iter().any(|x| x == p),
+            "{p} not in {with_cert:?}"
+        );
+    }
+    op.with(|s| s.trace_headers.clear());
+    run(json!({"send_parameters_via": "par"})).await;
+    let without = paths(&op);
+    assert!(without.iter().any(|x| x == "/token"), "{without:?}");
+    assert!(
+        !without.iter().any(|x| x.starts_with("/mtls/")),
+        "{without:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -546,6 +546,12 @@ impl FakeOp {
                 .route("/register", web::post().to(register))
                 .route("/userinfo", web::get().to(userinfo))
                 .route("/introspect", web::post().to(introspect))
+                // issue 12: where `mtls_endpoint_aliases` (RFC 8705 5) may point.
+                .route("/mtls/token", web::post().to(token))
+                .route("/mtls/revoke", web::post().to(revoke))
+                .route("/mtls/par", web::post().to(par))
+                .route("/mtls/userinfo", web::get().to(userinfo))
+                .route("/mtls/introspect", web::post().to(introspect))
         })
         .workers(1)
         .listen(listener)
