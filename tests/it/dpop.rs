@@ -431,3 +431,59 @@ async fn fapi2_requires_iss_es256_and_issuer_audience() {
     );
     assert_ne!(res.location(), "/");
 }
+
+#[actix_web::test]
+async fn a_websocket_upgrade_carries_the_dpop_token_and_a_fresh_proof_for_the_http_url() {
+    use crate::support::ws_upstream::WsUpstream;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let ws_up = WsUpstream::start();
+    let op = FakeOp::start().await;
+    let routes = json!([{"prefix": "/api/ws", "upstream": ws_up.base}]);
+    let bff = spawn_bff(
+        &op.issuer,
+        json!({"dpop": true, "dpop_private_key": key_path("ec1"), "routes": routes}),
+    )
+    .await;
+    let mut b = Browser::new(&bff.base);
+    assert_eq!(b.login().await.location(), "/");
+    for _ in 0..2 {
+        let mut req = format!("ws://127.0.0.1:{}/api/ws/chat?room=1", bff.port)
+            .into_client_request()
+            .unwrap();
+        let h = req.headers_mut();
+        h.insert("cookie", b.cookie_header().parse().unwrap());
+        h.insert("origin", bff.base.parse().unwrap());
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", bff.port))
+            .await
+            .unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(req, tcp)
+            .await
+            .expect("upgraded");
+        let _ = ws.close(None).await;
+    }
+    let conns = ws_up.conns.lock().unwrap().clone();
+    assert_eq!(conns.len(), 2);
+    let mut jtis = Vec::new();
+    for c in &conns {
+        let token = c.headers["authorization"]
+            .strip_prefix("DPoP ")
+            .expect("Authorization: DPoP");
+        assert!(
+            op.with(|s| s.dpop.bound.contains_key(token)),
+            "a bound token"
+        );
+        // htu is the upstream's http URL (RFC 9449 4.2: without query), the method GET.
+        let htu = format!("{}{}", ws_up.base, c.path);
+        let expect = crate::support::dpop::Expect {
+            htm: "GET",
+            htu: &htu,
+            access_token: Some(token),
+            nonce: None,
+        };
+        let proof = crate::support::dpop::verify(&c.headers["dpop"], &expect)
+            .unwrap_or_else(|e| panic!("proof for {htu}: {e:?}"));
+        assert!(proof.claims["htu"].as_str().unwrap().starts_with("http://"));
+        jtis.push(proof.claims["jti"].clone());
+    }
+    assert_ne!(jtis[0], jtis[1], "a fresh proof per upgrade");
+}
