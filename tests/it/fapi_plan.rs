@@ -400,3 +400,54 @@ async fn happy_path_with_mtls_endpoint_aliases() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn every_test_the_readme_fapi_tables_name_exists() {
+    // The README's FAPI 2.0 tables cite tests by name (`file::name`, or a bare name in
+    // the plan table, which means this file); each must be a test function here.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let start = readme.find("### FAPI 2.0").expect("a FAPI 2.0 section");
+    let end = start + readme[start..].find("### DPoP and mutual TLS").unwrap();
+    let section = &readme[start..end];
+    let source = |file: &str| {
+        let it = format!("{root}/tests/it/{file}.rs");
+        std::fs::read_to_string(&it).unwrap_or_default()
+    };
+    let lib = |name: &str| {
+        [
+            "src/oidc/dpop.rs",
+            "src/config/tests/sender.rs",
+            "src/config/tests/mod.rs",
+        ]
+        .iter()
+        .any(|f| {
+            std::fs::read_to_string(format!("{root}/{f}"))
+                .unwrap()
+                .contains(&format!("fn {name}("))
+        })
+    };
+    let mut checked = 0;
+    for row in section.lines().filter(|l| l.starts_with('|')) {
+        let last = row.trim_end_matches('|').rsplit('|').next().unwrap_or("");
+        for cited in last.split('`').skip(1).step_by(2) {
+            let (file, name) = match cited.rsplit_once("::") {
+                Some((f, n)) => (f.rsplit("::").next().unwrap(), n),
+                None => ("fapi_plan", cited),
+            };
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                continue;
+            }
+            let found = source(file).contains(&format!("fn {name}("))
+                || source(file).contains(&format!("    {name}: "))
+                || lib(name);
+            assert!(found, "README cites `{cited}`, which is not a test");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} citations found");
+}
