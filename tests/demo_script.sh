@@ -5,6 +5,8 @@
 #   2. a missing prerequisite (curl): non-zero exit naming it
 #   3. a server that dies at start: non-zero exit naming it, the others stopped
 #   4. Ctrl-C: all three servers stop, exit 0
+#   5. --fapi (issue 12): a headless sign-in through the FAPI 2.0 OP; the demo API sees a
+#      DPoP-bound token and /bff/session says senderConstrained "dpop"
 # Ports are moved by E2E_PORT_OFFSET so side-by-side runs do not collide.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -109,6 +111,30 @@ for port in $DEMO_OP_PORT $DEMO_API_PORT $DEMO_BFF_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "Ctrl-C: something still listens on $port"; fi
 done
 [ "$failures" = "$before" ] && pass "Ctrl-C: all three stopped, exit 0"
+
+# --- 5. --fapi: FAPI 2.0 end to end ---------------------------------------------------------
+before=$failures
+./scripts/demo --fapi >"$tmp/fapi.out" 2>&1 &
+demo=$!
+for _ in $(seq 1 1200); do
+  grep -q "is running" "$tmp/fapi.out" && break
+  kill -0 "$demo" 2>/dev/null || break
+  sleep 0.1
+done
+if ! grep -q "is running" "$tmp/fapi.out"; then
+  fail "--fapi: the demo did not start:"; tail -n 20 "$tmp/fapi.out" >&2
+else
+  bff="https://localhost:$DEMO_BFF_PORT"
+  cookie="$(NODE_EXTRA_CA_CERTS=demo/certs/ca.pem node bench/login.mjs --bff "$bff" --op "https://localhost:$DEMO_OP_PORT" 2>"$tmp/login.err" | tail -n 1)"
+  get() { curl -s --cacert demo/certs/ca.pem -H "Cookie: $cookie" -H "X-CSRF: 1" "$bff$1"; }
+  if ! get /api/data | grep -q '"senderConstrained":"dpop"'; then
+    fail "--fapi: the demo API did not see a DPoP-bound token:"; get /api/data >&2; cat "$tmp/login.err" >&2
+  fi
+  if ! get /bff/session | grep -q '"senderConstrained":"dpop"'; then fail "--fapi: /bff/session is not sender-constrained"; fi
+  if grep -q "invalid_dpop_proof\|ERROR" "$tmp/fapi.out"; then fail "--fapi: errors in the log:"; grep "invalid_dpop_proof\|ERROR" "$tmp/fapi.out" >&2; fi
+fi
+kill -TERM "$demo" 2>/dev/null; wait "$demo" 2>/dev/null; demo=""
+[ "$failures" = "$before" ] && pass "--fapi: signed in through the FAPI 2.0 OP, DPoP-bound token at the API"
 
 if [ "$failures" != 0 ]; then
   echo "demo script tests: $failures failure(s)" >&2
