@@ -5,6 +5,7 @@
 // headless login (bench/login.mjs).
 
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -124,3 +125,18 @@ export const demoBffSettings = ({ op, bff, port, upstream }, more) => ({
   ca_file: CA_FILE,
   ...more,
 });
+
+/**
+ * Writes `file`: the load benchmarks' oidc-bff settings (`demoBffSettings` with one worker,
+ * no access log, a fresh cookie key, scope with `offline_access`), `more` on top.
+ */
+export function writeBenchSettings(file, where, more = {}) {
+  const settings = demoBffSettings(where, {
+    scope: 'openid profile email offline_access',
+    cookie_keys: [crypto.randomBytes(32).toString('base64')],
+    workers: 1,
+    access_log: false,
+    ...more,
+  });
+  fs.writeFileSync(file, JSON.stringify(settings));
+}

@@ -5,14 +5,13 @@
 // Markdown to bench/results/latest-websocket.md and prints it. Under 2 minutes.
 
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import WebSocket from 'ws';
 
-import { ROOT, demoBffSettings, get, launcher, login as sharedLogin, sleep, statusKb, waitFor } from './lib.mjs';
+import { ROOT, writeBenchSettings, get, launcher, login as sharedLogin, sleep, statusKb, waitFor } from './lib.mjs';
 
 const env = process.env;
 const RUN = path.resolve(env.BENCH_RUN_DIR || path.join(ROOT, 'target', 'bench-ws'));
@@ -107,20 +106,7 @@ async function main() {
   });
   const up = start('ws-upstream', process.execPath, [path.join(ROOT, 'bench', 'ws-upstream.mjs'), String(PORTS.upstream)]);
   const settings = path.join(RUN, 'settings.json');
-  fs.writeFileSync(
-    settings,
-    JSON.stringify(
-      demoBffSettings(
-        { op: OP, bff: BFF, port: PORTS.bff, upstream: `http://127.0.0.1:${PORTS.upstream}` },
-        {
-          scope: 'openid profile email offline_access',
-          cookie_keys: [crypto.randomBytes(32).toString('base64')],
-          workers: 1,
-          access_log: false,
-        },
-      ),
-    ),
-  );
+  writeBenchSettings(settings, { op: OP, bff: BFF, port: PORTS.bff, upstream: `http://127.0.0.1:${PORTS.upstream}` });
   await waitFor('the OP', op, async () => (await get(`${OP}/.well-known/openid-configuration`)).status === 200);
   const bff = start('oidc-bff', BFF_BIN, ['--config', settings], { RUST_LOG: env.BENCH_RUST_LOG || 'warn', NO_COLOR: '1' });
   await waitFor('oidc-bff', bff, async () => (await get(`${BFF}/healthz`)).status === 200);

@@ -455,6 +455,9 @@ const configuration = {
   // RP-initiated logout by POST (the BFF's logout page posts id_token_hint in a form,
   // never in a URL); this also accepts POST at the authorization endpoint.
   enableHttpPostMethods: true,
+  // issue 12: DPoP proofs signed with an RSA key (PS256, FAPI 2.0's RSA algorithm) as
+  // well as oidc-provider's default ES256 and EdDSA.
+  enabledJWA: { dPoPSigningAlgValues: ['ES256', 'PS256', 'Ed25519', 'EdDSA'] },
   // issue 12: mutual TLS client authentication joins the default methods.
   ...(MTLS ? {
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt',

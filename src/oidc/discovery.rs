@@ -44,6 +44,9 @@ pub struct Metadata {
     /// issue 12: RFC 8705 5: the endpoints to use with a client certificate.
     #[serde(default)]
     pub mtls_endpoint_aliases: Option<MtlsAliases>,
+    /// issue 12: RFC 9449 5.1: the proof algorithms the OP accepts.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 /// `mtls_endpoint_aliases` (RFC 8705 5): the endpoints a client using mutual TLS calls
@@ -120,6 +123,22 @@ impl Metadata {
                 return Err(OidcError::Discovery(
                     "the OP does not support PKCE S256".into(),
                 ));
+            }
+        }
+        // issue 12: a proof the OP would refuse on every token request is a setting to
+        // change, said once here rather than as `invalid_dpop_proof` at every login.
+        if let (Some(keys), Some(algs)) =
+            (&config.sender.dpop, &self.dpop_signing_alg_values_supported)
+        {
+            let alg = keys
+                .first()
+                .map_or(jsonwebtoken::Algorithm::ES256, |k| k.alg);
+            let name = format!("{alg:?}");
+            if !algs.contains(&name) {
+                return Err(OidcError::Discovery(format!(
+                    "the OP's dpop_signing_alg_values_supported ({}) does not list {name}, the algorithm of the DPoP key (dpop_private_key / dpop_private_jwk): use a key it accepts (EC P-256 signs ES256, RSA PS256)",
+                    algs.join(", ")
+                )));
             }
         }
         Ok(())

@@ -487,3 +487,28 @@ async fn a_websocket_upgrade_carries_the_dpop_token_and_a_fresh_proof_for_the_ht
     }
     assert_ne!(jtis[0], jtis[1], "a fresh proof per upgrade");
 }
+
+#[actix_web::test]
+async fn a_dpop_key_the_op_does_not_accept_keeps_the_bff_from_becoming_ready() {
+    // The OP lists ES256 only (oidc-provider's default): an RSA key's PS256 proofs would
+    // be refused at every login, so discovery refuses the pairing, naming the setting.
+    let up = Upstream::start();
+    let op = FakeOp::start().await;
+    op.with(|s| {
+        s.discovery_overrides.insert(
+            "dpop_signing_alg_values_supported".into(),
+            json!(["ES256", "EdDSA"]),
+        );
+    });
+    let rsa = start_bff_on(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        &op.issuer,
+        dpop_settings(&up, json!({"dpop_private_key": key_path("rsa1")})),
+    );
+    let ec = spawn_bff(&op.issuer, dpop_settings(&up, json!({}))).await;
+    actix_rt::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(Browser::new(&rsa.base).get("/healthz").await.status, 503);
+    let mut b = Browser::new(&ec.base);
+    assert_eq!(b.get("/healthz").await.status, 200);
+    assert_eq!(b.login().await.location(), "/", "ES256 is accepted");
+}
