@@ -112,7 +112,38 @@ fn bench(c: &mut Criterion) {
 /// signature) per request, ES256 (P-256) and PS256 (RSA 2048).
 fn dpop(c: &mut Criterion) {
     use oidc_bff::oidc::dpop::DpopKey;
+    // The signatures as the BFF makes them (ring, `oidc::signing`).
+    oidc_bff::install_crypto_provider();
     let mut g = c.benchmark_group("dpop");
+    // issue 12: one signature, side by side: jsonwebtoken's RustCrypto backend (parses the
+    // key and signs portably each call) and ours (ring, the key parsed once).
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/keys/");
+    let ec =
+        jsonwebtoken::EncodingKey::from_ec_pem(&std::fs::read(format!("{keys}ec1.pem")).unwrap())
+            .unwrap();
+    let rs =
+        jsonwebtoken::EncodingKey::from_rsa_pem(&std::fs::read(format!("{keys}rsa1.pem")).unwrap())
+            .unwrap();
+    use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER as RUST_CRYPTO;
+    use jsonwebtoken::Algorithm::{ES256, PS256};
+    use oidc_bff::oidc::signing::PROVIDER as RING;
+    let msg = [b'x'; 300];
+    for (name, provider, alg, key) in [
+        ("sign ES256 rust_crypto", &RUST_CRYPTO, ES256, &ec),
+        ("sign ES256 ring", &RING, ES256, &ec),
+        ("sign PS256 rust_crypto", &RUST_CRYPTO, PS256, &rs),
+        ("sign PS256 ring", &RING, PS256, &rs),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                (provider.signer_factory)(&alg, key)
+                    .unwrap()
+                    .try_sign(black_box(&msg))
+                    .unwrap()
+                    .len()
+            })
+        });
+    }
     let token = "at-".to_string() + &"x".repeat(40);
     let url = "http://127.0.0.1:9000/orders/7";
     let es = DpopKey::generate().expect("key");

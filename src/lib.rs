@@ -18,7 +18,9 @@ pub mod telemetry;
 pub mod tls;
 pub mod util;
 
-/// Installs the ring crypto provider for rustls (idempotent).
+/// Installs the ring crypto providers for rustls and for jsonwebtoken's signatures
+/// (`oidc::signing`), idempotent.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = oidc::signing::PROVIDER.install_default();
 }

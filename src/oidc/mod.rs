@@ -15,6 +15,7 @@ pub mod login;
 pub mod logout;
 pub mod logout_token;
 pub mod registration;
+pub mod signing;
 pub mod token;
 pub mod token_exchange;
 
