@@ -250,11 +250,12 @@ impl Redis {
             .output()
             .is_err()
         {
+            // A test that passes without running is no test: skipping is asked for.
             assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must have redis-server (scripts/test installs it)"
+                std::env::var_os("SKIP_REDIS").is_some(),
+                "redis-server is required (scripts/test installs it); SKIP_REDIS=1 skips the Redis tests"
             );
-            eprintln!("redis-server not installed: skipping");
+            eprintln!("redis-server not installed, SKIP_REDIS set: skipping");
             return None;
         }
         // Dropped (killed and waited for) on every path, also when it never listens.
