@@ -9,6 +9,15 @@ use crate::config::{ConfigError, TlsFiles};
 
 /// Loads the configured certificate, or generates one for localhost.
 pub fn server_config(files: Option<&TlsFiles>) -> Result<ServerConfig, ConfigError> {
+    server_config_with(files, None)
+}
+
+/// `server_config`, asking for client certificates checked by `clients` when given (the
+/// demo API's mutual TLS, issue 12).
+pub fn server_config_with(
+    files: Option<&TlsFiles>,
+    clients: Option<std::sync::Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Result<ServerConfig, ConfigError> {
     let (certs, key) = match files {
         Some(f) => {
             let certs = CertificateDer::pem_file_iter(&f.cert)
@@ -41,10 +50,14 @@ pub fn server_config(files: Option<&TlsFiles>) -> Result<ServerConfig, ConfigErr
         }
     };
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::new("tls_cert", e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| ConfigError::new("tls_cert", e.to_string()))?;
+    let builder = match clients {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    builder
         .with_single_cert(certs, key)
         .map_err(|e| ConfigError::new("tls_key", format!("does not match the certificate: {e}")))
 }

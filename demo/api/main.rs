@@ -10,6 +10,7 @@ use oidc_bff::oidc::http;
 use serde_json::{json, Value};
 
 mod dpop; // issue 12: DPoP-bound tokens and their proofs
+mod mtls; // issue 12: certificate-bound tokens (the client certificate of the connection)
 mod resource; // issue 11: /app/status and /orders/list (tokens for the API resource)
 
 struct Api {
@@ -76,6 +77,7 @@ async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Va
             .ok_or_else(|| invalid_token("no bearer token"))?;
         (token, None)
     };
+    let peer = req.conn_data::<mtls::PeerCert>().cloned();
     let req = client.post(&api.introspection_endpoint).insert_header((
         "Authorization",
         oidc_bff::oidc::token::basic_auth_header(&api.client_id, &api.client_secret),
@@ -103,6 +105,26 @@ async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Va
         (None, Some(_)) => return Err(invalid_token("the token is not DPoP-bound")),
         (Some(_), Some(_)) => {
             return Err(invalid_dpop("the proof's key is not the token's (cnf.jkt)"))
+        }
+    }
+    // issue 12: a certificate-bound token (RFC 8705 3) only with its certificate.
+    if let Some(bound) = answer
+        .get("cnf")
+        .and_then(|c| c.get("x5t#S256"))
+        .and_then(Value::as_str)
+    {
+        match peer {
+            Some(p) if p.0 == bound => {}
+            Some(_) => {
+                return Err(invalid_token(
+                    "the token is bound to another client certificate",
+                ))
+            }
+            None => {
+                return Err(invalid_token(
+                    "the token is bound to a client certificate this connection did not present",
+                ))
+            }
         }
     }
     Ok(answer)
@@ -276,10 +298,14 @@ fn main() -> std::process::ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
-    let server_tls = match oidc_bff::tls::server_config(Some(&oidc_bff::config::TlsFiles {
-        cert: cert.into(),
-        key: key.into(),
-    })) {
+    // issue 12: client certificates asked for (optional), for certificate-bound tokens.
+    let server_tls = match oidc_bff::tls::server_config_with(
+        Some(&oidc_bff::config::TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        }),
+        Some(mtls::AnyClientCert::new()),
+    ) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
@@ -322,6 +348,7 @@ fn main() -> std::process::ExitCode {
                 .default_service(web::to(data))
         })
         .workers(1)
+        .on_connect(mtls::on_connect)
         .listen_rustls_0_23(listener, server_tls)
         .map_err(|e| format!("cannot serve on {listen}: {e}"))?
         .run();

@@ -164,7 +164,7 @@ async fn fapi2_mtls_login_refresh_userinfo_revoke_logout_at_the_demo_op() {
         "client_tls_key": key,
         "routes": [{"prefix": "/api", "upstream": demo_api.base}],
     }));
-    let bff = spawn_bff_on(listener, &op.issuer, patch).await;
+    let bff = spawn_bff_on(listener, &op.issuer, patch.clone()).await;
     let mut b = op.sign_in(&bff.base, "demo", "demo-password").await;
     let session = b.get("/bff/session").await;
     assert_eq!(
@@ -186,6 +186,26 @@ async fn fapi2_mtls_login_refresh_userinfo_revoke_logout_at_the_demo_op() {
     let res = api(&mut b, "/api/data").await;
     assert_eq!(res.status, 200, "{}", text(&res));
     assert_eq!(res.json()["senderConstrained"], "mtls", "{}", text(&res));
+    // The demo API checks the binding: the same session's token through a BFF with
+    // another certificate (a stolen token, replayed) is refused there (RFC 8705 3).
+    let (dir2, cert2, key2, _) = client_certificate();
+    let mut thief = patch.clone();
+    thief["client_tls_cert"] = json!(cert2);
+    thief["client_tls_key"] = json!(key2);
+    let other = spawn_bff(&op.issuer, thief).await;
+    let mut b2 = Browser::new(&other.base);
+    b2.jar = b.jar.clone();
+    let res = api(&mut b2, "/api/data").await;
+    assert_eq!(res.status, 401, "{}", text(&res));
+    other.stop().await;
+    let _ = std::fs::remove_dir_all(dir2);
+    let res = api(&mut b, "/api/data").await;
+    assert_eq!(
+        res.status,
+        200,
+        "the holder's own certificate still works: {}",
+        text(&res)
+    );
     let res = b.post("/bff/refresh", None).await;
     assert_eq!(res.status, 200, "{} {}", text(&res), op.logs());
     assert_eq!(b.get("/bff/userinfo").await.status, 200);
