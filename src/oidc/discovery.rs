@@ -107,6 +107,11 @@ impl Metadata {
                 "introspection_endpoint",
                 self.introspection_endpoint.as_ref(),
             ),
+            // issue 12: PAR carries the whole authorization request and client credentials.
+            (
+                "pushed_authorization_request_endpoint",
+                self.pushed_authorization_request_endpoint.as_ref(),
+            ),
         ] {
             let Some(url) = url else { continue };
             let parsed = url::Url::parse(url)

@@ -230,3 +230,27 @@ async fn private_key_jwt_with_a_jwk_setting() {
     .unwrap_err();
     assert_eq!(err.key, "client_private_jwk");
 }
+
+#[actix_web::test]
+async fn a_par_endpoint_over_plain_http_elsewhere_than_loopback_is_refused() {
+    // issue 12: the PAR endpoint gets client credentials and the whole request: https
+    // (or loopback) like every other endpoint, else discovery fails and nothing starts.
+    let op = FakeOp::start().await;
+    op.with(|s| {
+        s.discovery_overrides.insert(
+            "pushed_authorization_request_endpoint".into(),
+            json!("http://op.example/par"),
+        );
+    });
+    let bff = start_bff_on(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        &op.issuer,
+        json!({"send_parameters_via": "par"}),
+    );
+    actix_rt::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(Browser::new(&bff.base).get("/healthz").await.status, 503);
+    op.with(|s| s.discovery_overrides.clear());
+    let ok = spawn_bff(&op.issuer, json!({"send_parameters_via": "par"})).await;
+    let mut b = Browser::new(&ok.base);
+    assert_eq!(b.login().await.location(), "/");
+}
