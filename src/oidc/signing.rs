@@ -120,7 +120,10 @@ impl JwtSigner for RingSigner {
 }
 
 fn signer(alg: &Algorithm, key: &EncodingKey) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
-    if let Some(parsed) = cached(*alg, key.as_bytes()) {
+    // Only the algorithms ring signs here: the cache is keyed by the key alone, so an RSA
+    // key cached for PS256 must not sign RS512 (or a P-256 key ES384) through it.
+    let ours = matches!(alg, Algorithm::ES256 | Algorithm::PS256 | Algorithm::RS256);
+    if let Some(parsed) = ours.then(|| cached(*alg, key.as_bytes())).flatten() {
         return Ok(Box::new(RingSigner {
             alg: *alg,
             key: parsed,
@@ -184,6 +187,26 @@ mod tests {
                 .verify(b"header.other", &sig)
                 .is_err());
         }
+    }
+
+    /// A key cached for PS256 signs RS512 through RustCrypto, not as the cached PS256 one.
+    #[test]
+    fn other_algorithms_of_a_cached_key_are_not_signed_by_the_cache() {
+        let enc = EncodingKey::from_rsa_pem(&key("rsa1")).unwrap();
+        signer(&Algorithm::PS256, &enc)
+            .unwrap()
+            .try_sign(b"m")
+            .unwrap();
+        let sig = signer(&Algorithm::RS512, &enc)
+            .unwrap()
+            .try_sign(b"m")
+            .unwrap();
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&enc, Algorithm::RS512).unwrap();
+        let dec = DecodingKey::from_jwk(&jwk).unwrap();
+        verifier(&Algorithm::RS512, &dec)
+            .unwrap()
+            .verify(b"m", &sig)
+            .unwrap();
     }
 
     /// A key ring refuses (RSA under 2048 bits) is signed by RustCrypto instead.
