@@ -189,6 +189,13 @@ async fn full_flow(gates: Gates) {
         actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(revoked, "logout revoked the refresh token at the OP");
+    // gunicorn writes its access line after the answer: give it a moment.
+    for _ in 0..100 {
+        if op.logs().contains("\"POST /o/revoke_token/ HTTP/1.1\" 200") {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
         op.logs().contains("\"POST /o/revoke_token/ HTTP/1.1\" 200"),
         "{}",
