@@ -24,6 +24,8 @@ impl UpstreamClient {
             awc::Client::builder()
                 .connector(connector)
                 .disable_redirects()
+                // issue 12: a refused WebSocket upgrade's headers (its DPoP nonce demand).
+                .wrap(super::websocket::RefusalTap)
                 // issue 13: traceparent and a client span on every upstream request.
                 .wrap(crate::telemetry::Traced(crate::telemetry::Peer::Upstream))
                 .no_default_headers()

@@ -246,13 +246,23 @@ pub(crate) fn wants_dpop_nonce(
     dpop: &crate::oidc::dpop::Dpop,
     url: &str,
 ) -> bool {
-    let fresh = dpop.note(url, res.headers());
+    dpop_nonce_demanded(res.status().as_u16(), res.headers(), dpop, url)
+}
+
+/// [`wants_dpop_nonce`] from an answer's status and headers (a refused WebSocket
+/// upgrade has no `ClientResponse`).
+pub(crate) fn dpop_nonce_demanded(
+    status: u16,
+    headers: &HeaderMap,
+    dpop: &crate::oidc::dpop::Dpop,
+    url: &str,
+) -> bool {
+    let fresh = dpop.note(url, headers);
     fresh
-        && res
-            .headers()
+        && headers
             .get_all(header::WWW_AUTHENTICATE)
             .filter_map(|v| v.to_str().ok())
-            .any(|v| crate::oidc::dpop::api_wants_nonce(res.status().as_u16(), v))
+            .any(|v| crate::oidc::dpop::api_wants_nonce(status, v))
 }
 
 #[cfg(test)]

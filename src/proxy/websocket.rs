@@ -11,7 +11,13 @@
 //! (1007 for text that is not UTF-8), and nothing of it is forwarded. A session that ends
 //! closes its sockets: the browser gets 1008 "session ended", the upstream 1001.
 
-use actix_web::http::header::{self, HeaderName};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_service::Service;
+use actix_web::http::header::{self, HeaderMap, HeaderName};
 use actix_web::http::{Method, Version};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -23,6 +29,8 @@ use super::{session_for, Call, UpstreamClient};
 use crate::config::Route;
 use crate::error::{BffError, ProxyError};
 use crate::state::{AppState, OpClient};
+use awc::error::SendRequestError;
+use awc::{ConnectRequest, ConnectResponse};
 
 /// Request headers of the browser's handshake that belong to that one hop: the upstream
 /// handshake makes its own, and extensions (compression) are not offered upstream
@@ -58,20 +66,8 @@ pub(super) async fn forward(
     let limit = state.config.limits.websocket_max_message;
     // issue 11: route tokens
     let sent = super::token::bearer_for(state, http, route, session.as_ref()).await?;
-    // issue 12: a DPoP proof for the handshake's GET of the http(s) URL.
-    let credentials = match &sent {
-        None => None,
-        Some(s) => {
-            let (authorization, proof) = s
-                .presented(state.provider.dpop())
-                .headers("GET", &http_url)?;
-            Some(Credentials {
-                authorization,
-                proof,
-            })
-        }
-    };
-    let (protocol, up) = connect(&call, credentials.as_ref(), limit, state).await?;
+    let presented = sent.as_ref().map(|s| s.presented(state.provider.dpop()));
+    let (protocol, up) = connect(&call, presented, &http_url, limit, state).await?;
     let protocols: Vec<&str> = protocol.as_deref().into_iter().collect();
     let (mut res, to_browser, from_browser) =
         actix_ws::handle_with_protocols(&req, payload, &protocols)
@@ -151,12 +147,73 @@ fn ws_url(url: String) -> String {
 }
 
 /// Opens the upstream WebSocket within the proxy's deadlines; its chosen subprotocol.
+/// A DPoP-bound token goes with a fresh proof for the handshake's GET of the http(s) URL
+/// (issue 12); a refusal asking `use_dpop_nonce` with a new `DPoP-Nonce` is retried once
+/// with it (a handshake has no body), and a second such demand is 502 `use_dpop_nonce`.
 async fn connect(
+    call: &Call<'_>,
+    presented: Option<crate::oidc::token::Presented<'_>>,
+    http_url: &str,
+    limit: usize,
+    state: &AppState,
+) -> Result<(Option<String>, Upstream), BffError> {
+    let dpop = match presented {
+        Some(crate::oidc::token::Presented::Dpop { dpop, .. }) => Some(dpop),
+        _ => None,
+    };
+    let mut retried = false;
+    loop {
+        let credentials = match &presented {
+            None => None,
+            Some(p) => {
+                let (authorization, proof) = p.headers("GET", http_url)?;
+                Some(Credentials {
+                    authorization,
+                    proof,
+                })
+            }
+        };
+        let (answer, refusal) = REFUSAL
+            .scope(RefCell::new(None), async {
+                let answer = attempt(call, credentials.as_ref(), limit, state).await;
+                (answer, REFUSAL.with(|r| r.borrow_mut().take()))
+            })
+            .await;
+        match (answer, dpop) {
+            (Ok((res, framed)), _) => {
+                // RFC 9449 8.2: a nonce may come with a success too.
+                if let Some(dpop) = dpop {
+                    dpop.note(http_url, res.headers());
+                }
+                return Ok((subprotocol(&res), framed));
+            }
+            (Err(e), None) => return Err(connect_error(e)),
+            (Err(e), Some(dpop)) => {
+                let wants = refusal.as_ref().is_some_and(|(status, h)| {
+                    super::headers::dpop_nonce_demanded(*status, h, dpop, http_url)
+                });
+                if !wants {
+                    return Err(connect_error(e));
+                }
+                if retried {
+                    return Err(ProxyError::DpopNonce.into());
+                }
+                tracing::debug!("dpop: the WebSocket upstream asked for a nonce; retrying once");
+                retried = true;
+            }
+        }
+    }
+}
+
+type Connected = (awc::ClientResponse, Upstream);
+
+/// One upstream handshake.
+async fn attempt(
     call: &Call<'_>,
     credentials: Option<&Credentials>,
     limit: usize,
     state: &AppState,
-) -> Result<(Option<String>, Upstream), BffError> {
+) -> Result<Connected, awc::error::WsClientError> {
     let hop = super::headers::Hop {
         peer: call.peer,
         trusted: call.trusted,
@@ -170,18 +227,81 @@ async fn connect(
         }
     }
     let deadline = state.config.proxy.connect_timeout + state.config.proxy.timeout;
-    let (res, framed) = match tokio::time::timeout(deadline, ws.connect()).await {
-        Err(_) => return Err(upstream_failed("timeout", ProxyError::Timeout)),
-        Ok(Err(e)) => return Err(connect_error(e)),
-        Ok(Ok(ok)) => ok,
-    };
-    let protocol = res
-        .headers()
+    match tokio::time::timeout(deadline, ws.connect()).await {
+        Err(_) => Err(awc::error::SendRequestError::Timeout.into()),
+        Ok(answer) => answer,
+    }
+}
+
+fn subprotocol(res: &awc::ClientResponse) -> Option<String> {
+    res.headers()
         .get(header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
-    Ok((protocol, framed))
+        .filter(|v| !v.is_empty())
+}
+
+tokio::task_local! {
+    /// The headers of the answer that refused this task's upgrade: awc's error keeps
+    /// only the status, and a DPoP nonce demand is in the headers.
+    static REFUSAL: RefCell<Option<(u16, HeaderMap)>>;
+}
+
+/// awc middleware on the upstream client: keeps the headers of a refused upgrade (an
+/// answer other than 101 to a WebSocket handshake) for [`connect`], within its scope.
+pub struct RefusalTap;
+
+impl<S> awc::middleware::Transform<S, ConnectRequest> for RefusalTap
+where
+    S: Service<ConnectRequest, Response = ConnectResponse, Error = SendRequestError>,
+    S::Future: Unpin,
+{
+    type Transform = RefusalTapService<S>;
+
+    fn new_transform(self, service: S) -> Self::Transform {
+        RefusalTapService { service }
+    }
+}
+
+pub struct RefusalTapService<S> {
+    service: S,
+}
+
+impl<S> Service<ConnectRequest> for RefusalTapService<S>
+where
+    S: Service<ConnectRequest, Response = ConnectResponse, Error = SendRequestError>,
+    S::Future: Unpin,
+{
+    type Response = ConnectResponse;
+    type Error = SendRequestError;
+    type Future = Tapped<S::Future>;
+
+    actix_service::forward_ready!(service);
+
+    fn call(&self, req: ConnectRequest) -> Self::Future {
+        Tapped(self.service.call(req))
+    }
+}
+
+pub struct Tapped<F>(F);
+
+impl<F> Future for Tapped<F>
+where
+    F: Future<Output = Result<ConnectResponse, SendRequestError>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let out = std::task::ready!(Pin::new(&mut self.0).poll(cx));
+        if let Ok(ConnectResponse::Tunnel(head, _)) = &out {
+            if head.status != actix_web::http::StatusCode::SWITCHING_PROTOCOLS {
+                let _ = REFUSAL.try_with(|r| {
+                    *r.borrow_mut() = Some((head.status.as_u16(), head.headers.clone()))
+                });
+            }
+        }
+        Poll::Ready(out)
+    }
 }
 
 fn upstream_failed(kind: &'static str, e: ProxyError) -> BffError {

@@ -488,6 +488,80 @@ async fn a_websocket_upgrade_carries_the_dpop_token_and_a_fresh_proof_for_the_ht
     assert_ne!(jtis[0], jtis[1], "a fresh proof per upgrade");
 }
 
+/// A WebSocket upstream that demands a DPoP nonce on its handshake: the refused upgrade's
+/// nonce is taken and the handshake retried once (it has no body); the nonce is then sent
+/// up front; an upstream that never accepts is our 502 `use_dpop_nonce`, not an upgrade.
+#[actix_web::test]
+async fn a_websocket_upgrade_answers_a_dpop_nonce_demand_once() {
+    use crate::support::ws_upstream::WsUpstream;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let ws_up = WsUpstream::start();
+    ws_up.dpop.lock().unwrap().nonce = Some("ws-0".into());
+    let op = FakeOp::start().await;
+    let routes = json!([{"prefix": "/api/ws", "upstream": ws_up.base}]);
+    let bff = spawn_bff(
+        &op.issuer,
+        json!({"dpop": true, "dpop_private_key": key_path("ec1"), "routes": routes}),
+    )
+    .await;
+    let mut b = Browser::new(&bff.base);
+    assert_eq!(b.login().await.location(), "/");
+    let upgrade = || {
+        let mut req = format!("ws://127.0.0.1:{}/api/ws/chat", bff.port)
+            .into_client_request()
+            .unwrap();
+        let h = req.headers_mut();
+        h.insert("cookie", b.cookie_header().parse().unwrap());
+        h.insert("origin", bff.base.parse().unwrap());
+        async move {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", bff.port))
+                .await
+                .unwrap();
+            tokio_tungstenite::client_async(req, tcp).await
+        }
+    };
+    let nonce_of = |i: usize| {
+        let c = ws_up.conns.lock().unwrap()[i].clone();
+        let htu = format!("{}{}", ws_up.base, c.path);
+        let token = c.headers["authorization"].strip_prefix("DPoP ").unwrap();
+        let e = crate::support::dpop::Expect {
+            htm: "GET",
+            htu: &htu,
+            access_token: Some(token),
+            nonce: None,
+        };
+        match crate::support::dpop::verify(&c.headers["dpop"], &e) {
+            Ok(p) => p.claims["nonce"].as_str().map(str::to_string),
+            Err(_) => Some("(not the expected proof)".into()),
+        }
+    };
+    let (mut ws, _) = upgrade().await.expect("upgraded after one retry");
+    let _ = ws.close(None).await;
+    assert_eq!(ws_up.count(), 2, "the refused handshake and its retry");
+    assert_eq!(nonce_of(0), None);
+    assert_eq!(
+        nonce_of(1).as_deref(),
+        Some("ws-1"),
+        "the retry carries the nonce"
+    );
+    // The next upgrade sends the remembered nonce up front.
+    let (mut ws, _) = upgrade().await.expect("upgraded");
+    let _ = ws.close(None).await;
+    assert_eq!(ws_up.count(), 3);
+    assert_eq!(nonce_of(2).as_deref(), Some("ws-1"));
+    // An upstream that asks again and again: one retry, then our JSON 502.
+    ws_up.dpop.lock().unwrap().nonce_loop = true;
+    match upgrade().await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), 502);
+            let body: Value = serde_json::from_slice(res.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"], "use_dpop_nonce");
+        }
+        other => panic!("expected a 502, got {:?}", other.map(|r| r.1)),
+    }
+    assert_eq!(ws_up.count(), 5, "one retry, no more");
+}
+
 #[actix_web::test]
 async fn a_dpop_key_the_op_does_not_accept_keeps_the_bff_from_becoming_ready() {
     // The OP lists ES256 only (oidc-provider's default): an RSA key's PS256 proofs would

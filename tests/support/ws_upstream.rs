@@ -38,6 +38,18 @@ pub struct WsUpstream {
     /// `http://127.0.0.1:PORT` (routes take an http URL; the BFF speaks ws to it).
     pub base: String,
     pub conns: Arc<Mutex<Vec<WsSeen>>>,
+    pub dpop: Arc<Mutex<WsDpop>>,
+}
+
+/// issue 12: the upstream as a DPoP resource server on its handshakes: with `nonce` set
+/// (or `nonce_loop`), a `DPoP` handshake whose proof lacks the current nonce is refused
+/// 401 `use_dpop_nonce` with a new `DPoP-Nonce` (`ws-1`, `ws-2`, ...).
+#[derive(Default)]
+pub struct WsDpop {
+    pub nonce: Option<String>,
+    /// Every demand brings a new nonce and none is accepted.
+    pub nonce_loop: bool,
+    pub demands: usize,
 }
 
 impl WsUpstream {
@@ -46,7 +58,9 @@ impl WsUpstream {
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let conns: Arc<Mutex<Vec<WsSeen>>> = Arc::default();
+        let dpop: Arc<Mutex<WsDpop>> = Arc::default();
         let c = conns.clone();
+        let d = dpop.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -58,14 +72,14 @@ impl WsUpstream {
                     let Ok((tcp, _)) = listener.accept().await else {
                         return;
                     };
-                    let conns = c.clone();
-                    tokio::spawn(serve(tcp, conns));
+                    tokio::spawn(serve(tcp, c.clone(), d.clone(), port));
                 }
             });
         });
         WsUpstream {
             base: format!("http://127.0.0.1:{port}"),
             conns,
+            dpop,
         }
     }
 
@@ -96,9 +110,53 @@ impl WsUpstream {
     }
 }
 
+/// A 401 `use_dpop_nonce` refusal when `d` wants a nonce the handshake's proof lacks.
+fn nonce_demand(
+    seen: &WsSeen,
+    d: &mut WsDpop,
+    port: u16,
+) -> Option<tokio_tungstenite::tungstenite::handshake::server::ErrorResponse> {
+    let token = seen.headers.get("authorization")?.strip_prefix("DPoP ")?;
+    if d.nonce.is_none() && !d.nonce_loop {
+        return None;
+    }
+    let htu = format!("http://127.0.0.1:{port}{}", seen.path);
+    let e = super::dpop::Expect {
+        htm: "GET",
+        htu: &htu,
+        access_token: Some(token),
+        nonce: d.nonce.as_deref(),
+    };
+    let proof = seen.headers.get("dpop").map(String::as_str).unwrap_or("");
+    if super::dpop::verify(proof, &e).is_ok() && !d.nonce_loop {
+        return None;
+    }
+    d.demands += 1;
+    let fresh = format!("ws-{}", d.demands);
+    d.nonce = Some(fresh.clone());
+    let mut res = tokio_tungstenite::tungstenite::http::Response::new(Some(
+        r#"{"error":"use_dpop_nonce"}"#.to_string(),
+    ));
+    *res.status_mut() = tokio_tungstenite::tungstenite::http::StatusCode::UNAUTHORIZED;
+    let h = res.headers_mut();
+    h.insert(
+        "www-authenticate",
+        r#"DPoP error="use_dpop_nonce", error_description="nonce needed""#
+            .parse()
+            .unwrap(),
+    );
+    h.insert("dpop-nonce", fresh.parse().unwrap());
+    Some(res)
+}
+
 // tungstenite's handshake callback type returns its large error response by value.
 #[allow(clippy::result_large_err)]
-async fn serve(tcp: tokio::net::TcpStream, conns: Arc<Mutex<Vec<WsSeen>>>) {
+async fn serve(
+    tcp: tokio::net::TcpStream,
+    conns: Arc<Mutex<Vec<WsSeen>>>,
+    dpop: Arc<Mutex<WsDpop>>,
+    port: u16,
+) {
     let index = {
         let mut c = conns.lock().unwrap();
         c.push(WsSeen::default());
@@ -129,8 +187,12 @@ async fn serve(tcp: tokio::net::TcpStream, conns: Arc<Mutex<Vec<WsSeen>>>) {
             res.headers_mut()
                 .insert("sec-websocket-protocol", "chat.v2".parse().unwrap());
         }
+        let demand = nonce_demand(&seen, &mut dpop.lock().unwrap(), port);
         conns.lock().unwrap()[index] = seen;
-        Ok(res)
+        match demand {
+            Some(refusal) => Err(refusal),
+            None => Ok(res),
+        }
     };
     let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
         record(&|s| s.ended = true);
