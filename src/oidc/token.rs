@@ -336,7 +336,7 @@ pub(super) fn check_token_type(
     config: &Config,
     dpop: bool,
 ) -> Result<(), OidcError> {
-    let must_bind = dpop && config.sender.fapi2() && config.sender.tls_client.is_none();
+    let must_bind = must_bind(config, dpop);
     match tokens.token_type.as_deref() {
         Some(t) if t.eq_ignore_ascii_case("bearer") && !must_bind => Ok(()),
         Some(t) if t.eq_ignore_ascii_case("bearer") => Err(OidcError::InvalidResponse(
@@ -350,6 +350,12 @@ pub(super) fn check_token_type(
         })),
         None => Err(OidcError::InvalidResponse("token_type is missing".into())),
     }
+}
+
+/// Under `profile: "fapi2"` with DPoP and no mutual TLS, only a DPoP-bound access token
+/// is sender-constrained: a Bearer answer is refused (FAPI 2.0 5.3.2.1).
+pub(super) fn must_bind(config: &Config, dpop: bool) -> bool {
+    dpop && config.sender.fapi2() && config.sender.tls_client.is_none()
 }
 
 /// The refresh-token grant (RFC 6749 6). The login's `resource` is sent again: a refresh

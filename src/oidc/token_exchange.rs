@@ -59,11 +59,13 @@ pub fn form(subject: &str, params: &GrantParams) -> Form {
 /// otherwise); `token_type` Bearer, or `N_A` only for a non-access-token type. Returns
 /// the token and its `expires_in`.
 /// issue 12: with `dpop`, `token_type: DPoP` is taken too; the third value says the token
-/// is DPoP-bound.
+/// is DPoP-bound. With `must_bind` (fapi2, DPoP, no mutual TLS) a Bearer access token is
+/// refused, as for the other grants.
 pub fn check(
     answer: Exchanged,
     params: &GrantParams,
     dpop: bool,
+    must_bind: bool,
 ) -> Result<(String, Option<u64>, bool), OidcError> {
     let bad = |m: &str| Err(OidcError::InvalidResponse(m.to_string()));
     let Some(token) = answer.access_token.filter(|t| !t.is_empty()) else {
@@ -79,6 +81,9 @@ pub fn check(
         }
     }
     let bound = match answer.token_type.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("bearer") && must_bind => {
+            return bad("token_type is Bearer, but profile fapi2 needs a DPoP-bound token")
+        }
         Some(t) if t.eq_ignore_ascii_case("bearer") => false,
         Some(t) if dpop && t.eq_ignore_ascii_case("dpop") => true,
         Some("N_A") if wanted != ACCESS_TOKEN_TYPE => false,
@@ -98,7 +103,12 @@ pub async fn exchange(
     params: &GrantParams,
 ) -> Result<(String, Option<u64>, bool), OidcError> {
     let answer: Exchanged = token_grant(client, meta, config, dpop, form(subject, params)).await?;
-    check(answer, params, dpop.is_some())
+    check(
+        answer,
+        params,
+        dpop.is_some(),
+        super::token::must_bind(config, dpop.is_some()),
+    )
 }
 
 #[cfg(test)]
@@ -140,35 +150,49 @@ mod tests {
         assert!(check(
             answer(Some("t"), Some(ACCESS_TOKEN_TYPE), Some("Bearer")),
             &p,
+            false,
             false
         )
         .is_ok());
-        assert!(check(answer(Some("t"), None, Some("bearer")), &p, false).is_ok());
-        assert!(check(answer(None, None, Some("Bearer")), &p, false).is_err());
-        assert!(check(answer(Some("t"), None, Some("N_A")), &p, false).is_err());
+        assert!(check(answer(Some("t"), None, Some("bearer")), &p, false, false).is_ok());
+        assert!(check(answer(None, None, Some("Bearer")), &p, false, false).is_err());
+        assert!(check(answer(Some("t"), None, Some("N_A")), &p, false, false).is_err());
         assert!(check(
             answer(Some("t"), Some("urn:other"), Some("Bearer")),
             &p,
+            false,
             false
         )
         .is_err());
-        assert!(check(answer(Some("t"), None, None), &p, false).is_err());
+        assert!(check(answer(Some("t"), None, None), &p, false, false).is_err());
         let jwt = GrantParams::new(None, vec![], None, Some("urn:x:jwt".into()));
         assert!(check(
             answer(Some("t"), Some("urn:x:jwt"), Some("N_A")),
             &jwt,
+            false,
             false
         )
         .is_ok());
         // issue 12: DPoP only when we sent a proof; case-insensitive.
-        let dpop = check(answer(Some("t"), None, Some("dpop")), &p, true).unwrap();
+        let dpop = check(answer(Some("t"), None, Some("dpop")), &p, true, false).unwrap();
         assert!(dpop.2);
-        assert!(check(answer(Some("t"), None, Some("DPoP")), &p, false).is_err());
+        assert!(check(answer(Some("t"), None, Some("DPoP")), &p, false, false).is_err());
         assert!(
-            !check(answer(Some("t"), None, Some("Bearer")), &p, true)
+            !check(answer(Some("t"), None, Some("Bearer")), &p, true, false)
                 .unwrap()
                 .2
         );
+        // Under fapi2 with DPoP and no mutual TLS: Bearer is refused, DPoP taken, and a
+        // non-access-token type's N_A still passes.
+        assert!(check(answer(Some("t"), None, Some("Bearer")), &p, true, true).is_err());
+        assert!(check(answer(Some("t"), None, Some("DPoP")), &p, true, true).is_ok_and(|c| c.2));
+        assert!(check(
+            answer(Some("t"), Some("urn:x:jwt"), Some("N_A")),
+            &jwt,
+            true,
+            true
+        )
+        .is_ok());
         let dbg = format!("{:?}", answer(Some("secret-token"), None, None));
         assert!(!dbg.contains("secret-token"));
     }

@@ -432,6 +432,34 @@ async fn fapi2_requires_iss_es256_and_issuer_audience() {
     assert_ne!(res.location(), "/");
 }
 
+/// Under fapi2 with DPoP and no mutual TLS, an exchanged token must be DPoP-bound as the
+/// session's are: a Bearer exchange answer is a 502, and nothing goes upstream.
+#[actix_web::test]
+async fn fapi2_refuses_a_bearer_token_from_a_token_exchange() {
+    let up = Upstream::start();
+    let op = FakeOp::start().await;
+    es256_op(&op);
+    op.accept_assertion_aud(AudRule::Issuer);
+    let mut settings = fapi2_settings(&up);
+    settings["routes"] = json!([{"prefix": "/api/tx", "upstream": format!("{}/tx", up.base),
+                                "token_exchange": {"audience": "tx-api"}}]);
+    let bff = spawn_bff(&op.issuer, settings).await;
+    let mut b = Browser::new(&bff.base);
+    assert_eq!(b.login().await.location(), "/");
+    let res = api(&mut b, "/api/tx/items").await;
+    assert_eq!(res.status, 200, "a DPoP-bound exchange: {}", body(&res));
+    let before = up.count();
+    op.with(|s| s.grants.exchange_token_type = Some("Bearer".into()));
+    // A new session, so the exchange is made again (exchanged tokens are cached).
+    let mut b2 = Browser::new(&bff.base);
+    assert_eq!(b2.login().await.location(), "/");
+    let res = api(&mut b2, "/api/tx/other").await;
+    assert_eq!(res.status, 502, "{}", body(&res));
+    assert_eq!(res.json()["error"], "token_exchange_failed");
+    assert_eq!(op.with(|s| s.grants.exchange), 2, "the exchange was made");
+    assert_eq!(up.count(), before, "the Bearer token went nowhere");
+}
+
 #[actix_web::test]
 async fn a_websocket_upgrade_carries_the_dpop_token_and_a_fresh_proof_for_the_http_url() {
     use crate::support::ws_upstream::WsUpstream;
