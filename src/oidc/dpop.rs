@@ -173,27 +173,9 @@ pub fn op_wants_nonce(status: u16, error: Option<&str>) -> bool {
 }
 
 /// Whether a resource server's 401 `WWW-Authenticate` asks for a nonce (RFC 9449 9): a
-/// `DPoP` challenge with `error="use_dpop_nonce"` (quoted or not).
+/// `DPoP` challenge (scheme in any case) with `error="use_dpop_nonce"` (quoted or not).
 pub fn api_wants_nonce(status: u16, www_authenticate: &str) -> bool {
-    if status != 401 {
-        return false;
-    }
-    // Challenges start with their scheme; the DPoP one's parameters run to the next
-    // scheme (a token followed by a space and no `=`), good enough to find `error`.
-    let lower = www_authenticate.to_ascii_lowercase();
-    let Some(start) = lower
-        .match_indices("dpop")
-        .map(|(i, _)| i)
-        .find(|&i| i == 0 || lower[..i].trim_end().ends_with(','))
-    else {
-        return false;
-    };
-    let rest = &lower[start + 4..];
-    let end = rest.find(" bearer").unwrap_or(rest.len());
-    rest[..end]
-        .split(',')
-        .filter_map(|p| p.split_once('='))
-        .any(|(k, v)| k.trim() == "error" && v.trim().trim_matches('"') == "use_dpop_nonce")
+    status == 401 && super::challenge::has_error(www_authenticate, "dpop", "use_dpop_nonce")
 }
 
 /// This process's DPoP state: the proof keys (the first signs new proofs; a token bound
@@ -434,6 +416,11 @@ mod tests {
         assert!(!api_wants_nonce(401, r#"DPoP error="invalid_token""#));
         assert!(!api_wants_nonce(401, r#"Bearer error="use_dpop_nonce""#));
         assert!(!api_wants_nonce(403, r#"DPoP error="use_dpop_nonce""#));
+        // Inside another challenge's quoted text it is not a demand.
+        assert!(!api_wants_nonce(
+            401,
+            r#"Bearer realm="x, DPoP error=use_dpop_nonce", DPoP error="invalid_token""#
+        ));
     }
 
     #[test]

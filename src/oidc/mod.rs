@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod backoff;
+pub mod challenge;
 // issue 11: route tokens
 pub mod client_credentials;
 pub mod discovery;

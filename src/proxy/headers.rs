@@ -233,9 +233,8 @@ pub(crate) fn is_invalid_token(res: &awc::ClientResponse<impl Sized>) -> bool {
             .get_all(header::WWW_AUTHENTICATE)
             .filter_map(|v| v.to_str().ok())
             .any(|v| {
-                let scheme = v.trim_start().to_ascii_lowercase();
-                (scheme.starts_with("bearer") || scheme.starts_with("dpop"))
-                    && v.contains("invalid_token")
+                use crate::oidc::challenge::has_error;
+                has_error(v, "bearer", "invalid_token") || has_error(v, "dpop", "invalid_token")
             })
 }
 
