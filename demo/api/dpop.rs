@@ -59,7 +59,7 @@ pub fn verify(
     }
     let iat = claims["iat"].as_u64().ok_or("the DPoP proof has no iat")?;
     let t = now();
-    if iat + 60 < t || iat > t + 60 {
+    if iat.saturating_add(60) < t || iat > t.saturating_add(60) {
         return Err("the DPoP proof is too old or from the future");
     }
     let want = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()));
@@ -84,4 +84,46 @@ pub fn verify(
 /// The introspected token's DPoP binding (`cnf.jkt`).
 pub fn bound_jkt(info: &Value) -> Option<&str> {
     info.get("cnf")?.get("jkt")?.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+
+    fn proof(iat: u64, jti: &str) -> String {
+        let pem = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/keys/ec1.pem"
+        ))
+        .unwrap();
+        let key = EncodingKey::from_ec_pem(&pem).unwrap();
+        let mut h = Header::new(Algorithm::ES256);
+        h.typ = Some("dpop+jwt".into());
+        h.jwk = Some(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap());
+        let claims = serde_json::json!({
+            "jti": jti, "htm": "GET", "htu": "https://api/x", "iat": iat,
+            "ath": URL_SAFE_NO_PAD.encode(Sha256::digest(b"tok")),
+        });
+        encode(&h, &claims, &key).unwrap()
+    }
+
+    #[test]
+    fn a_proof_is_checked_and_an_absurd_iat_is_refused_not_a_panic() {
+        oidc_bff::install_crypto_provider();
+        let seen = Seen::default();
+        assert!(verify(&proof(now(), "a"), "GET", "https://api/x", "tok", &seen).is_ok());
+        assert_eq!(
+            verify(&proof(now(), "a"), "GET", "https://api/x", "tok", &seen),
+            Err("the DPoP proof was used before")
+        );
+        assert_eq!(
+            verify(&proof(u64::MAX, "b"), "GET", "https://api/x", "tok", &seen),
+            Err("the DPoP proof is too old or from the future")
+        );
+        assert_eq!(
+            verify(&proof(now(), "c"), "GET", "https://api/x", "other", &seen),
+            Err("the DPoP proof's ath is not this token's")
+        );
+    }
 }

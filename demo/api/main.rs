@@ -54,7 +54,11 @@ async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Va
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let (token, proof_jkt) = if let Some(token) = auth.strip_prefix("DPoP ") {
+    // Auth schemes are case-insensitive (RFC 9110 11.1).
+    let (scheme, credentials) = auth.split_once(' ').unwrap_or((auth, ""));
+    let credentials = credentials.trim_start();
+    let (token, proof_jkt) = if scheme.eq_ignore_ascii_case("dpop") {
+        let token = credentials;
         let proof = req
             .headers()
             .get("dpop")
@@ -72,10 +76,10 @@ async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Va
             .map_err(invalid_dpop)?;
         (token, Some(jkt))
     } else {
-        let token = auth
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| invalid_token("no bearer token"))?;
-        (token, None)
+        if !scheme.eq_ignore_ascii_case("bearer") || credentials.is_empty() {
+            return Err(invalid_token("no bearer token"));
+        }
+        (credentials, None)
     };
     let peer = req.conn_data::<mtls::PeerCert>().cloned();
     let req = client.post(&api.introspection_endpoint).insert_header((

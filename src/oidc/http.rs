@@ -308,6 +308,10 @@ pub fn hidden_values(req: &awc::ClientRequest, form: &[(&str, &str)]) -> Vec<Str
             out.push(enc(v));
         }
     }
+    // issue 12: an OP may echo the DPoP proof it refuses.
+    if let Some(proof) = req.headers().get("dpop").and_then(|v| v.to_str().ok()) {
+        out.push(proof.to_string());
+    }
     let auth = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -510,10 +514,14 @@ mod tests {
     fn values_we_sent_never_come_back_through_the_ops_text() {
         let client = awc::Client::default();
         let secret = "s3+cr/et=&x%41:y z";
-        let req = client.post("http://op.example/token").insert_header((
-            "Authorization",
-            crate::oidc::token::basic_auth_header("client", secret),
-        ));
+        let proof = "eyJ0eXAiOiJkcG9wK2p3dCJ9.eyJqdGkiOiJ4In0.c2ln";
+        let req = client
+            .post("http://op.example/token")
+            .insert_header((
+                "Authorization",
+                crate::oidc::token::basic_auth_header("client", secret),
+            ))
+            .insert_header(("DPoP", proof));
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", "rt-0123456789+/"),
@@ -522,11 +530,12 @@ mod tests {
         let hidden = hidden_values(&req, &form);
         let page = format!(
             "<h1>Debug</h1> POST grant_type=refresh_token&refresh_token=rt-0123456789%2B%2F \
-             json {{\"refresh_token\": \"rt-0123456789+/\"}} secret {secret} auth {}",
+             json {{\"refresh_token\": \"rt-0123456789+/\"}} secret {secret} auth {} \
+             proof {proof}",
             crate::oidc::token::basic_auth_header("client", secret)
         );
         let text = redact(&page, &hidden);
-        for leaked in ["rt-0123456789", secret, "s3%2Bcr"] {
+        for leaked in ["rt-0123456789", secret, "s3%2Bcr", proof] {
             assert!(!text.contains(leaked), "{leaked}: {text}");
         }
         assert!(

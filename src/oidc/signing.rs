@@ -74,11 +74,23 @@ fn parse(alg: Algorithm, der: &[u8]) -> Option<Parsed> {
 }
 
 fn cached(alg: Algorithm, der: &[u8]) -> Option<Arc<Parsed>> {
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, p)) = cache.iter().find(|(k, _)| k == der) {
-        return Some(p.clone());
+    let lookup = |cache: &[(Vec<u8>, Arc<Parsed>)]| {
+        cache
+            .iter()
+            .find(|(k, _)| k.as_slice() == der)
+            .map(|(_, p)| p.clone())
+    };
+    let lock = || CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = lookup(&lock()) {
+        return Some(p);
     }
+    // Parsed without the lock (an RSA key takes milliseconds); a racing parse of the
+    // same key keeps the first one stored.
     let parsed = Arc::new(parse(alg, der)?);
+    let mut cache = lock();
+    if let Some(p) = lookup(&cache) {
+        return Some(p);
+    }
     if cache.len() < CACHE_MAX {
         cache.push((der.to_vec(), parsed.clone()));
     }

@@ -272,11 +272,11 @@ pub(super) async fn post_with_proof<T: serde::de::DeserializeOwned>(
         }
         form.extend(fields.iter().cloned());
         let refs = as_refs(&form);
-        let hidden = http::hidden_values(&req, &refs);
         if let Some(d) = dpop {
             let proof = d.proof(d.signer(), "POST", url, None)?;
             req = req.insert_header(("DPoP", proof));
         }
+        let hidden = http::hidden_values(&req, &refs);
         let res = req
             .insert_header(("Accept", "application/json"))
             .send_form(&refs)

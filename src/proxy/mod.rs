@@ -132,6 +132,10 @@ pub async fn forward(
             res = call
                 .resend(call.credentials(Some(&t), dpop)?.as_ref())
                 .await?;
+            // RFC 9449 8.2: this answer's nonce is the one to send next.
+            if let (Some(d), true) = (dpop, t.dpop_jkt.is_some()) {
+                d.note(&call.url, res.headers());
+            }
         }
     }
     Ok(answer(res, &call.method, cookies, call.timeout))
