@@ -317,6 +317,31 @@ async fn an_upstream_nonce_is_retried_once_and_remembered_for_bodies() {
     assert_eq!(up.count(), 6);
 }
 
+/// RFC 9449 8.2: a nonce given on a success is the next one to send, also when that
+/// success answered the resend after a refused token was refreshed.
+#[actix_web::test]
+async fn a_nonce_given_on_the_resend_after_a_refresh_is_sent_next() {
+    let up = Upstream::start();
+    let op = FakeOp::start().await;
+    let (_bff, mut b) = logged_in(&op, dpop_settings(&up, json!({}))).await;
+    {
+        let mut s = up.state.lock().unwrap();
+        s.reject_next = 1;
+        s.dpop.success_nonce = Some("after-refresh".into());
+    }
+    let res = api(&mut b, "/api/a").await;
+    assert_eq!(res.status, 200, "{}", body(&res));
+    assert_eq!(up.count(), 2, "refused, refreshed, resent");
+    up.state.lock().unwrap().dpop.success_nonce = None;
+    assert_eq!(api(&mut b, "/api/b").await.status, 200);
+    let proofs = up.state.lock().unwrap().dpop.proofs.clone();
+    assert_eq!(
+        proofs.last().unwrap().claims["nonce"],
+        "after-refresh",
+        "the resend's nonce is sent next"
+    );
+}
+
 #[actix_web::test]
 async fn token_type_is_case_insensitive_and_bearer_stays_bearer() {
     let up = Upstream::start();

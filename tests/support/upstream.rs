@@ -40,6 +40,9 @@ pub struct UpDpop {
     pub proofs: Vec<super::dpop::Proof>,
     pub refused: Vec<String>,
     pub nonce_demands: usize,
+    /// Successful `DPoP` answers carry this `DPoP-Nonce` (RFC 9449 8.2: a server may
+    /// give the next nonce on a success).
+    pub success_nonce: Option<String>,
 }
 
 pub struct Upstream {
@@ -146,8 +149,15 @@ async fn echo(req: HttpRequest, state: Shared, body: Bytes) -> HttpResponse {
     if let Some(res) = record(&req, &state) {
         return res;
     }
-    HttpResponse::Ok()
-        .insert_header(("Set-Cookie", "upstream=1; Path=/"))
+    let nonce = match req.headers().get("dpop") {
+        Some(_) => state.lock().unwrap().dpop.success_nonce.clone(),
+        None => None,
+    };
+    let mut res = HttpResponse::Ok();
+    if let Some(n) = nonce {
+        res.insert_header(("DPoP-Nonce", n));
+    }
+    res.insert_header(("Set-Cookie", "upstream=1; Path=/"))
         .insert_header(("Connection", "close"))
         .json(json!({"ok": true, "path": req.path(), "query": req.query_string(), "body_len": body.len()}))
 }
