@@ -1,7 +1,7 @@
 //! issue 13: the interop aids, each against a fake-OP mode that behaves like the quirky
 //! OP: `client_secret_basic_encoding`, `id_token_hint` with `prompt=none`, the OP's
 //! `error_description` in the log (never in an answer), error answers that are empty or
-//! not JSON at every endpoint, and a log without colour codes when it is not a terminal.
+//! not JSON at every endpoint (discovery and the JWKS included), and a log without colour codes when it is not a terminal.
 //! Log lines are read from the binary run as a child process.
 
 use std::io::Read;
@@ -473,6 +473,59 @@ async fn empty_and_non_json_error_answers_are_logged_clearly_and_answered_502() 
     // Healed: everything works again, the session was never lost.
     assert_eq!(b.get("/bff/userinfo").await.status, 200);
     assert_eq!(b.post("/bff/refresh", None).await.status, 200);
+}
+
+/// Discovery and the JWKS answering empty, HTML or plain text: discovery keeps the BFF
+/// not ready (a clear log line per attempt, 503 `not_ready` answers) until the OP heals,
+/// then it becomes ready by itself; a JWKS failure fails that login with a clear line and
+/// the next login, once healed, works.
+#[actix_web::test]
+async fn empty_and_non_json_discovery_and_jwks_answers_are_logged_clearly() {
+    let op = FakeOp::start().await;
+    let discovery = "/.well-known/openid-configuration";
+    let client = awc::Client::default();
+    for (answer, said) in broken() {
+        op.fail(discovery, answer.clone());
+        let bff = Proc::start_live(&op.issuer, json!({})).await;
+        let line = line_with(
+            &bff,
+            &[
+                "discovery failed; retrying",
+                &format!("discovery endpoint {said}"),
+            ],
+        )
+        .await;
+        assert!(line.len() < 700, "bounded: {line}");
+        let mut res = client
+            .get(format!("{}/healthz", bff.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 503);
+        let health: Value = res.json().await.unwrap();
+        assert_eq!(health["missing"], json!(["discovery"]));
+        let mut b = Browser::new(&bff.base);
+        let res = b.post("/bff/login", None).await;
+        assert_eq!(res.status, 503, "{}", String::from_utf8_lossy(&res.body));
+        assert_eq!(res.json()["error"], "not_ready");
+        op.heal(discovery);
+        assert!(
+            until_ok(&client, &format!("{}/healthz", bff.base), READY_WITHIN).await,
+            "ready once the OP heals:\n{}",
+            bff.logs()
+        );
+
+        // The JWKS, fetched at the first login.
+        op.fail("/jwks", answer);
+        let location = b.login().await.location();
+        // The ID token is checked as part of finishing the exchange: its code, with the
+        // log line naming the JWKS endpoint.
+        assert_eq!(location, "/?login_error=token_exchange_failed");
+        let line = line_with(&bff, &["login failed", &format!("JWKS endpoint {said}")]).await;
+        assert!(line.len() < 700, "bounded: {line}");
+        op.heal("/jwks");
+        assert_eq!(b.login().await.location(), "/", "healed");
+    }
 }
 
 #[actix_web::test]

@@ -137,6 +137,23 @@ async fn an_api_call_is_a_server_span_over_the_upstream_client_span() {
     let client = child_of(&spans, server, "upstream GET");
     assert_eq!(client.attributes["bff.peer"], "upstream");
     assert_eq!(client.attributes["http.response.status_code"], "200");
+    // The server span's duration is the request's: it has one, it encloses the upstream
+    // call, and it is not absurd (the whole test takes well under a minute).
+    assert!(client.duration() > Duration::ZERO, "{client:?}");
+    assert!(
+        server.start_ns <= client.start_ns && client.end_ns <= server.end_ns,
+        "the server span encloses the client span: {server:?} {client:?}"
+    );
+    assert!(server.duration() >= client.duration());
+    assert!(server.duration() < Duration::from_secs(60), "{server:?}");
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    assert!(
+        server.end_ns <= now_ns && now_ns - server.end_ns < 60_000_000_000,
+        "wall-clock times: {server:?}"
+    );
     for s in &spans {
         for v in s.attributes.values() {
             assert!(

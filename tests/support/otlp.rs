@@ -27,6 +27,15 @@ pub struct Span {
     pub events: Vec<(String, BTreeMap<String, String>)>,
     /// The resource's `service.name`.
     pub service: String,
+    /// Start and end, in nanoseconds since the Unix epoch.
+    pub start_ns: u64,
+    pub end_ns: u64,
+}
+
+impl Span {
+    pub fn duration(&self) -> Duration {
+        Duration::from_nanos(self.end_ns.saturating_sub(self.start_ns))
+    }
 }
 
 pub const SERVER: i32 = 2;
@@ -107,6 +116,8 @@ async fn traces(
                         .map(|e| (e.name.clone(), map(&e.attributes)))
                         .collect(),
                     service: service.clone(),
+                    start_ns: sp.start_time_unix_nano,
+                    end_ns: sp.end_time_unix_nano,
                 });
             }
         }

@@ -152,9 +152,25 @@ impl Proc {
         Self::launch(cmd, port, path.parent().unwrap()).await
     }
 
+    /// issue 13: as `start`, but waits only until it is live (`/healthz/live`): for an OP
+    /// that keeps it from becoming ready.
+    pub async fn start_live(issuer: &str, patch: Value) -> Proc {
+        let port = free_port();
+        let mut settings = super::settings(issuer, port, patch);
+        settings["listen"] = json!(format!("127.0.0.1:{port}"));
+        let path = settings_file("proc", &settings.to_string());
+        let mut cmd = bin();
+        cmd.arg("--config").arg(&path);
+        Self::launch_until(cmd, port, path.parent().unwrap(), "/healthz/live").await
+    }
+
     /// Spawns `cmd` (a `bin()` the caller has given its arguments), logging to a file in
     /// `dir`, and waits until `/healthz` on `port` is 200.
-    pub async fn launch(mut cmd: Command, port: u16, dir: &Path) -> Proc {
+    pub async fn launch(cmd: Command, port: u16, dir: &Path) -> Proc {
+        Self::launch_until(cmd, port, dir, "/healthz").await
+    }
+
+    async fn launch_until(mut cmd: Command, port: u16, dir: &Path, probe: &str) -> Proc {
         let log = dir.join("log.txt");
         let out = std::fs::File::create(&log).unwrap();
         // No NO_COLOR here: a log that is not a terminal must come without colour codes
@@ -171,7 +187,7 @@ impl Proc {
             child: Some(child),
             log,
         };
-        let url = format!("{}/healthz", p.base);
+        let url = format!("{}{probe}", p.base);
         if !until_ok(&awc::Client::default(), &url, READY_WITHIN).await {
             panic!("oidc-bff did not become ready:\n{}", p.logs());
         }
