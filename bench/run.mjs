@@ -23,7 +23,11 @@ const WARMUP = Number(env.BENCH_WARMUP || 3);
 const LOGINS = Number(env.BENCH_LOGINS || 20);
 const QUICK = env.BENCH_QUICK === '1'; // main table only (no scaling section)
 const PORT_BASE = Number(env.BENCH_PORT_BASE || 28000);
-const PORTS = { op: PORT_BASE + 443, bff: PORT_BASE + 80, upstream: PORT_BASE + 81, nginx: PORT_BASE + 82 };
+const PORTS = { op: PORT_BASE + 443, bff: PORT_BASE + 80, upstream: PORT_BASE + 81, nginx: PORT_BASE + 82, baseline: PORT_BASE + 83 };
+// issue 14: another oidc-bff binary (e.g. the commit before a change) measured in the same
+// run, point for point next to this one: "before/after in the same run".
+const BASELINE_BIN = env.BENCH_BASELINE_BIN || '';
+const BASELINE_LABEL = env.BENCH_BASELINE_LABEL || 'baseline';
 const OP = `https://localhost:${PORTS.op}`;
 const BFF = `http://localhost:${PORTS.bff}`;
 const CLK_TCK = Number(env.BENCH_CLK_TCK || 100);
@@ -213,13 +217,12 @@ ${server}
   return [dir, path.join(dir, 'nginx.conf')];
 }
 
-function bffSettings(cookieKey) {
-  const file = path.join(RUN, 'settings.json');
+function bffSettings(cookieKey, port = PORTS.bff, file = path.join(RUN, 'settings.json')) {
   fs.writeFileSync(
     file,
     `${JSON.stringify(
       demoBffSettings(
-        { op: OP, bff: BFF, port: PORTS.bff, upstream: `http://127.0.0.1:${PORTS.upstream}` },
+        { op: OP, bff: `http://localhost:${port}`, port, upstream: `http://127.0.0.1:${PORTS.upstream}` },
         {
           scope: 'openid profile email address phone offline_access',
           cookie_keys: [cookieKey],
@@ -409,6 +412,14 @@ async function main() {
     bff: restartable('oidc-bff', PORTS.bff, () => start('oidc-bff', SERVER_CPU, BFF_BIN, ['--config', settings], { RUST_LOG: env.BENCH_RUST_LOG || 'info', NO_COLOR: '1' }), (c) => [c.pid], `${BFF}/healthz`),
     nginx: restartable('nginx', PORTS.nginx, () => start('nginx', SERVER_CPU, NGINX, ['-p', ngDir, '-c', ngConf]), (c) => nginxPids(c.pid), `http://127.0.0.1:${PORTS.nginx}/api/small.json`),
   };
+  if (BASELINE_BIN) {
+    // The same settings on its own port (the same cookie key: the one session cookie
+    // opens in both).
+    const baseSettings = bffSettings(cookieKey, PORTS.baseline, path.join(RUN, 'settings-baseline.json'));
+    const baseUrl = `http://localhost:${PORTS.baseline}`;
+    servers.baseline = restartable(BASELINE_LABEL, PORTS.baseline, () => start('baseline', SERVER_CPU, BASELINE_BIN, ['--config', baseSettings], { RUST_LOG: env.BENCH_RUST_LOG || 'info', NO_COLOR: '1' }), (c) => [c.pid], `${baseUrl}/healthz`);
+    servers.baseline.baseline = true;
+  }
   await servers.nginx.restart();
   await servers.bff.restart();
   const bffIdleMb = rssKb(servers.bff.pids()) / 1024;
@@ -480,8 +491,8 @@ async function main() {
     ['234 B', '/api/small.json', SMALL],
     ['64 KB', '/api/large.json', LARGE],
   ]) {
-    for (const s of [servers.bff, servers.nginx]) {
-      results.push({ group: 'main', answer, ...(await point({ label: `${answer} answer`, server: s, urlPath, cookie: fresh, conns: 64, expectBytes: bytes })) });
+    for (const s of [servers.bff, ...(servers.baseline ? [servers.baseline] : []), servers.nginx]) {
+      results.push({ group: 'main', answer, baseline: !!s.baseline, ...(await point({ label: `${answer} answer`, server: s, urlPath, cookie: fresh, conns: 64, expectBytes: bytes })) });
     }
   }
   if (!QUICK) {
@@ -513,7 +524,7 @@ async function main() {
   fs.writeFileSync(path.join(RESULTS, 'latest.md'), md);
   process.stderr.write(`\nbench: written to bench/results/latest.md (process logs in ${path.relative(ROOT, RUN)}/)\n`);
 
-  await Promise.all([servers.bff.stop(), servers.nginx.stop(), stop(upMaster), stop(op)]);
+  await Promise.all([servers.bff.stop(), servers.nginx.stop(), ...(servers.baseline ? [servers.baseline.stop()] : []), stop(upMaster), stop(op)]);
 }
 
 // ---------------------------------------------------------------------------
@@ -557,12 +568,28 @@ function report({ started, results, login, bffIdleMb, ngIdleMb }) {
   L.push('| answer | proxy | req/s | p50 ms | p99 ms | peak RSS MB | CPU µs/req | req/s vs nginx | p99 vs nginx |');
   L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
   const mains = [];
+  const baselines = [];
   for (const answer of ['234 B', '64 KB']) {
     const { b, n } = pair('main', (r) => r.answer === answer);
     if (!b || !n) continue;
     mains.push({ answer, b, n });
     L.push(`| ${answer} | oidc-bff${b.noisy ? ' ⚠️ noisy' : ''} | ${f0(b.rps)} | ${f2(b.p50)} | ${f2(b.p99)} | ${f1(b.peakMb)} | ${f1(b.cpuUsPerReq)} | **${f2(b.rps / n.rps)}×** | **${f2(b.p99 / n.p99)}×** |`);
+    const base = find('main', (r) => r.baseline && r.answer === answer)[0];
+    if (base) {
+      L.push(`| ${answer} | oidc-bff ${BASELINE_LABEL}${base.noisy ? ' ⚠️ noisy' : ''} | ${f0(base.rps)} | ${f2(base.p50)} | ${f2(base.p99)} | ${f1(base.peakMb)} | ${f1(base.cpuUsPerReq)} | ${f2(base.rps / n.rps)}× | ${f2(base.p99 / n.p99)}× |`);
+      baselines.push({ answer, b, base });
+    }
     L.push(`| ${answer} | nginx${n.noisy ? ' ⚠️ noisy' : ''} | ${f0(n.rps)} | ${f2(n.p50)} | ${f2(n.p99)} | ${f1(n.peakMb)} | ${f1(n.cpuUsPerReq)} | 1× | 1× |`);
+  }
+  if (baselines.length) {
+    L.push('');
+    L.push(`This build against \`${BASELINE_LABEL}\` (\`BENCH_BASELINE_BIN\`), measured in this run point for point:`);
+    L.push('');
+    L.push('| answer | req/s, this ÷ baseline | p99, this ÷ baseline | CPU µs/req, this − baseline |');
+    L.push('|---|---:|---:|---:|');
+    for (const { answer, b, base } of baselines) {
+      L.push(`| ${answer} | ${f2(b.rps / base.rps)}× (${f0(b.rps)} vs ${f0(base.rps)}) | ${f2(b.p99 / base.p99)}× | ${b.cpuUsPerReq - base.cpuUsPerReq >= 0 ? '+' : ''}${f1(b.cpuUsPerReq - base.cpuUsPerReq)} |`);
+    }
   }
   const cookie0 = mains[0]?.b;
   L.push('');
