@@ -138,6 +138,11 @@ impl CookieJar {
         )
     }
 
+    /// The session cookie's name (`__Host-bff-session` over https).
+    pub fn session_name(&self) -> &str {
+        &self.session_name
+    }
+
     /// Opens the session cookie. `Ok(None)` when the browser has none.
     pub fn open_session<T: DeserializeOwned>(
         &self,

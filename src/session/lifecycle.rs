@@ -66,11 +66,7 @@ impl SessionStore {
         let now = now();
         let session = match self.backend {
             Backend::Server => self.load_server(req, now).await?,
-            Backend::Cookie => match self.cookies.open_session::<Session>(req, &self.sealer, now) {
-                Ok(Some((s, _))) => s,
-                Ok(None) => return Err(BffError::NotAuthenticated),
-                Err(e) => return Err(rejected(&e)),
-            },
+            Backend::Cookie => self.load_cookie(req, now)?,
         };
         if now >= session.expires_at {
             return Err(rejected(&SessionError::Expired));
@@ -88,6 +84,29 @@ impl SessionStore {
             return Err(rejected(&SessionError::Ended));
         }
         Ok(session)
+    }
+
+    /// The session in the request's cookies: from this worker's cache of opened cookies
+    /// when the same sealed bytes were opened before (issue 14), else opened and kept.
+    fn load_cookie(&self, req: &HttpRequest, now: u64) -> Result<Session, BffError> {
+        let raw = match self.cookies.read_session_raw(req) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => return Err(BffError::NotAuthenticated),
+            Err(e) => return Err(rejected(&e)),
+        };
+        if let Some((s, _)) = super::opened::get(&raw, now) {
+            return Ok(s);
+        }
+        match self
+            .sealer
+            .open::<Session>(self.cookies.session_name(), &raw, now)
+        {
+            Ok((s, until)) => {
+                super::opened::put(&raw, &s, until);
+                Ok(s)
+            }
+            Err(e) => Err(rejected(&e)),
+        }
     }
 
     async fn load_server(&self, req: &HttpRequest, now: u64) -> Result<Session, BffError> {

@@ -4,6 +4,7 @@
 pub mod chunk;
 pub mod cookies;
 pub mod lifecycle;
+pub mod opened;
 pub mod refresh;
 // issue 11: route tokens
 pub mod route_tokens;
