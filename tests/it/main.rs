@@ -24,6 +24,8 @@ mod id_token;
 // issue 13: interop aids
 mod interop;
 mod lifecycle;
+// LemonLDAP::NG, an OP with back-channel logout
+mod llng_op;
 mod login;
 mod login_cookie;
 mod logout;

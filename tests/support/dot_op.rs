@@ -278,6 +278,15 @@ pub struct OpAgent {
 }
 
 impl OpAgent {
+    /// An agent at another OP's `origin` (its cookies are sent only there), with `client`.
+    pub fn new(origin: &str, client: awc::Client) -> OpAgent {
+        OpAgent {
+            origin: origin.to_string(),
+            client,
+            jar: Mutex::new(Vec::new()),
+        }
+    }
+
     /// From `start`, until a redirect leads to `stop_at`: that URL.
     pub async fn browse(&self, start: &str, stop_at: &str) -> String {
         let mut url = start.to_string();

@@ -8,6 +8,7 @@
 //! - `process`: the built binary as a child process (logs to a file), redis-server, ports,
 //!   temporary folders, waiting until ready.
 //! - `dot_op`: django-oauth-toolkit's OP (a Django project under `dot_op/`) in a test.
+//! - `llng_op`: LemonLDAP::NG's portal as an OP (Debian packages, `llng_op/`) in a test.
 //! - `race`: f17's stale-and-new-cookie refresh race, shared by `refresh_interop` and `redis`.
 //! - `tokens`: ID and logout tokens as an OP makes them.
 //! - `ws_upstream`: a real WebSocket upstream (tungstenite).
@@ -19,6 +20,7 @@ pub mod browser;
 pub mod demo_op; // issue 11: the real demo OP (node demo/op/server.mjs) in a test
 pub mod dot_op; // issue 13: django-oauth-toolkit, a third OP (tests/support/dot_op/)
 pub mod dpop; // issue 12: a DPoP proof verifier, as servers run one
+pub mod llng_op; // LemonLDAP::NG, an OP with back-channel logout (tests/support/llng_op/)
 pub mod op;
 // issue 13: an OTLP/HTTP trace receiver
 pub mod otlp;
