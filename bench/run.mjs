@@ -752,7 +752,7 @@ function report({ started, results, login, bffIdleMb, ngIdleMb, apIdleMb }) {
   L.push(`- Redis mode: oidc-bff with \`session_store: "redis://127.0.0.1:${PORTS.redis}"\`, a private redis-server ${m.redisv} (\`--save '' --appendonly no\`) on the server CPU; its CPU is counted apart (\`store\` in "Every point")`);
   L.push(
     PINNED
-      ? `- pinning: servers on CPU ${SERVER_CPU} (the proxy under test with 1 worker, the nginx upstream, the OP), wrk (1 thread) and the login client on CPU ${LOAD_CPU}`
+      ? `- pinning: servers on CPU ${SERVER_CPU} (the proxy under test with 1 worker or child process, the nginx upstream, Redis, the OP), wrk (1 thread) and the login client on CPU ${LOAD_CPU}`
       : `- pinning: none (fewer than 2 CPUs or BENCH_NO_PIN=1); oidc-bff with its default workers`,
   );
   L.push(`- each point: ${WARMUP} s warm-up, then ${DURATION} s measured; every request carries the session cookie and \`X-CSRF: 1\`; plain http on 127.0.0.1`);
