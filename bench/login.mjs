@@ -2,6 +2,7 @@
 // redirects by hand with one cookie jar per origin, like a browser would.
 //
 //   node bench/login.mjs --bff http://localhost:28080 --op https://localhost:28443 [--n 1] [--warmup 0] [--json]
+//   node bench/login.mjs --apache --bff http://localhost:28084 --op https://localhost:28443
 //
 // Prints the session cookie header (`bff-session=…` or `bff-session.0=…; bff-session.1=…`)
 // of the last login. With --n N it signs in N times in a row and, with --json, prints
@@ -13,6 +14,12 @@
 //   opMs        the OP's part of the whole login (its /auth, login and consent pages)
 // The OP's share of /callback (its token endpoint) is best read from oidc-bff's own
 // /metrics (bff_op_request_duration_seconds{endpoint="token"}): bench/run does that.
+//
+// With --apache, `--bff` is Apache httpd with mod_auth_openidc (bench/run's peer, issue 14):
+// the login starts at its protected `/login` as a browser navigation (`Accept: text/html`,
+// so mod_auth_openidc redirects to the OP instead of answering 401), the OP sends the
+// browser back to its `/api/redirect_uri`, and the printed cookie header is its session
+// (`mod_auth_openidc_session=…`, or its chunks and `mod_auth_openidc_session_chunks`).
 //
 // TLS to the OP trusts demo/certs/ca.pem. The BFF is plain http on localhost.
 
@@ -38,6 +45,7 @@ const WARMUP = Number(arg('warmup', 0));
 const JSON_OUT = arg('json', false) === true;
 const USER = String(arg('user', 'demo'));
 const PASSWORD = String(arg('password', 'demo-password'));
+const APACHE = arg('apache', false) === true;
 const CA = fs.readFileSync(String(arg('ca', path.join(ROOT, 'demo', 'certs', 'ca.pem'))));
 
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -137,19 +145,22 @@ async function throughOp(jar, url, backTo) {
 async function loginOnce() {
   const jar = new Jar();
   const t0 = process.hrtime.bigint();
-  const start = await call(jar, `${BFF}/bff/login?returnUrl=/`);
+  const start = APACHE
+    ? await call(jar, `${BFF}/login`, { headers: { accept: 'text/html' } })
+    : await call(jar, `${BFF}/bff/login?returnUrl=/`);
   const bffLoginMs = ms(t0);
-  expectRedirect(start, 'GET /bff/login');
+  expectRedirect(start, APACHE ? 'GET /login (mod_auth_openidc)' : 'GET /bff/login');
   const t1 = process.hrtime.bigint();
   const callback = await throughOp(jar, start.headers.location, `${BFF}/`);
   const opMs = ms(t1);
   const t2 = process.hrtime.bigint();
   const done = await call(jar, callback);
   const callbackMs = ms(t2);
-  expectRedirect(done, 'GET /callback');
+  expectRedirect(done, APACHE ? 'GET /api/redirect_uri (mod_auth_openidc)' : 'GET /callback');
   const loc = done.headers.location;
   if (loc.includes('login_error')) throw new Error(`the BFF refused the login: ${loc}`);
-  const session = [...jar.of(new URL(BFF).origin)].filter(([k]) => /^(__Host-)?bff-session(\.\d+)?$/.test(k));
+  const name = APACHE ? /^mod_auth_openidc_session(_chunks|_\d+)?$/ : /^(__Host-)?bff-session(\.\d+)?$/;
+  const session = [...jar.of(new URL(BFF).origin)].filter(([k]) => name.test(k));
   if (!session.length) throw new Error('no session cookie after /callback');
   const cookie = session.map(([k, v]) => `${k}=${v}`).join('; ');
   return { cookie, timing: { bffLoginMs, callbackMs, bffMs: bffLoginMs + callbackMs, opMs, totalMs: ms(t0) } };

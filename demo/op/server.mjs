@@ -424,6 +424,19 @@ const apiClient = {
   ...(FAPI ? { id_token_signed_response_alg: 'PS256' } : {}),
 };
 
+// 3. bench/run (issue 14): Apache httpd + mod_auth_openidc, the peer a sidecar user
+// would pick, measured next to oidc-bff; its redirect URI is its vanity URL under /api/.
+const benchApacheClient = {
+  client_id: env.OP_BENCH_APACHE_CLIENT_ID || 'bench-apache',
+  client_secret: env.OP_BENCH_APACHE_CLIENT_SECRET || 'bench-apache-secret-not-for-production',
+  client_name: 'Apache httpd + mod_auth_openidc (bench)',
+  redirect_uris: [env.OP_BENCH_APACHE_REDIRECT_URI || 'http://localhost:28084/api/redirect_uri'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_basic',
+  ...(FAPI ? { id_token_signed_response_alg: 'PS256' } : {}),
+};
+
 // Resource servers (RFC 8707) the BFF may ask tokens for. Opaque tokens: the
 // demo API introspects them (introspection shows their `aud`).
 const RESOURCE_SERVERS = {
@@ -443,7 +456,7 @@ const rotateRefreshToken = {
 }[ROTATION];
 
 const configuration = {
-  clients: [bffClient, apiClient],
+  clients: [bffClient, apiClient, benchApacheClient],
   findAccount,
   jwks: loadJwks(),
   cookies: {
