@@ -57,6 +57,9 @@ async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Va
     // Auth schemes are case-insensitive (RFC 9110 11.1).
     let (scheme, credentials) = auth.split_once(' ').unwrap_or((auth, ""));
     let credentials = credentials.trim_start();
+    if credentials.is_empty() {
+        return Err(invalid_token("no access token"));
+    }
     let (token, proof_jkt) = if scheme.eq_ignore_ascii_case("dpop") {
         let token = credentials;
         let proof = req
@@ -76,7 +79,7 @@ async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Va
             .map_err(invalid_dpop)?;
         (token, Some(jkt))
     } else {
-        if !scheme.eq_ignore_ascii_case("bearer") || credentials.is_empty() {
+        if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(invalid_token("no bearer token"));
         }
         (credentials, None)

@@ -28,9 +28,9 @@ enum Tok<'a> {
     Comma,
 }
 
-/// The words, `=`, commas and quoted strings of a header value; `None` for an unclosed
-/// quoted string.
-fn lex(s: &str) -> Option<Vec<Tok<'_>>> {
+/// The words, `=`, commas and quoted strings of a header value (an unclosed quoted
+/// string runs to the end: what came before it still counts).
+fn lex(s: &str) -> Vec<Tok<'_>> {
     let mut out = Vec::new();
     let mut chars = s.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -40,11 +40,11 @@ fn lex(s: &str) -> Option<Vec<Tok<'_>>> {
             '=' => out.push(Tok::Eq),
             '"' => {
                 let mut value = String::new();
-                loop {
-                    match chars.next()? {
-                        (_, '"') => break,
-                        (_, '\\') => value.push(chars.next()?.1),
-                        (_, c) => value.push(c),
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                        c => value.push(c),
                     }
                 }
                 out.push(Tok::Quoted(value));
@@ -62,14 +62,12 @@ fn lex(s: &str) -> Option<Vec<Tok<'_>>> {
             }
         }
     }
-    Some(out)
+    out
 }
 
-/// The challenges of one `WWW-Authenticate` value; nothing for one that does not lex.
+/// The challenges of one `WWW-Authenticate` value.
 pub fn parse(value: &str) -> Vec<Challenge> {
-    let Some(toks) = lex(value) else {
-        return Vec::new();
-    };
+    let toks = lex(value);
     let mut out: Vec<Challenge> = Vec::new();
     let mut i = 0;
     while i < toks.len() {
@@ -86,7 +84,8 @@ pub fn parse(value: &str) -> Vec<Challenge> {
                 }
                 i += if value.is_some() { 3 } else { 2 };
             }
-            // A word that starts a challenge: its scheme (a token68 after it is skipped).
+            // A word that starts a challenge: its scheme. A token68 after it (a word, maybe
+            // with `=` padding, then a comma or the end) is skipped.
             (Tok::Word(scheme), _) => {
                 out.push(Challenge {
                     scheme: scheme.to_string(),
@@ -94,12 +93,14 @@ pub fn parse(value: &str) -> Vec<Challenge> {
                 });
                 i += 1;
                 if let Some(Tok::Word(_)) = toks.get(i) {
-                    if !matches!(toks.get(i + 1), Some(Tok::Eq)) {
-                        // `Scheme token68` (possibly with `=` padding).
-                        i += 1;
-                        while matches!(toks.get(i), Some(Tok::Eq)) {
-                            i += 1;
-                        }
+                    let mut j = i + 1;
+                    while matches!(toks.get(j), Some(Tok::Eq)) {
+                        j += 1;
+                    }
+                    if matches!(toks.get(j), None | Some(Tok::Comma)) && j > i + 1
+                        || !matches!(toks.get(i + 1), Some(Tok::Eq))
+                    {
+                        i = j;
                     }
                 }
             }
@@ -142,7 +143,15 @@ mod tests {
         assert_eq!(c[0].scheme, "Basic");
         assert!(c[0].params.is_empty());
         assert_eq!(c[1].param("error"), Some(r#"a "quoted" one"#));
-        assert!(parse(r#"DPoP error="unclosed"#).is_empty());
+        // An unclosed quoted string runs to the end; what came before still counts.
+        let c = parse(r#"DPoP error="use_dpop_nonce", error_description="bad \""#);
+        assert_eq!(c[0].param("error"), Some("use_dpop_nonce"), "{c:?}");
+        assert_eq!(c[0].param("error_description"), Some("bad \""));
+        // token68 with padding, then a challenge with parameters.
+        let c = parse(r#"Negotiate a2V5==, Bearer error="invalid_token""#);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert!(c[0].params.is_empty());
+        assert_eq!(c[1].param("error"), Some("invalid_token"));
         assert!(parse("").is_empty());
         assert!(parse("=,=").is_empty());
     }
@@ -157,5 +166,14 @@ mod tests {
             "DPoP",
             "use_dpop_nonce"
         ));
+        // What the proxy's invalid_token check sees (Bearer or DPoP, `error` only).
+        let invalid = |v: &str| {
+            has_error(v, "bearer", "invalid_token") || has_error(v, "dpop", "invalid_token")
+        };
+        assert!(invalid("Bearer error=invalid_token"));
+        assert!(invalid(r#"Bearer realm="x",error="invalid_token""#));
+        assert!(invalid(r#"Basic realm="a", Bearer error="invalid_token""#));
+        assert!(!invalid(r#"Bearer error_description="invalid_token""#));
+        assert!(!invalid(r#"Bearer error="insufficient_scope""#));
     }
 }

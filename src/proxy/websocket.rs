@@ -162,6 +162,10 @@ async fn connect(
         _ => None,
     };
     let mut retried = false;
+    // One deadline for the handshake, its retry included.
+    let deadline = tokio::time::Instant::now()
+        + state.config.proxy.connect_timeout
+        + state.config.proxy.timeout;
     loop {
         let credentials = match &presented {
             None => None,
@@ -175,7 +179,7 @@ async fn connect(
         };
         let (answer, refusal) = REFUSAL
             .scope(RefCell::new(None), async {
-                let answer = attempt(call, credentials.as_ref(), limit, state).await;
+                let answer = attempt(call, credentials.as_ref(), limit, deadline).await;
                 (answer, REFUSAL.with(|r| r.borrow_mut().take()))
             })
             .await;
@@ -212,7 +216,7 @@ async fn attempt(
     call: &Call<'_>,
     credentials: Option<&Credentials>,
     limit: usize,
-    state: &AppState,
+    deadline: tokio::time::Instant,
 ) -> Result<Connected, awc::error::WsClientError> {
     let hop = super::headers::Hop {
         peer: call.peer,
@@ -226,8 +230,7 @@ async fn attempt(
             ws = ws.header(n, v);
         }
     }
-    let deadline = state.config.proxy.connect_timeout + state.config.proxy.timeout;
-    match tokio::time::timeout(deadline, ws.connect()).await {
+    match tokio::time::timeout_at(deadline, ws.connect()).await {
         Err(_) => Err(awc::error::SendRequestError::Timeout.into()),
         Ok(answer) => answer,
     }
