@@ -54,6 +54,10 @@ pub struct Telemetry(Arc<Inner>);
 struct Inner {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
+    /// Spans go somewhere (`otlp_endpoint`). Without, requests and calls only carry trace
+    /// context: ids, flags and state, with no span recorded (issue 14: a recorded span
+    /// that nobody exports costs its attributes, names and allocations on every request).
+    exporting: bool,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -84,7 +88,11 @@ impl Telemetry {
         }
         let provider = builder.build();
         let tracer = provider.tracer("oidc-bff");
-        Ok(Self(Arc::new(Inner { provider, tracer })))
+        Ok(Self(Arc::new(Inner {
+            provider,
+            tracer,
+            exporting: log.otlp_endpoint.is_some(),
+        })))
     }
 
     /// A context for work outside any request (discovery at start): its calls start
@@ -270,6 +278,11 @@ fn well_formed(tp: &[u8]) -> bool {
 /// The server span of a request (`method`, the `route` pattern is set when it ends),
 /// child of a valid incoming `traceparent`; the returned context carries `telemetry`.
 pub fn server_span(telemetry: &Telemetry, method: &str, headers: &HeaderMap) -> Context {
+    if !telemetry.0.exporting {
+        return Context::new()
+            .with_remote_span_context(context_only(incoming(headers).as_ref()))
+            .with_value(telemetry.clone());
+    }
     let parent = match incoming(headers) {
         Some(sc) => Context::new().with_remote_span_context(sc),
         None => Context::new(),
@@ -283,10 +296,35 @@ pub fn server_span(telemetry: &Telemetry, method: &str, headers: &HeaderMap) -> 
     parent.with_span(span).with_value(telemetry.clone())
 }
 
+/// A span context that records nothing: a child of `parent` (its trace, flags and
+/// state, a new span id), or the start of a trace of its own (not sampled).
+fn context_only(parent: Option<&SpanContext>) -> SpanContext {
+    let ids = RandomIdGenerator::default();
+    match parent {
+        Some(p) => SpanContext::new(
+            p.trace_id(),
+            ids.new_span_id(),
+            p.trace_flags(),
+            false,
+            p.trace_state().clone(),
+        ),
+        None => SpanContext::new(
+            ids.new_trace_id(),
+            ids.new_span_id(),
+            TraceFlags::default(),
+            false,
+            Default::default(),
+        ),
+    }
+}
+
 /// Ends the server span of `cx` with its route (a pattern or `/api` route prefix, never
 /// the raw path) and status.
 pub fn end_server_span(cx: &Context, method: &str, route: &str, status: u16) {
     let span = cx.span();
+    if !span.is_recording() {
+        return;
+    }
     span.update_name(format!("{method} {route}"));
     span.set_attribute(KeyValue::new("http.route", route.to_string()));
     span.set_attribute(KeyValue::new(
@@ -308,6 +346,9 @@ pub fn trace_id(cx: &Context) -> Option<String> {
 /// An event on the current request's span (login finished, refresh, logout).
 pub fn event(name: &'static str, attributes: &[(&'static str, &str)]) {
     Context::map_current(|cx| {
+        if !cx.span().is_recording() {
+            return;
+        }
         cx.span().add_event(
             name,
             attributes
@@ -329,9 +370,21 @@ impl ClientSpan {
     /// outside any request or root context) the context is a fresh, unsampled one, so
     /// the call still carries a `traceparent` of its own.
     pub fn start(name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) -> Self {
+        Self::start_lazy(|| (name.into(), attributes))
+    }
+
+    /// [`ClientSpan::start`] with the name and attributes made only when the span is
+    /// recorded (not without `otlp_endpoint`).
+    pub fn start_lazy(what: impl FnOnce() -> (Cow<'static, str>, Vec<KeyValue>)) -> Self {
         let parent = Context::current();
         let cx = match parent.get::<Telemetry>() {
+            Some(t) if !t.0.exporting => {
+                let sc = parent.span().span_context().clone();
+                Context::new()
+                    .with_remote_span_context(context_only(Some(&sc).filter(|c| c.is_valid())))
+            }
             Some(t) => {
+                let (name, attributes) = what();
                 let span = t.0.tracer.build_with_context(
                     SpanBuilder::from_name(name)
                         .with_kind(SpanKind::Client)
@@ -450,6 +503,15 @@ pub struct TracedService<S> {
 /// The span of one outgoing request: its name and attributes from the URL's scheme,
 /// host and port (no path, no query) and who the peer is.
 fn outgoing_span(peer: &Peer, method: &str, uri: &awc::http::Uri, websocket: bool) -> ClientSpan {
+    ClientSpan::start_lazy(|| outgoing_span_parts(peer, method, uri, websocket))
+}
+
+fn outgoing_span_parts(
+    peer: &Peer,
+    method: &str,
+    uri: &awc::http::Uri,
+    websocket: bool,
+) -> (Cow<'static, str>, Vec<KeyValue>) {
     let scheme = uri.scheme_str().unwrap_or("http");
     let port = uri
         .port_u16()
@@ -484,7 +546,7 @@ fn outgoing_span(peer: &Peer, method: &str, uri: &awc::http::Uri, websocket: boo
             format!("upstream {method}")
         }
     };
-    ClientSpan::start(name, attributes)
+    (name.into(), attributes)
 }
 
 impl<S> Service<ConnectRequest> for TracedService<S>

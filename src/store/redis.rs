@@ -307,13 +307,15 @@ fn command_name(cmd: &redis::Cmd) -> String {
 
 fn command_span(name: String) -> crate::telemetry::ClientSpan {
     use opentelemetry::KeyValue;
-    crate::telemetry::ClientSpan::start(
-        format!("redis {name}"),
-        vec![
-            KeyValue::new("db.system.name", "redis"),
-            KeyValue::new("db.operation.name", name),
-        ],
-    )
+    crate::telemetry::ClientSpan::start_lazy(|| {
+        (
+            format!("redis {name}").into(),
+            vec![
+                KeyValue::new("db.system.name", "redis"),
+                KeyValue::new("db.operation.name", name),
+            ],
+        )
+    })
 }
 
 fn end(span: crate::telemetry::ClientSpan, ok: bool) {
