@@ -58,7 +58,7 @@ async fn caller(req: &HttpRequest, api: &Api, client: &awc::Client) -> Result<Va
     let (scheme, credentials) = auth.split_once(' ').unwrap_or((auth, ""));
     let credentials = credentials.trim_start();
     if credentials.is_empty() {
-        return Err(invalid_token("no access token"));
+        return Err(invalid_token("no bearer token"));
     }
     let (token, proof_jkt) = if scheme.eq_ignore_ascii_case("dpop") {
         let token = credentials;
