@@ -171,6 +171,14 @@ impl SharedState for Watched {
     fn delete_session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         self.inner.delete_session(id)
     }
+    fn load_session_ended<'a>(
+        &'a self,
+        id: &'a str,
+        sid: Option<&'a str>,
+        sub: &'a str,
+    ) -> StoreFuture<'a, (Option<Vec<u8>>, Ended)> {
+        self.inner.load_session_ended(id, sid, sub)
+    }
     fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, Option<String>> {
         self.inner.try_lock(key, ttl)
     }

@@ -9,7 +9,7 @@ use super::cookies::CookieSet;
 use super::{CookieJar, Sealer, Session, SessionError};
 use crate::config::Config;
 use crate::error::BffError;
-use crate::store::SharedState;
+use crate::store::{Ended, SharedState};
 use crate::util::now;
 
 /// Where sessions live: wholly in sealed cookies, or in the shared store with a sealed
@@ -20,10 +20,16 @@ enum Backend {
     Server,
 }
 
-/// What the cookie holds in server-side mode: only the session's id.
+/// What the cookie holds in server-side mode: the session's id and (issue 14) its OP
+/// session and user, so that one store read brings the session and its ends.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SessionRef {
     id: String,
+    /// Absent in cookies sealed before issue 14 (then the ends are a second read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 /// Sealing name of sessions kept server-side.
@@ -64,22 +70,26 @@ impl SessionStore {
     /// sessions all count as none (logged at debug, without values).
     pub async fn load(&self, req: &HttpRequest) -> Result<Session, BffError> {
         let now = now();
-        let session = match self.backend {
+        let (session, ends) = match self.backend {
             Backend::Server => self.load_server(req, now).await?,
-            Backend::Cookie => self.load_cookie(req, now)?,
+            Backend::Cookie => (self.load_cookie(req, now)?, None),
         };
         if now >= session.expires_at {
             return Err(rejected(&SessionError::Expired));
         }
-        let ended = self
-            .store
-            .is_ended(
-                &session.id,
-                session.sid.as_deref(),
-                &session.sub,
-                session.created_at,
-            )
-            .await?;
+        let ended = match ends {
+            Some(ends) => ends.covers(session.created_at),
+            None => {
+                self.store
+                    .is_ended(
+                        &session.id,
+                        session.sid.as_deref(),
+                        &session.sub,
+                        session.created_at,
+                    )
+                    .await?
+            }
+        };
         if ended {
             return Err(rejected(&SessionError::Ended));
         }
@@ -94,22 +104,31 @@ impl SessionStore {
             Ok(None) => return Err(BffError::NotAuthenticated),
             Err(e) => return Err(rejected(&e)),
         };
-        if let Some((s, _)) = super::opened::get(&raw, now) {
+        self.open(self.cookies.session_name(), &raw, now)
+    }
+
+    /// Opens a sealed session, from this worker's cache when the same bytes under the same
+    /// name were opened before (issue 14).
+    fn open(&self, name: &str, raw: &str, now: u64) -> Result<Session, BffError> {
+        if let Some((s, _)) = super::opened::get(name, raw, now) {
             return Ok(s);
         }
-        match self
-            .sealer
-            .open::<Session>(self.cookies.session_name(), &raw, now)
-        {
+        match self.sealer.open::<Session>(name, raw, now) {
             Ok((s, until)) => {
-                super::opened::put(&raw, &s, until);
+                super::opened::put(name, raw, &s, until);
                 Ok(s)
             }
             Err(e) => Err(rejected(&e)),
         }
     }
 
-    async fn load_server(&self, req: &HttpRequest, now: u64) -> Result<Session, BffError> {
+    /// The server-side session the request's id cookie names, and, when the cookie names
+    /// its OP session and user too, the ends read with it in the same store call.
+    async fn load_server(
+        &self,
+        req: &HttpRequest,
+        now: u64,
+    ) -> Result<(Session, Option<Ended>), BffError> {
         let r = match self
             .cookies
             .open_session::<SessionRef>(req, &self.sealer, now)
@@ -118,15 +137,27 @@ impl SessionStore {
             Ok(None) => return Err(BffError::NotAuthenticated),
             Err(e) => return Err(rejected(&e)),
         };
-        let Some(bytes) = self.store.load_session(&r.id).await? else {
+        let (bytes, ends) = match r.sub.as_deref() {
+            Some(sub) => {
+                let (bytes, ends) = self
+                    .store
+                    .load_session_ended(&r.id, r.sid.as_deref(), sub)
+                    .await?;
+                (bytes, Some(ends))
+            }
+            None => (self.store.load_session(&r.id).await?, None),
+        };
+        let Some(bytes) = bytes else {
             return Err(rejected(&"no such server-side session"));
         };
         let text = String::from_utf8(bytes).map_err(|_| rejected(&SessionError::Malformed))?;
-        match self.sealer.open::<Session>(SERVER_SESSION, &text, now) {
-            Ok((s, _)) if s.id == r.id => Ok(s),
-            Ok(_) => Err(rejected(&SessionError::Unauthentic)),
-            Err(e) => Err(rejected(&e)),
+        let s = self.open(SERVER_SESSION, &text, now)?;
+        if s.id != r.id {
+            return Err(rejected(&SessionError::Unauthentic));
         }
+        // The ends count only if they were read for this session's own OP session and user.
+        let ends = ends.filter(|_| r.sid == s.sid && r.sub.as_deref() == Some(s.sub.as_str()));
+        Ok((s, ends))
     }
 
     /// Cookies that re-seal `session` when its idle window is due to slide (at most once a
@@ -159,6 +190,8 @@ impl SessionStore {
                 .await?;
             let r = SessionRef {
                 id: session.id.clone(),
+                sub: Some(session.sub.clone()),
+                sid: session.sid.clone(),
             };
             return Ok(self
                 .cookies

@@ -1,5 +1,6 @@
-//! issue 14: a per-worker cache of opened session cookies, so a repeat request carrying the
-//! same sealed cookie skips AES-GCM and JSON; bounded, and never trusted on a hash alone.
+//! issue 14: a per-worker cache of opened sessions (session cookies, and the sealed copies
+//! kept server-side), so the same sealed bytes again skip AES-GCM and JSON; bounded, and
+//! never trusted on a hash alone.
 //!
 //! A slot is picked from a hash of the cookie's last bytes (its GCM tag and nonce, unique
 //! per seal), and a hit needs the whole cookie to be byte-for-byte the one that was opened,
@@ -20,6 +21,8 @@ const MAX_RAW: usize = 16 * 1024;
 const TAIL: usize = 48;
 
 struct Entry {
+    /// The sealing name (the cookie's, or server-side sessions').
+    name: Box<str>,
     raw: Box<str>,
     session: Session,
     /// The seal's expiry (`Sealer::open`'s second value).
@@ -43,14 +46,15 @@ fn slot(hasher: &RandomState, raw: &str) -> usize {
     (hasher.hash_one(tail) as usize) % SLOTS
 }
 
-/// The session opened earlier from exactly `raw` on this worker, while its seal holds.
-pub fn get(raw: &str, now: u64) -> Option<(Session, u64)> {
+/// The session opened earlier from exactly `raw` sealed under `name` on this worker,
+/// while its seal holds.
+pub fn get(name: &str, raw: &str, now: u64) -> Option<(Session, u64)> {
     OPENED.with(|o| {
         let mut o = o.borrow_mut();
         let i = slot(&o.hasher, raw);
         let hit = o.slots[i]
             .as_ref()
-            .filter(|e| *e.raw == *raw)
+            .filter(|e| *e.raw == *raw && *e.name == *name)
             .map(|e| (e.sealed_until > now).then(|| (e.session.clone(), e.sealed_until)));
         match hit {
             Some(Some(found)) => Some(found),
@@ -64,8 +68,8 @@ pub fn get(raw: &str, now: u64) -> Option<(Session, u64)> {
     })
 }
 
-/// Remembers that `raw` opened to `session`.
-pub fn put(raw: &str, session: &Session, sealed_until: u64) {
+/// Remembers that `raw`, sealed under `name`, opened to `session`.
+pub fn put(name: &str, raw: &str, session: &Session, sealed_until: u64) {
     if raw.len() > MAX_RAW {
         return;
     }
@@ -73,6 +77,7 @@ pub fn put(raw: &str, session: &Session, sealed_until: u64) {
         let mut o = o.borrow_mut();
         let i = slot(&o.hasher, raw);
         o.slots[i] = Some(Entry {
+            name: name.into(),
             raw: raw.into(),
             session: session.clone(),
             sealed_until,
@@ -95,19 +100,21 @@ mod tests {
     #[test]
     fn hits_need_the_same_bytes_and_a_live_seal() {
         let raw = "x".repeat(3000) + "tag-one";
-        assert!(get(&raw, 10).is_none());
-        put(&raw, &session("alice"), 50);
-        let (s, until) = get(&raw, 10).expect("a hit");
+        assert!(get("c", &raw, 10).is_none());
+        put("c", &raw, &session("alice"), 50);
+        let (s, until) = get("c", &raw, 10).expect("a hit");
         assert_eq!((s.sub.as_str(), until), ("alice", 50));
+        // The same bytes under another sealing name: a miss.
+        assert!(get("other", &raw, 10).is_none());
         // Same tail (so the same slot), other bytes: a miss, never alice's session.
         let forged = "y".repeat(3000) + "tag-one";
-        assert!(get(&forged, 10).is_none());
+        assert!(get("c", &forged, 10).is_none());
         // Once the seal has expired the entry is gone.
-        assert!(get(&raw, 50).is_none());
-        assert!(get(&raw, 10).is_none());
+        assert!(get("c", &raw, 50).is_none());
+        assert!(get("c", &raw, 10).is_none());
         // Too large to keep.
         let big = "z".repeat(MAX_RAW + 1);
-        put(&big, &session("bob"), 50);
-        assert!(get(&big, 10).is_none());
+        put("c", &big, &session("bob"), 50);
+        assert!(get("c", &big, 10).is_none());
     }
 }

@@ -65,6 +65,20 @@ pub trait SharedState: Send + Sync {
     fn load_session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
     fn save_session<'a>(&'a self, id: &'a str, sealed: Vec<u8>, until: u64) -> StoreFuture<'a, ()>;
     fn delete_session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
+    /// issue 14: a server-side session and the ends of its id, OP session `sid` and user
+    /// `sub`, in one step where the store can (one Redis `MGET`).
+    fn load_session_ended<'a>(
+        &'a self,
+        id: &'a str,
+        sid: Option<&'a str>,
+        sub: &'a str,
+    ) -> StoreFuture<'a, (Option<Vec<u8>>, Ended)> {
+        async move {
+            let bytes = self.load_session(id).await?;
+            Ok((bytes, self.ended(id, sid, sub).await?))
+        }
+        .boxed()
+    }
     /// A short exclusive lock; `Some(token)` when acquired.
     fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, Option<String>>;
     /// Releases the lock only if `token` still holds it.

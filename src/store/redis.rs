@@ -113,6 +113,15 @@ impl RedisStore {
     }
 }
 
+/// The keys that record the ends of a session id, an OP session and a user.
+fn ended_keys(id: &str, sid: Option<&str>, sub: &str) -> [String; 3] {
+    [
+        format!("{KEY_PREFIX}ended:id:{id}"),
+        format!("{KEY_PREFIX}ended:sid:{}", sid.unwrap_or("")),
+        format!("{KEY_PREFIX}ended:sub:{sub}"),
+    ]
+}
+
 /// Keeps the larger of the stored and the new `at`, and the longer expiry.
 const SET_MAX: &str = r"
 local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
@@ -158,11 +167,7 @@ impl SharedState for RedisStore {
             .boxed()
     }
     fn ended(&self, id: &str, sid: Option<&str>, sub: &str) -> StoreFuture<'_, Ended> {
-        let keys = vec![
-            format!("{KEY_PREFIX}ended:id:{id}"),
-            format!("{KEY_PREFIX}ended:sid:{}", sid.unwrap_or("")),
-            format!("{KEY_PREFIX}ended:sub:{sub}"),
-        ];
+        let keys = ended_keys(id, sid, sub).to_vec();
         let has_sid = sid.is_some();
         async move {
             let v: Vec<Option<u64>> = self.conn().mget(keys).await.map_err(err("is_ended"))?;
@@ -197,6 +202,30 @@ impl SharedState for RedisStore {
                 .del::<_, ()>(format!("{KEY_PREFIX}session:{id}"))
                 .await
                 .map_err(err("delete_session"))
+        }
+        .boxed()
+    }
+    fn load_session_ended<'a>(
+        &'a self,
+        id: &'a str,
+        sid: Option<&'a str>,
+        sub: &'a str,
+    ) -> StoreFuture<'a, (Option<Vec<u8>>, Ended)> {
+        let [a, b, c] = ended_keys(id, sid, sub);
+        let keys = [format!("{KEY_PREFIX}session:{id}"), a, b, c];
+        async move {
+            let mut v: Vec<Option<Vec<u8>>> =
+                self.conn().mget(&keys).await.map_err(err("load_session"))?;
+            v.resize(keys.len(), None);
+            let at = |i: usize| -> Option<u64> {
+                std::str::from_utf8(v[i].as_deref()?).ok()?.parse().ok()
+            };
+            let ended = Ended {
+                id: v[1].is_some(),
+                sid: at(2).filter(|_| sid.is_some()),
+                sub: at(3),
+            };
+            Ok((v.swap_remove(0), ended))
         }
         .boxed()
     }
