@@ -225,3 +225,102 @@ fn rejected(reason: &dyn std::fmt::Display) -> BffError {
     tracing::debug!(reason = %reason, "session cookie rejected");
     BffError::NotAuthenticated
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use actix_web::test::TestRequest;
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn server_mode() -> (SessionStore, Arc<MemoryStore>) {
+        let config = Config::from_value(
+            json!({
+                "issuer": "https://op.example", "client_id": "c", "client_secret": "s",
+                "base_url": "http://localhost:5080", "session_store": "redis://127.0.0.1:1",
+                "cookie_keys": [base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD, [7u8; 32])]
+            }),
+            &BTreeMap::new(),
+        )
+        .expect("config");
+        assert!(config.server_sessions());
+        let config = Arc::new(config);
+        let store = Arc::new(MemoryStore::new());
+        let sealer = Arc::new(Sealer::new(config.session.cookie_keys.expose()));
+        let cookies = Arc::new(CookieJar::new(&config));
+        let sessions = SessionStore::new(config, sealer, cookies, store.clone());
+        (sessions, store)
+    }
+
+    fn session(id: &str) -> Session {
+        let t = now();
+        serde_json::from_value(json!({
+            "id": id, "sub": "u1", "sid": "s1", "claims": {}, "id_token": "t",
+            "created_at": t - 5, "expires_at": t + 3600, "last_seen": t - 5
+        }))
+        .expect("session")
+    }
+
+    fn with(cookies: &CookieSet) -> HttpRequest {
+        cookies
+            .iter()
+            .fold(TestRequest::default(), |r, c| r.cookie(c.clone()))
+            .to_http_request()
+    }
+
+    /// An id cookie naming `sub`/`sid` (or, as sealed before issue 14, only the id).
+    fn id_cookie(s: &SessionStore, r: &SessionRef) -> CookieSet {
+        let req = TestRequest::default().to_http_request();
+        s.cookies
+            .write_session(&req, &s.sealer, r, now() + 600, now())
+            .expect("cookie")
+    }
+
+    #[actix_rt::test]
+    async fn one_read_brings_the_session_and_its_ends_and_older_id_cookies_still_open() {
+        let (s, store) = server_mode();
+        let blank = TestRequest::default().to_http_request();
+        // A session saved now: its cookie names sid and sub, and it loads.
+        let a = session("a");
+        let fresh = s.save(&blank, &a).await.expect("saved");
+        assert_eq!(s.load(&with(&fresh)).await.expect("loads").id, "a");
+        // An id-only cookie (before issue 14), and one naming another user: both load,
+        // their ends read by the session's own sid and sub.
+        let b = session("b");
+        s.save(&blank, &b).await.expect("saved");
+        let old = id_cookie(
+            &s,
+            &SessionRef {
+                id: "b".into(),
+                sub: None,
+                sid: None,
+            },
+        );
+        let c = session("c");
+        s.save(&blank, &c).await.expect("saved");
+        let other = SessionRef {
+            id: "c".into(),
+            sub: Some("u2".into()),
+            sid: None,
+        };
+        let other = id_cookie(&s, &other);
+        for cookie in [&fresh, &old, &other] {
+            assert!(s.load(&with(cookie)).await.is_ok());
+        }
+        // The OP session s1 ends (a back-channel logout): all three are refused.
+        store
+            .end_sid("s1", now(), now() + 3600)
+            .await
+            .expect("ended");
+        for cookie in [&fresh, &old, &other] {
+            assert!(matches!(
+                s.load(&with(cookie)).await,
+                Err(BffError::NotAuthenticated)
+            ));
+        }
+    }
+}
