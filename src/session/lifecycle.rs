@@ -249,7 +249,7 @@ mod tests {
         .expect("config");
         assert!(config.server_sessions());
         let config = Arc::new(config);
-        let store = Arc::new(MemoryStore::new());
+        let store = Arc::new(MemoryStore::default());
         let sealer = Arc::new(Sealer::new(config.session.cookie_keys.expose()));
         let cookies = Arc::new(CookieJar::new(&config));
         let sessions = SessionStore::new(config, sealer, cookies, store.clone());
