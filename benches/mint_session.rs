@@ -126,11 +126,11 @@ fn main() {
     let build = |n: usize, minimal_claims: bool, minimal_jwt: bool| {
         let mut s = base.clone();
         if minimal_claims {
-            s.claims
+            std::sync::Arc::make_mut(&mut s.claims)
                 .retain(|k, _| PROTOCOL_CLAIMS.contains(&k.as_str()));
         }
         if n > 0 {
-            s.claims.insert("groups".into(), groups(n));
+            std::sync::Arc::make_mut(&mut s.claims).insert("groups".into(), groups(n));
         }
         s.id_token = pad_jwt(&base.id_token, n, minimal_jwt);
         s

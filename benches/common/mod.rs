@@ -83,7 +83,7 @@ pub fn session(groups: usize) -> Session {
         id: "kq0G7s3dQxW1bH8vY2nR5A".into(),
         sub: "demo-user-1".into(),
         sid: Some("Jq3Lr7hG0a2kXcVbN9mPqRsTuVwXyZ01".into()),
-        claims,
+        claims: claims.into(),
         id_token,
         access_token: Some(access_token),
         refresh_token: Some("rt_Zx8Kq2Lm4Np6Rs8Tv0Wx2Yz4Ab6Cd8Ef0Gh2Ij4Kl6Mn8Op".into()),

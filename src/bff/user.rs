@@ -37,7 +37,7 @@ pub(super) async fn signed_in(
     let summary = session.summary(idle, state.config.sender.tls_client.is_some());
     // `sid` identifies the OP session for (front-/back-channel) logout; a page has no use
     // for it, and whoever knows it can end the session through front-channel logout.
-    let mut claims = session.claims;
+    let mut claims = std::sync::Arc::unwrap_or_clone(session.claims);
     claims.remove("sid");
     Ok((cookies, json!({ "claims": claims, "session": summary })))
 }

@@ -10,6 +10,8 @@ pub mod refresh;
 pub mod route_tokens;
 pub mod seal;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -30,7 +32,9 @@ pub struct Session {
     pub sub: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
-    pub claims: Map<String, Value>,
+    /// issue 14: shared, so a session from the per-worker opened cache is handed out
+    /// without copying (and later freeing) every claim on each request.
+    pub claims: Arc<Map<String, Value>>,
     pub id_token: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
@@ -74,7 +78,7 @@ impl Session {
             id: random_id(16),
             sub: login.sub,
             sid: login.sid,
-            claims: login.claims,
+            claims: Arc::new(login.claims),
             id_token: login.id_token,
             access_token: Some(login.access_token),
             refresh_token: login.refresh_token,

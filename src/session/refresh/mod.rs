@@ -274,14 +274,13 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Map;
 
     fn session(at: Option<&str>, exp: Option<u64>) -> Session {
         Session {
             id: "s".into(),
             sub: "u".into(),
             sid: None,
-            claims: Map::new(),
+            claims: Default::default(),
             id_token: "x".into(),
             access_token: at.map(str::to_string),
             refresh_token: None,

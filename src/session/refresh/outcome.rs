@@ -42,7 +42,7 @@ impl Tokens {
         }
         if let Some((raw, claims)) = &self.id_token {
             session.id_token = raw.clone();
-            session.claims = claims.clone();
+            session.claims = std::sync::Arc::new(claims.clone());
         }
     }
 }
@@ -132,7 +132,7 @@ mod tests {
             id: "s".into(),
             sub: "u".into(),
             sid: None,
-            claims: Map::new(),
+            claims: Default::default(),
             id_token: "id1".into(),
             access_token: Some("at1".into()),
             refresh_token: Some("rt1".into()),
@@ -187,6 +187,6 @@ mod tests {
         assert_eq!(s.refresh_token.as_deref(), Some("rt2"));
         assert_eq!(s.access_token_expires_at, Some(400));
         assert_eq!(s.scope.as_deref(), Some("openid email"));
-        assert_eq!((s.id_token.as_str(), &s.claims), ("id2", &claims));
+        assert_eq!((s.id_token.as_str(), &*s.claims), ("id2", &claims));
     }
 }
