@@ -120,6 +120,26 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+        // The Cookie-header work every proxied request does before a cache hit: the
+        // limits' count and size, and finding and joining the session cookie(s).
+        let req = actix_web::test::TestRequest::default()
+            .insert_header(("cookie", cookie_header.as_str()))
+            .to_http_request();
+        g.bench_with_input(
+            BenchmarkId::new("request: cookie limits + read_session_raw", label),
+            &req,
+            |b, req| {
+                b.iter(|| {
+                    oidc_bff::middleware::limits::cookie_limits(
+                        black_box(req.headers()),
+                        64,
+                        16384,
+                    )
+                    .unwrap();
+                    jar.read_session_raw(black_box(req)).unwrap().unwrap()
+                })
+            },
+        );
         g.bench_with_input(
             BenchmarkId::new("request: build only (baseline)", label),
             &cookie_header,

@@ -51,7 +51,8 @@ pub fn cookie_limits(
     let mut count = 0;
     for value in headers.get_all(COOKIE) {
         bytes += value.len();
-        count += value.as_bytes().split(|b| *b == b';').count();
+        // As many pieces as `;`s plus one, counted by memchr (issue 14, lever 6).
+        count += memchr::memchr_iter(b';', value.as_bytes()).count() + 1;
     }
     if bytes > max_bytes {
         return Err(BffError::HeadersTooLarge("the Cookie header is too large"));
