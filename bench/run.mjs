@@ -686,7 +686,9 @@ async function main() {
   }
   if (!QUICK) {
     for (const conns of [1, 512]) {
-      for (const s of [servers.bff, servers.nginx]) {
+      // The baseline binary too at 512, where the upstream pool's size shows in RSS.
+      const at = conns === 512 && servers.baseline ? [servers.bff, servers.baseline, servers.nginx] : [servers.bff, servers.nginx];
+      for (const s of at) {
         results.push({ group: 'conns', ...(await point({ label: `${conns} connections`, server: s, urlPath: '/api/small.json', cookie: fresh, conns, expectBytes: SMALL })) });
       }
     }
@@ -880,6 +882,11 @@ function report({ started, results, login, bffIdleMb, ngIdleMb, apIdleMb }) {
       const { b, n } = byConns(c);
       if (!b || !n) continue;
       L.push(`| ${c} | ${f0(b.rps)} | ${f0(n.rps)} | ${f2(b.rps / n.rps)}× | ${f2(b.p50)} / ${f2(b.p99)} | ${f2(n.p50)} / ${f2(n.p99)} | ${f1(b.peakMb)} | ${f1(n.peakMb)} |`);
+    }
+    const base512 = find('conns', (r) => r.conns === 512 && r.server === BASELINE_LABEL)[0];
+    if (base512) {
+      L.push('');
+      L.push(`At 512 connections, \`${BASELINE_LABEL}\` (\`BENCH_BASELINE_BIN\`): ${f0(base512.rps)} req/s, p50 / p99 ${f2(base512.p50)} / ${f2(base512.p99)} ms, peak RSS ${f1(base512.peakMb)} MB.`);
     }
     L.push('');
     L.push('### Session cookie size (234-byte answer, 64 connections; sessions re-sealed from the real one)');
