@@ -31,8 +31,7 @@ use crate::state::{AppState, OpClient};
 pub use client::UpstreamClient;
 use client::{answer_to_upload, body_error, send_error, UNBOUNDED};
 use headers::{
-    copy_response_headers, is_invalid_token, public_host, request_headers, wants_dpop_nonce,
-    Credentials, Hop,
+    copy_response_headers, is_invalid_token, request_headers, wants_dpop_nonce, Credentials, Hop,
 };
 use path::check_path;
 use route::{route_for, upstream_url};
@@ -171,8 +170,8 @@ struct Call<'a> {
     route: &'a Route,
     upstream: &'a UpstreamClient,
     url: String,
-    rid: String,
-    public_host: String,
+    rid: crate::middleware::request_id::RequestId,
+    public_host: &'a str,
     peer: Option<std::net::IpAddr>,
     trusted: bool,
     proto: &'a str,
@@ -203,7 +202,7 @@ impl<'a> Call<'a> {
             upstream,
             url,
             rid: crate::middleware::request_id::of(req),
-            public_host: public_host(&state.config.server.base_url),
+            public_host: &state.config.server.public_host,
             peer,
             trusted: Hop::is_trusted(&state.config.proxy.trusted_proxies, peer),
             proto: state.config.server.base_url.scheme(),
@@ -248,7 +247,7 @@ impl<'a> Call<'a> {
             peer: self.peer,
             trusted: self.trusted,
             proto: self.proto,
-            host: &self.public_host,
+            host: self.public_host,
         };
         let mut r = self
             .upstream
@@ -256,8 +255,13 @@ impl<'a> Call<'a> {
             .request(self.method.clone(), &self.url)
             .no_decompress()
             .timeout(timeout);
-        for (n, v) in request_headers(self.req.headers(), &hop, self.route, credentials, &self.rid)
-        {
+        for (n, v) in request_headers(
+            self.req.headers(),
+            &hop,
+            self.route,
+            credentials,
+            &self.rid.0,
+        ) {
             r = r.append_header((n, v));
         }
         r
