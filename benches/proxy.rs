@@ -98,7 +98,7 @@ fn bench(c: &mut Criterion) {
                             authorization: "Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig".into(),
                             proof: None,
                         }),
-                        &actix_web::http::header::HeaderValue::from_static("rid-0123456789"),
+                        "rid-0123456789",
                     )
                     .len()
                 })

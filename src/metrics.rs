@@ -5,42 +5,14 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
-
-/// Where a request went, for its latency histogram.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Area {
-    Bff,
-    Api,
-    Other,
-}
-
-impl Area {
-    const ALL: [Area; 3] = [Area::Bff, Area::Api, Area::Other];
-    fn label(self) -> &'static str {
-        match self {
-            Area::Bff => "bff",
-            Area::Api => "api",
-            Area::Other => "other",
-        }
-    }
-}
-
-thread_local! {
-    /// `bff_http_requests_total{route="/api"}` by status, resolved once per worker: the
-    /// proxied requests skip hashing their labels.
-    static API_COUNTS: std::cell::RefCell<Vec<(u16, IntCounter)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
 
 pub struct Metrics {
     registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
-    /// `latency` for each [`Area`], resolved at start.
-    latency_by_area: [Histogram; 3],
     pub logins: IntCounterVec,
     pub refreshes: IntCounterVec,
     pub upstream_errors: IntCounterVec,
@@ -86,12 +58,6 @@ fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Hi
 impl Metrics {
     fn new() -> Self {
         let r = Registry::new();
-        let latency = histogram(
-            &r,
-            "bff_http_request_duration_seconds",
-            "Request latency by area (bff, api, other)",
-            &["area"],
-        );
         Self {
             requests: counter(
                 &r,
@@ -99,8 +65,12 @@ impl Metrics {
                 "HTTP requests by route and status",
                 &["route", "status"],
             ),
-            latency_by_area: Area::ALL.map(|a| latency.with_label_values(&[a.label()])),
-            latency,
+            latency: histogram(
+                &r,
+                "bff_http_request_duration_seconds",
+                "Request latency by area (bff, api, other)",
+                &["area"],
+            ),
             logins: counter(
                 &r,
                 "bff_logins_total",
@@ -176,30 +146,6 @@ impl Metrics {
             ),
             registry: r,
         }
-    }
-
-    /// Counts a finished request by its metrics route and status.
-    pub fn count_request(&self, route: &str, status: actix_web::http::StatusCode) {
-        if route != "/api" {
-            self.requests
-                .with_label_values(&[route, status.as_str()])
-                .inc();
-            return;
-        }
-        let code = status.as_u16();
-        API_COUNTS.with_borrow_mut(|known| {
-            if let Some((_, c)) = known.iter().find(|(s, _)| *s == code) {
-                return c.inc();
-            }
-            let c = self.requests.with_label_values(&["/api", status.as_str()]);
-            c.inc();
-            known.push((code, c));
-        });
-    }
-
-    /// The latency histogram of `area`.
-    pub fn latency_of(&self, area: Area) -> &Histogram {
-        &self.latency_by_area[area as usize]
     }
 
     /// The Prometheus text exposition of every metric.

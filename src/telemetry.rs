@@ -320,14 +320,13 @@ fn context_only(parent: Option<&SpanContext>) -> SpanContext {
 
 /// Ends the server span of `cx` with its route (a pattern or `/api` route prefix, never
 /// the raw path) and status.
-pub fn end_server_span(cx: &Context, method: &str, route: impl FnOnce() -> String, status: u16) {
+pub fn end_server_span(cx: &Context, method: &str, route: &str, status: u16) {
     let span = cx.span();
     if !span.is_recording() {
         return;
     }
-    let route = route();
     span.update_name(format!("{method} {route}"));
-    span.set_attribute(KeyValue::new("http.route", route));
+    span.set_attribute(KeyValue::new("http.route", route.to_string()));
     span.set_attribute(KeyValue::new(
         "http.response.status_code",
         i64::from(status),

@@ -17,9 +17,6 @@ pub struct ServerConfig {
     pub base_url: Url,
     /// `scheme://host[:port]` of `base_url`, as browsers send it in `Origin`.
     pub origin: String,
-    /// `host[:port]` of `base_url` (the port only when not the scheme's default): the
-    /// proxy's `X-Forwarded-Host`, worked out once.
-    pub public_host: String,
     pub https: bool,
     /// Cookies carry `Secure` (https, or plain http on loopback).
     pub secure_cookies: bool,
@@ -62,15 +59,6 @@ pub fn origin_of(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// `url`'s `host[:port]` (the port only when not the scheme's default).
-pub fn host_of(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_string(),
-        _ => String::new(),
-    }
-}
-
 pub(super) fn validate(src: &Source) -> Result<ServerConfig, ConfigError> {
     let base_url = parse_url(
         "base_url",
@@ -101,7 +89,6 @@ pub(super) fn validate(src: &Source) -> Result<ServerConfig, ConfigError> {
     let admin_token = admin_token(src, admin_listen.is_some())?;
     Ok(ServerConfig {
         origin: origin_of(&base_url),
-        public_host: host_of(&base_url),
         https,
         secure_cookies: https || loopback,
         allowed_origins,

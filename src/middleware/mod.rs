@@ -39,32 +39,27 @@ pub async fn guard(
         None => opentelemetry::Context::new(),
     };
     let trace_id = telemetry::trace_id(&otel).unwrap_or_default();
-    let span = tracing::info_span!("request", request_id = %rid.as_str(), trace_id = %trace_id);
+    let span = tracing::info_span!("request", request_id = %rid, trace_id = %trace_id);
     let server_span = otel.clone();
     async move {
         let method = req.method().clone();
+        let path = req.path().to_string();
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let result = admit_and_call(req, next, state.as_ref(), &method).await;
+        let result = admit_and_call(req, next, state.as_ref(), &method, &path).await;
         let (res, watch) = match result {
             Ok(answer) => answer,
             Err(e) => {
                 let status = e.as_response_error().status_code().as_u16();
-                telemetry::end_server_span(
-                    &server_span,
-                    method.as_str(),
-                    || "unknown".into(),
-                    status,
-                );
+                telemetry::end_server_span(&server_span, method.as_str(), "unknown", status);
                 return Err(e);
             }
         };
-        // The request (shared, not copied) for its path once the answer is made.
-        let request = res.request().clone();
-        let path = request.path();
-        let mut res = finish(res, path, watch);
+        let mut res = finish(res, &path, watch);
         request_id::stamp(&mut res, &rid);
-        let config = state.as_deref().map(|s| &*s.config);
-        access_log::record(&method, path, &res, started.elapsed(), config, &server_span);
+        let access_log = state.as_ref().is_some_and(|s| s.config.log.access_log);
+        let route = access_log::route_of(&path, &res, state.as_deref().map(|s| &*s.config));
+        telemetry::end_server_span(&server_span, method.as_str(), &route, res.status().as_u16());
+        access_log::record(&method, &path, &res, started.elapsed(), access_log);
         Ok(res)
     }
     .instrument(span)
@@ -85,9 +80,9 @@ async fn admit_and_call<B: MessageBody + 'static>(
     next: Next<B>,
     state: Option<&web::Data<AppState>>,
     method: &Method,
+    path: &str,
 ) -> Result<(Answer<B>, Option<BodyWatch>), Error> {
     if let Err(e) = admit(&req, state) {
-        let path = req.path();
         tracing::info!(%method, %path, error = %e, "request refused before routing");
         // A body announced and not read: keep its reader alive until the answer is sent,
         // and close, or actix drains it for as long as the client sends.
@@ -115,7 +110,7 @@ async fn admit_and_call<B: MessageBody + 'static>(
             (res.map_into_left_body(), Some(w))
         }
         Held::Refused(e, unread) => {
-            tracing::info!(%method, path = req.path(), error = %e, "request body refused");
+            tracing::info!(%method, %path, error = %e, "request body refused");
             let mut res = req.error_response(e);
             close(&mut res);
             let res = res

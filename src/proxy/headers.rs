@@ -100,6 +100,15 @@ impl Hop<'_> {
     }
 }
 
+/// `base_url`'s `host[:port]` (the port only when not the scheme's default).
+pub fn public_host(base: &url::Url) -> String {
+    match (base.host_str(), base.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
 pub(crate) fn connection_named(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::CONNECTION)
@@ -125,7 +134,7 @@ pub fn request_headers(
     hop: &Hop<'_>,
     route: &Route,
     credentials: Option<&Credentials>,
-    request_id: &HeaderValue,
+    request_id: &str,
 ) -> Vec<(HeaderName, HeaderValue)> {
     let named = connection_named(incoming);
     let mut out: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(incoming.len() + 6);
@@ -180,7 +189,9 @@ pub fn request_headers(
             out.push((HeaderName::from_static("x-forwarded-host"), v));
         }
     }
-    out.push((HeaderName::from_static("x-request-id"), request_id.clone()));
+    if let Ok(v) = HeaderValue::try_from(request_id) {
+        out.push((HeaderName::from_static("x-request-id"), v));
+    }
     for (n, v) in &route.headers {
         out.push((n.clone(), v.clone()));
     }
@@ -301,13 +312,7 @@ mod tests {
             authorization: "Bearer tok".into(),
             proof: None,
         };
-        let out = request_headers(
-            &h,
-            &hop,
-            &r,
-            Some(&creds),
-            &HeaderValue::from_static("rid-1"),
-        );
+        let out = request_headers(&h, &hop, &r, Some(&creds), "rid-1");
         let get = |n: &str| {
             out.iter()
                 .filter(|(k, _)| k.as_str() == n)

@@ -31,7 +31,8 @@ use crate::state::{AppState, OpClient};
 pub use client::UpstreamClient;
 use client::{answer_to_upload, body_error, send_error, UNBOUNDED};
 use headers::{
-    copy_response_headers, is_invalid_token, request_headers, wants_dpop_nonce, Credentials, Hop,
+    copy_response_headers, is_invalid_token, public_host, request_headers, wants_dpop_nonce,
+    Credentials, Hop,
 };
 use path::check_path;
 use route::{route_for, upstream_url};
@@ -170,8 +171,8 @@ struct Call<'a> {
     route: &'a Route,
     upstream: &'a UpstreamClient,
     url: String,
-    rid: crate::middleware::request_id::RequestId,
-    public_host: &'a str,
+    rid: String,
+    public_host: String,
     peer: Option<std::net::IpAddr>,
     trusted: bool,
     proto: &'a str,
@@ -202,7 +203,7 @@ impl<'a> Call<'a> {
             upstream,
             url,
             rid: crate::middleware::request_id::of(req),
-            public_host: &state.config.server.public_host,
+            public_host: public_host(&state.config.server.base_url),
             peer,
             trusted: Hop::is_trusted(&state.config.proxy.trusted_proxies, peer),
             proto: state.config.server.base_url.scheme(),
@@ -247,7 +248,7 @@ impl<'a> Call<'a> {
             peer: self.peer,
             trusted: self.trusted,
             proto: self.proto,
-            host: self.public_host,
+            host: &self.public_host,
         };
         let mut r = self
             .upstream
@@ -255,13 +256,8 @@ impl<'a> Call<'a> {
             .request(self.method.clone(), &self.url)
             .no_decompress()
             .timeout(timeout);
-        for (n, v) in request_headers(
-            self.req.headers(),
-            &hop,
-            self.route,
-            credentials,
-            &self.rid.0,
-        ) {
+        for (n, v) in request_headers(self.req.headers(), &hop, self.route, credentials, &self.rid)
+        {
             r = r.append_header((n, v));
         }
         r

@@ -222,16 +222,10 @@ async fn attempt(
         peer: call.peer,
         trusted: call.trusted,
         proto: call.proto,
-        host: call.public_host,
+        host: &call.public_host,
     };
     let mut ws = call.upstream.0.ws(call.url.as_str()).max_frame_size(limit);
-    for (n, v) in request_headers(
-        call.req.headers(),
-        &hop,
-        call.route,
-        credentials,
-        &call.rid.0,
-    ) {
+    for (n, v) in request_headers(call.req.headers(), &hop, call.route, credentials, &call.rid) {
         if !HANDSHAKE_ONLY.contains(&n.as_str()) {
             ws = ws.header(n, v);
         }
